@@ -1,1 +1,16 @@
-//! (in progress)
+//! The Kestrel collector: reads container logs and Kubernetes audit logs and turns them into
+//! [`kestrel_event::Event`]s.
+
+pub mod checkpoint;
+mod error;
+pub mod feed;
+pub mod ingest;
+pub mod normalize;
+pub mod tail;
+
+pub use error::CollectError;
+
+pub use normalize::{
+    detect_format, normalize_bytes, normalizer_for, Format, NormalizeError, Normalizer, Output,
+    RawLine, SourceContext,
+};

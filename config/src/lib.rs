@@ -1,1 +1,472 @@
-//! (in progress)
+//! Typed configuration for Kestrel.
+//!
+//! A [`Config`] is built in three layers, each overriding the one before:
+//!
+//! 1. the built-in defaults ([`Config::default()`]; every field documents its
+//!    default, and `config/kestrel.example.toml` lists them all),
+//! 2. an optional TOML file,
+//! 3. environment variables named `KESTREL_<KEY>`, where `__` separates
+//!    nesting levels: `KESTREL_DATA_DIR=/x` sets `data_dir`,
+//!    `KESTREL_QUERY__LISTEN=0.0.0.0:8000` sets `query.listen`.
+//!
+//! and is then checked by [`Config::validate()`]. [`load()`] does all of it.
+//!
+//! Unknown keys are errors, in the file and in `KESTREL_*` variables alike.
+//! Every error names where the bad value came from (the file or the
+//! environment variable), the key path and the problem, for example
+//! `config.toml: query.listen: invalid socket address "localhost:x" (...)`.
+//!
+//! Durations are written the [`humantime`] way: `"250ms"`, `"5s"`,
+//! `"1h 30m"`, `"7days"`.
+
+#![warn(missing_docs)]
+
+mod error;
+mod load;
+mod serde_helpers;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use error::ConfigError;
+pub use load::load;
+
+/// Default port of the query API.
+pub const DEFAULT_QUERY_PORT: u16 = 7700;
+
+/// Minimum length, in characters, of a bearer token in `query.auth`.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// The whole Kestrel configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding all of Kestrel's state: the index, dead letters and
+    /// collector checkpoints (see [`Config::index_dir()`] and friends).
+    /// Default: `./data`.
+    pub data_dir: PathBuf,
+    /// Name of this node, stamped on every collected event. Default: `None`,
+    /// meaning the operating system's host name, see [`Config::host_name()`].
+    pub host_name: Option<String>,
+    /// The collector tails log files and turns them into events.
+    pub collector: CollectorConfig,
+    /// The bus carries events from collectors to indexers.
+    pub bus: BusConfig,
+    /// The indexer writes events into the full-text index.
+    pub indexer: IndexerConfig,
+    /// The query service answers searches over HTTP.
+    pub query: QueryConfig,
+    /// Kestrel's own diagnostic logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            host_name: None,
+            collector: CollectorConfig::default(),
+            bus: BusConfig::default(),
+            indexer: IndexerConfig::default(),
+            query: QueryConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the values against each other and against their allowed ranges.
+    ///
+    /// Every problem found is reported: one as a [`ConfigError::Invalid`],
+    /// several as a [`ConfigError::Multiple`]. This does not touch the file
+    /// system (`query.auth.token_files` are read by [`load()`], or by
+    /// [`Config::read_token_files()`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate::validate(self)
+    }
+
+    /// Returns the configuration with `data_dir` replaced, e.g. from a
+    /// command-line flag.
+    pub fn with_data_dir(mut self, dir: PathBuf) -> Self {
+        self.data_dir = dir;
+        self
+    }
+
+    /// Directory of the full-text index: `<data_dir>/index`.
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+
+    /// Directory where events that could not be indexed are kept:
+    /// `<data_dir>/dead-letters`.
+    pub fn dead_letter_dir(&self) -> PathBuf {
+        self.data_dir.join("dead-letters")
+    }
+
+    /// Directory of the collector's read positions: `<data_dir>/checkpoints`.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.data_dir.join("checkpoints")
+    }
+
+    /// The node name to stamp on events: `host_name` if set, else the
+    /// `HOSTNAME` environment variable, else the contents of `/etc/hostname`,
+    /// else `"localhost"` (empty values are skipped at each step).
+    pub fn host_name(&self) -> String {
+        if let Some(name) = non_empty(self.host_name.as_deref()) {
+            return name.to_owned();
+        }
+        os_host_name(
+            std::env::var("HOSTNAME").ok().as_deref(),
+            Path::new("/etc/hostname"),
+        )
+    }
+
+    /// Reads every file in `query.auth.token_files` and appends the tokens
+    /// found there to `query.auth.tokens` (skipping ones already present).
+    ///
+    /// A token file holds one token per line; blank lines and lines starting
+    /// with `#` are ignored. [`load()`] calls this before validating.
+    pub fn read_token_files(&mut self) -> Result<(), ConfigError> {
+        validate::read_token_files(&mut self.query.auth)
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Host name from the `HOSTNAME` value, then the file, then `"localhost"`.
+fn os_host_name(env_value: Option<&str>, etc_hostname: &Path) -> String {
+    if let Some(name) = non_empty(env_value) {
+        return name.to_owned();
+    }
+    if let Ok(contents) = std::fs::read_to_string(etc_hostname) {
+        if let Some(name) = non_empty(contents.lines().next()) {
+            return name.to_owned();
+        }
+    }
+    "localhost".to_owned()
+}
+
+/// Settings of the collector, which tails container and audit log files.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Whether this process runs a collector. Default: `true`.
+    pub enabled: bool,
+    /// The files to tail. Default: one `docker` source
+    /// (`/var/lib/docker/containers/*/*-json.log`), one `cri` source
+    /// (`/var/log/pods/*/*/*.log`) and one `k8s-audit` source
+    /// (`/var/log/kubernetes/audit/*.log`).
+    pub sources: Vec<SourceConfig>,
+    /// How often to look for new files and new data. Default: `250ms`.
+    #[serde(with = "serde_helpers::duration")]
+    pub poll_interval: Duration,
+    /// Largest event, in bytes; longer lines are truncated. Default: 1 MiB
+    /// (`1048576`). At least 1024.
+    pub max_event_bytes: usize,
+    /// How long to wait for the rest of a partial (split) line before emitting
+    /// what was read so far. Default: `5s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub partial_flush_timeout: Duration,
+    /// Most events sent to the bus in one batch. Default: `1000`.
+    pub batch_max_events: usize,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            enabled: true,
+            sources: vec![
+                SourceConfig::new(
+                    SourceFormat::Docker,
+                    "/var/lib/docker/containers/*/*-json.log",
+                ),
+                SourceConfig::new(SourceFormat::Cri, "/var/log/pods/*/*/*.log"),
+                SourceConfig::new(SourceFormat::K8sAudit, "/var/log/kubernetes/audit/*.log"),
+            ],
+            poll_interval: Duration::from_millis(250),
+            max_event_bytes: 1024 * 1024,
+            partial_flush_timeout: Duration::from_secs(5),
+            batch_max_events: 1000,
+        }
+    }
+}
+
+/// One group of files to tail.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Name used in logs and checkpoints; must be unique among sources.
+    /// Default: none.
+    pub name: Option<String>,
+    /// Glob patterns of the files to tail (`*`, `**`, `?`, `[...]`). Must not
+    /// be empty.
+    pub paths: Vec<String>,
+    /// Glob patterns of files to skip even though `paths` matches them.
+    /// Default: none.
+    pub exclude: Vec<String>,
+    /// How the lines are encoded. Default: `auto`.
+    pub format: SourceFormat,
+    /// Where to start in a file seen for the first time (files with a
+    /// checkpoint resume from it). Default: `beginning`.
+    pub read_from: ReadFrom,
+}
+
+impl SourceConfig {
+    /// A source of the given format reading the given glob, other fields
+    /// default.
+    pub fn new(format: SourceFormat, path: impl Into<String>) -> Self {
+        SourceConfig {
+            paths: vec![path.into()],
+            format,
+            ..SourceConfig::default()
+        }
+    }
+}
+
+/// Line format of a source; written in kebab-case (`k8s-audit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFormat {
+    /// Detect per line among the formats below.
+    #[default]
+    Auto,
+    /// Docker's `json-file` logging driver.
+    Docker,
+    /// The CRI log format used by containerd and CRI-O (`/var/log/pods`).
+    Cri,
+    /// Kubernetes API server audit events, one JSON object per line.
+    K8sAudit,
+}
+
+/// Where to start reading a file that has no checkpoint yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadFrom {
+    /// Read the whole file.
+    #[default]
+    Beginning,
+    /// Only read what is written after the file was found.
+    End,
+}
+
+/// Settings of the bus between collectors and indexers.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// Which bus to use. Default: `embedded`.
+    pub kind: BusKind,
+    /// Bound of the embedded in-process queue, in events. Default: `10000`.
+    pub capacity: usize,
+    /// Kafka settings, used when `kind = "kafka"`.
+    pub kafka: KafkaConfig,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            kind: BusKind::Embedded,
+            capacity: 10_000,
+            kafka: KafkaConfig::default(),
+        }
+    }
+}
+
+/// Kind of bus.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BusKind {
+    /// A bounded in-process queue: collector, indexer and query run in one
+    /// process.
+    #[default]
+    Embedded,
+    /// Apache Kafka: collectors and indexers may run on different machines.
+    Kafka,
+}
+
+/// Kafka settings.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list of bootstrap brokers. Default: empty;
+    /// required when `bus.kind = "kafka"`.
+    pub brokers: String,
+    /// Topic the events are written to. Default: `kestrel-events`.
+    pub topic: String,
+    /// Topic for events that could not be indexed. Default:
+    /// `kestrel-dead-letters`.
+    pub dead_letter_topic: String,
+    /// Consumer group of the indexers. Default: `kestrel-indexers`.
+    pub group_id: String,
+    /// Number of partitions when Kestrel creates the topic. Default: `6`.
+    pub partitions: i32,
+    /// Extra librdkafka properties passed through as they are, e.g.
+    /// `security.protocol`, `sasl.mechanism`, `sasl.username`. Dotted names
+    /// may be written as quoted keys (`"security.protocol" = "SASL_SSL"`) or as
+    /// nested TOML keys (`security.protocol = "SASL_SSL"`): both end up as
+    /// `security.protocol`. Numbers and booleans are turned into strings.
+    /// Default: none.
+    #[serde(deserialize_with = "serde_helpers::properties")]
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: String::new(),
+            topic: "kestrel-events".to_owned(),
+            dead_letter_topic: "kestrel-dead-letters".to_owned(),
+            group_id: "kestrel-indexers".to_owned(),
+            partitions: 6,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Settings of the indexer.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexerConfig {
+    /// Whether this process runs an indexer. Default: `true`.
+    pub enabled: bool,
+    /// Longest time between index commits (new events become searchable on
+    /// commit). Default: `2s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub commit_interval: Duration,
+    /// Commit after this many events even if `commit_interval` has not passed.
+    /// Default: `50000`.
+    pub commit_max_events: usize,
+    /// Memory budget of the index writer, in MiB. Default: `64`; at least 15.
+    pub writer_memory_mb: usize,
+    /// How long to keep events; older ones are deleted. Default: `None`,
+    /// keep forever.
+    #[serde(with = "serde_helpers::option_duration")]
+    pub retention: Option<Duration>,
+}
+
+impl Default for IndexerConfig {
+    fn default() -> Self {
+        IndexerConfig {
+            enabled: true,
+            commit_interval: Duration::from_secs(2),
+            commit_max_events: 50_000,
+            writer_memory_mb: 64,
+            retention: None,
+        }
+    }
+}
+
+/// Settings of the query service (HTTP API).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Whether this process serves queries. Default: `true`.
+    pub enabled: bool,
+    /// Address to listen on, `IP:PORT`. Default: `127.0.0.1:7700`. A
+    /// non-loopback address requires `auth.tokens` or `auth.token_files`.
+    #[serde(deserialize_with = "serde_helpers::socket_addr")]
+    pub listen: SocketAddr,
+    /// Result limit when a query gives none. Default: `100`.
+    pub default_limit: usize,
+    /// Largest limit a query may ask for. Default: `10000`; at least
+    /// `default_limit`.
+    pub max_limit: usize,
+    /// Who may query.
+    pub auth: AuthConfig,
+    /// Serve HTTPS instead of HTTP. Default: `None` (plain HTTP).
+    pub tls: Option<TlsConfig>,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            enabled: true,
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_QUERY_PORT)),
+            default_limit: 100,
+            max_limit: 10_000,
+            auth: AuthConfig::default(),
+            tls: None,
+        }
+    }
+}
+
+/// Bearer-token authentication of the query API. With no tokens at all the
+/// API is open, which is only allowed on a loopback address.
+///
+/// Its `Debug` output hides the tokens.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Accepted bearer tokens, each at least [`MIN_TOKEN_LEN`] characters,
+    /// without whitespace. After [`load()`] this also holds the tokens read
+    /// from `token_files`. Default: none.
+    pub tokens: Vec<String>,
+    /// Files holding more tokens, one per line (blank lines and `#` comments
+    /// ignored), read when the configuration is loaded; handy for mounted
+    /// secrets. Relative paths are relative to the working directory.
+    /// Default: none.
+    pub token_files: Vec<PathBuf>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
+            .field("token_files", &self.token_files)
+            .finish()
+    }
+}
+
+/// TLS certificate and key of the query API, both PEM files.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain (PEM). Required.
+    pub cert: PathBuf,
+    /// Private key (PEM). Required.
+    pub key: PathBuf,
+}
+
+/// Kestrel's own logging.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in `tracing` `EnvFilter` syntax: a level (`off`, `error`,
+    /// `warn`, `info`, `debug`, `trace`) and/or comma-separated
+    /// `target=level` directives, e.g. `"info,kestrel_collector=debug"`. A
+    /// bare target without `=level` is rejected (it would mean `trace`, which
+    /// is rarely intended). Default: `info`.
+    pub level: String,
+    /// Output format. Default: `text`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Format of Kestrel's own log lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,1 +1,21 @@
-//! (in progress)
+//! Time-partitioned Tantivy indexes of Kestrel events.
+//!
+//! - [`schema`]: the Tantivy mapping of the event schema.
+//! - [`document`]: event → Tantivy document.
+//! - [`partition`]: one index per event kind and UTC day.
+//! - [`writer`]: the [`Indexer`], which adds each event at most once and commits.
+//! - [`service`]: the indexing loop that drains the bus and acknowledges what it committed.
+
+pub mod document;
+mod error;
+pub mod partition;
+pub mod schema;
+pub mod service;
+mod storage;
+pub mod writer;
+
+pub use error::IndexError;
+pub use partition::{list_partitions, PartitionKey, PartitionKind};
+pub use schema::{EventSchema, FieldKind, ResolvedField};
+pub use storage::open_index;
+pub use writer::{AddOutcome, CommitStats, Indexer, IndexerOptions};

@@ -1,1 +1,11 @@
-//! (in progress)
+//! Kestrel's query side: the query language, the search engine over the partitioned indexes,
+//! and the HTTP API.
+
+pub mod api;
+mod error;
+pub mod language;
+pub mod search;
+pub mod translate;
+
+pub use error::SearchError;
+pub use search::{SearchEngine, SearchRequest, SearchResponse, SortOrder};

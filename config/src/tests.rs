@@ -1,0 +1,1095 @@
+//! Tests of defaults, layering, error messages and validation.
+//!
+//! Environment variables are process-wide and tests run in parallel, so every
+//! test that sets variables uses its own prefix through `load_with`, and tests
+//! that want no environment at all use a prefix nobody sets. Only
+//! `public_load_reads_kestrel_prefix` touches `KESTREL_*`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+
+use crate::load::load_with;
+use crate::*;
+
+const NO_ENV: &str = "KTEST_UNSET_PREFIX_";
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/kestrel.example.toml");
+const GOOD_TOKEN: &str = "0123456789abcdef-good-token";
+
+struct TempConfig {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl TempConfig {
+    fn new(contents: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, contents).unwrap();
+        TempConfig { _dir: dir, path }
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    fn load(&self) -> Result<Config, ConfigError> {
+        load_with(Some(&self.path), NO_ENV)
+    }
+
+    /// The message expected for an error in this file.
+    fn msg(&self, rest: &str) -> String {
+        format!("{}: {rest}", self.path.display())
+    }
+}
+
+fn load_toml(toml: &str) -> (TempConfig, ConfigError) {
+    let file = TempConfig::new(toml);
+    let err = file.load().expect_err("configuration should be rejected");
+    (file, err)
+}
+
+/// Sets `prefix`-ed environment variables for the life of the guard.
+struct EnvGuard(Vec<String>);
+
+impl EnvGuard {
+    fn set(prefix: &str, vars: &[(&str, &str)]) -> Self {
+        let mut names = Vec::new();
+        for (k, v) in vars {
+            let name = format!("{prefix}{k}");
+            std::env::set_var(&name, v);
+            names.push(name);
+        }
+        EnvGuard(names)
+    }
+}
+
+impl Drop for EnvGuard {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            std::env::remove_var(name);
+        }
+    }
+}
+
+/// The single validation error of `config`, as text.
+fn invalid(config: &Config) -> String {
+    let err = config
+        .validate()
+        .expect_err("configuration should be invalid");
+    assert!(
+        matches!(err, ConfigError::Invalid { .. }),
+        "expected one Invalid error, got {err:?}"
+    );
+    err.to_string()
+}
+
+// ---------------------------------------------------------------- defaults
+
+#[test]
+fn defaults_are_as_documented() {
+    let c = Config::default();
+    assert_eq!(c.data_dir, PathBuf::from("./data"));
+    assert_eq!(c.host_name, None);
+
+    assert!(c.collector.enabled);
+    let sources: Vec<(SourceFormat, Vec<&str>)> = c
+        .collector
+        .sources
+        .iter()
+        .map(|s| (s.format, s.paths.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        sources,
+        vec![
+            (
+                SourceFormat::Docker,
+                vec!["/var/lib/docker/containers/*/*-json.log"]
+            ),
+            (SourceFormat::Cri, vec!["/var/log/pods/*/*/*.log"]),
+            (
+                SourceFormat::K8sAudit,
+                vec!["/var/log/kubernetes/audit/*.log"]
+            ),
+        ]
+    );
+    for s in &c.collector.sources {
+        assert_eq!(s.name, None);
+        assert!(s.exclude.is_empty());
+        assert_eq!(s.read_from, ReadFrom::Beginning);
+    }
+    assert_eq!(c.collector.poll_interval, Duration::from_millis(250));
+    assert_eq!(c.collector.max_event_bytes, 1 << 20);
+    assert_eq!(c.collector.partial_flush_timeout, Duration::from_secs(5));
+    assert_eq!(c.collector.batch_max_events, 1000);
+
+    assert_eq!(c.bus.kind, BusKind::Embedded);
+    assert_eq!(c.bus.capacity, 10_000);
+    assert_eq!(c.bus.kafka.brokers, "");
+    assert_eq!(c.bus.kafka.topic, "kestrel-events");
+    assert_eq!(c.bus.kafka.dead_letter_topic, "kestrel-dead-letters");
+    assert_eq!(c.bus.kafka.group_id, "kestrel-indexers");
+    assert_eq!(c.bus.kafka.partitions, 6);
+    assert!(c.bus.kafka.properties.is_empty());
+
+    assert!(c.indexer.enabled);
+    assert_eq!(c.indexer.commit_interval, Duration::from_secs(2));
+    assert_eq!(c.indexer.commit_max_events, 50_000);
+    assert_eq!(c.indexer.writer_memory_mb, 64);
+    assert_eq!(c.indexer.retention, None);
+
+    assert!(c.query.enabled);
+    assert_eq!(
+        c.query.listen,
+        "127.0.0.1:7700".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(c.query.default_limit, 100);
+    assert_eq!(c.query.max_limit, 10_000);
+    assert!(c.query.auth.tokens.is_empty());
+    assert!(c.query.auth.token_files.is_empty());
+    assert_eq!(c.query.tls, None);
+
+    assert_eq!(c.log.level, "info");
+    assert_eq!(c.log.format, LogFormat::Text);
+
+    c.validate().expect("defaults are valid");
+}
+
+#[test]
+fn load_without_file_gives_defaults() {
+    assert_eq!(load_with(None, NO_ENV).unwrap(), Config::default());
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    assert_eq!(TempConfig::new("").load().unwrap(), Config::default());
+}
+
+#[test]
+fn path_helpers_and_with_data_dir() {
+    let c = Config::default().with_data_dir(PathBuf::from("/srv/kestrel"));
+    assert_eq!(c.data_dir, PathBuf::from("/srv/kestrel"));
+    assert_eq!(c.index_dir(), PathBuf::from("/srv/kestrel/index"));
+    assert_eq!(
+        c.dead_letter_dir(),
+        PathBuf::from("/srv/kestrel/dead-letters")
+    );
+    assert_eq!(
+        c.checkpoint_dir(),
+        PathBuf::from("/srv/kestrel/checkpoints")
+    );
+}
+
+#[test]
+fn host_name_prefers_config_then_env_then_file() {
+    let c = Config {
+        host_name: Some("node-7".into()),
+        ..Config::default()
+    };
+    assert_eq!(c.host_name(), "node-7");
+    assert!(!Config::default().host_name().is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("hostname");
+    let missing = dir.path().join("missing");
+    assert_eq!(os_host_name(Some("from-env"), &etc), "from-env");
+    std::fs::write(&etc, "from-file\n").unwrap();
+    assert_eq!(os_host_name(None, &etc), "from-file");
+    assert_eq!(os_host_name(Some("  "), &etc), "from-file");
+    assert_eq!(os_host_name(None, &missing), "localhost");
+    std::fs::write(&etc, "\n").unwrap();
+    assert_eq!(os_host_name(None, &etc), "localhost");
+}
+
+#[test]
+fn debug_output_hides_tokens() {
+    let mut c = Config::default();
+    c.query.auth.tokens = vec![GOOD_TOKEN.into()];
+    let debug = format!("{c:?}");
+    assert!(!debug.contains(GOOD_TOKEN), "{debug}");
+    assert!(debug.contains("1 redacted"), "{debug}");
+}
+
+// ----------------------------------------------------------- example file
+
+#[test]
+fn example_file_equals_defaults() {
+    let config = load_with(Some(Path::new(EXAMPLE)), NO_ENV).unwrap();
+    assert_eq!(config, Config::default());
+}
+
+/// The example with its commented-out settings (`#key = ...`, `#[table]`,
+/// `#"quoted.key" = ...`) turned on.
+fn example_with_optional_settings() -> String {
+    std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .lines()
+        .map(|line| match line.strip_prefix('#') {
+            Some(rest)
+                if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[' || c == '"') =>
+            {
+                rest
+            }
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn example_optional_settings_are_valid() {
+    let file = TempConfig::new(&example_with_optional_settings());
+    let mut config = file.load().unwrap();
+
+    // These are exactly the settings that are off by default.
+    assert_eq!(config.host_name.take().as_deref(), Some("node-1"));
+    assert_eq!(
+        config.collector.sources[0].name.take().as_deref(),
+        Some("docker")
+    );
+    assert_eq!(
+        config.indexer.retention.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    let tls = config.query.tls.take().unwrap();
+    assert_eq!(tls.cert, PathBuf::from("/etc/kestrel/tls/tls.crt"));
+    assert_eq!(tls.key, PathBuf::from("/etc/kestrel/tls/tls.key"));
+    let props = std::mem::take(&mut config.bus.kafka.properties);
+    assert_eq!(props.get("security.protocol").unwrap(), "SASL_SSL");
+    assert_eq!(props.len(), 4);
+    assert_eq!(config, Config::default());
+}
+
+/// Field names of the struct at `table`, from the unknown-field error.
+fn field_names(table: &str) -> Vec<&'static str> {
+    let toml = match table {
+        "" => "zz_probe = 1".to_owned(),
+        "collector.sources" => "[[collector.sources]]\nzz_probe = 1".to_owned(),
+        t => format!("[{t}]\nzz_probe = 1"),
+    };
+    let err = Figment::from(Toml::string(&toml))
+        .extract::<Config>()
+        .unwrap_err();
+    match err.kind {
+        figment::error::Kind::UnknownField(_, expected) => expected.to_vec(),
+        other => panic!("no unknown-field error for {table:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn example_documents_every_key() {
+    let text = example_with_optional_settings();
+    let mut sections = BTreeSet::from([String::new()]);
+    let mut keys = BTreeSet::new();
+    let mut section = String::new();
+    let mut previous = "";
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line.trim_matches(|c| c == '[' || c == ']').to_owned();
+            sections.insert(section.clone());
+        } else if let Some((key, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            let key = key.trim().to_owned();
+            // A key's first appearance must come with a comment.
+            if !keys.contains(&(section.clone(), key.clone())) && section != "bus.kafka.properties"
+            {
+                assert!(
+                    previous.starts_with('#'),
+                    "{section}.{key} in the example has no comment above it"
+                );
+            }
+            keys.insert((section.clone(), key));
+        }
+        previous = line;
+    }
+
+    let tables = [
+        "",
+        "collector",
+        "collector.sources",
+        "bus",
+        "bus.kafka",
+        "indexer",
+        "query",
+        "query.auth",
+        "query.tls",
+        "log",
+    ];
+    for table in tables {
+        assert!(sections.contains(table), "example lacks [{table}]");
+        for field in field_names(table) {
+            let nested = if table.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{table}.{field}")
+            };
+            assert!(
+                keys.contains(&(table.to_owned(), field.to_owned())) || sections.contains(&nested),
+                "example does not document {nested}"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------- file layer
+
+#[test]
+fn file_values_override_defaults() {
+    let file = TempConfig::new(
+        r#"
+data_dir = "/var/lib/kestrel"
+host_name = "worker-3"
+
+[collector]
+poll_interval = "1s"
+partial_flush_timeout = "1m 30s"
+
+[[collector.sources]]
+name = "apps"
+paths = ["/logs/**/*.log"]
+exclude = ["/logs/noisy/*"]
+format = "k8s-audit"
+read_from = "end"
+
+[bus]
+kind = "kafka"
+
+[bus.kafka]
+brokers = "k1:9092,k2:9092"
+properties = { "security.protocol" = "SASL_SSL", sasl.mechanism = "PLAIN", "socket.timeout.ms" = 60000, "enable.idempotence" = true }
+
+[indexer]
+retention = "7days"
+
+[query]
+listen = "[::1]:9000"
+
+[query.tls]
+cert = "/tls/cert.pem"
+key = "/tls/key.pem"
+
+[log]
+level = "warn,kestrel_collector=debug"
+format = "json"
+"#,
+    );
+    let c = file.load().unwrap();
+    assert_eq!(c.data_dir, PathBuf::from("/var/lib/kestrel"));
+    assert_eq!(c.host_name(), "worker-3");
+    assert_eq!(c.collector.poll_interval, Duration::from_secs(1));
+    assert_eq!(c.collector.partial_flush_timeout, Duration::from_secs(90));
+    assert_eq!(
+        c.collector.sources,
+        vec![SourceConfig {
+            name: Some("apps".into()),
+            paths: vec!["/logs/**/*.log".into()],
+            exclude: vec!["/logs/noisy/*".into()],
+            format: SourceFormat::K8sAudit,
+            read_from: ReadFrom::End,
+        }]
+    );
+    assert_eq!(c.bus.kind, BusKind::Kafka);
+    assert_eq!(c.bus.kafka.brokers, "k1:9092,k2:9092");
+    assert_eq!(
+        c.bus.kafka.topic, "kestrel-events",
+        "untouched keys keep defaults"
+    );
+    let expected: BTreeMap<String, String> = [
+        ("enable.idempotence", "true"),
+        ("sasl.mechanism", "PLAIN"),
+        ("security.protocol", "SASL_SSL"),
+        ("socket.timeout.ms", "60000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(c.bus.kafka.properties, expected);
+    assert_eq!(c.indexer.retention, Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(c.query.listen, "[::1]:9000".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        c.query.tls,
+        Some(TlsConfig {
+            cert: "/tls/cert.pem".into(),
+            key: "/tls/key.pem".into()
+        })
+    );
+    assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn missing_file_is_an_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.toml");
+    let err = load_with(Some(&path), NO_ENV).unwrap_err();
+    assert!(matches!(err, ConfigError::FileNotFound { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("{}: configuration file not found", path.display())
+    );
+}
+
+#[test]
+fn directory_instead_of_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load_with(Some(dir.path()), NO_ENV).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+    assert!(err
+        .to_string()
+        .starts_with(&dir.path().display().to_string()));
+}
+
+#[test]
+fn toml_syntax_error_names_the_file() {
+    let (file, err) = load_toml("[query\nlisten = 1");
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.starts_with(&file.msg("")), "{text}");
+    assert!(text.contains("line 1"), "{text}");
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key() {
+    let (file, err) = load_toml("data_dirr = \"/x\"");
+    assert_eq!(err.key(), Some("data_dirr"));
+    assert!(
+        err.to_string().starts_with(
+            &file.msg("data_dirr: unknown key (expected one of: data_dir, host_name,")
+        ),
+        "{err}"
+    );
+
+    let (file, err) = load_toml("[query.auth]\ntoken = \"x\"");
+    assert_eq!(err.key(), Some("query.auth.token"));
+    assert_eq!(
+        err.to_string(),
+        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files)")
+    );
+
+    let (_, err) = load_toml(
+        "[[collector.sources]]\npaths = [\"/a\"]\n[[collector.sources]]\npath = [\"/b\"]",
+    );
+    assert_eq!(err.key(), Some("collector.sources[1].path"));
+
+    let (_, err) = load_toml("[bus.kafka]\ntopics = \"t\"");
+    assert_eq!(err.key(), Some("bus.kafka.topics"));
+
+    let (_, err) = load_toml("[query.tls]\ncert = \"c\"\nkey = \"k\"\npassword = \"p\"");
+    assert_eq!(err.key(), Some("query.tls.password"));
+}
+
+#[test]
+fn invalid_socket_address_is_quoted() {
+    let (file, err) = load_toml("[query]\nlisten = \"localhost:x\"");
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with(&file.msg("query.listen: invalid socket address \"localhost:x\"")),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_duration_is_an_error() {
+    let (file, err) = load_toml("[collector]\npoll_interval = \"fast\"");
+    assert_eq!(err.key(), Some("collector.poll_interval"));
+    assert!(
+        err.to_string()
+            .starts_with(&file.msg("collector.poll_interval: invalid duration \"fast\"")),
+        "{err}"
+    );
+
+    // A bare number has no unit: rejected rather than guessed.
+    let (_, err) = load_toml("[indexer]\ncommit_interval = 5");
+    assert_eq!(err.key(), Some("indexer.commit_interval"));
+    assert!(
+        err.to_string().contains("expected a duration string"),
+        "{err}"
+    );
+
+    let (_, err) = load_toml("[indexer]\nretention = \"soon\"");
+    assert_eq!(err.key(), Some("indexer.retention"));
+}
+
+#[test]
+fn unknown_enum_value_lists_the_choices() {
+    let (file, err) = load_toml("[[collector.sources]]\npaths = [\"/a\"]\nformat = \"syslog\"");
+    assert_eq!(
+        err.to_string(),
+        file.msg(
+            "collector.sources[0].format: unknown value \"syslog\" (expected one of: auto, docker, cri, k8s-audit)"
+        )
+    );
+    let (_, err) = load_toml("[bus]\nkind = \"nats\"");
+    assert_eq!(err.key(), Some("bus.kind"));
+}
+
+#[test]
+fn wrong_type_and_missing_required_key() {
+    let (file, err) = load_toml("[bus]\ncapacity = \"lots\"");
+    assert_eq!(err.key(), Some("bus.capacity"));
+    assert!(
+        err.to_string()
+            .starts_with(&file.msg("bus.capacity: invalid type")),
+        "{err}"
+    );
+
+    let (file, err) = load_toml("[query.tls]\ncert = \"/c.pem\"");
+    assert_eq!(
+        err.to_string(),
+        file.msg("query.tls.key: required key is missing")
+    );
+}
+
+// ------------------------------------------------------ environment layer
+
+#[test]
+fn env_overrides_file_and_defaults() {
+    let prefix = "KTEST_OVERRIDE_";
+    let _env = EnvGuard::set(
+        prefix,
+        &[
+            ("DATA_DIR", "/from/env"),
+            ("QUERY__LISTEN", "0.0.0.0:8000"),
+            (
+                "QUERY__AUTH__TOKENS",
+                "[0123456789abcdef0123, tok-abcdefghijklmnop]",
+            ),
+            ("COLLECTOR__POLL_INTERVAL", "500ms"),
+            ("COLLECTOR__ENABLED", "false"),
+            ("INDEXER__COMMIT_MAX_EVENTS", "77"),
+            ("BUS__KAFKA__GROUP_ID", "00042"),
+            ("BUS__KAFKA__PROPERTIES__SASL__MECHANISM", "PLAIN"),
+            ("LOG__FORMAT", "json"),
+        ],
+    );
+    let file = TempConfig::new(
+        "data_dir = \"/from/file\"\n[indexer]\ncommit_max_events = 5\nwriter_memory_mb = 32\n",
+    );
+    let c = load_with(Some(&file.path), prefix).unwrap();
+    assert_eq!(c.data_dir, PathBuf::from("/from/env"));
+    assert_eq!(
+        c.query.listen,
+        "0.0.0.0:8000".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        c.query.auth.tokens,
+        vec!["0123456789abcdef0123", "tok-abcdefghijklmnop"]
+    );
+    assert_eq!(c.collector.poll_interval, Duration::from_millis(500));
+    assert!(!c.collector.enabled);
+    assert_eq!(c.indexer.commit_max_events, 77);
+    assert_eq!(c.indexer.writer_memory_mb, 32, "file value kept");
+    assert_eq!(c.bus.kafka.group_id, "00042", "strings stay strings");
+    assert_eq!(c.bus.kafka.properties["sasl.mechanism"], "PLAIN");
+    assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn public_load_reads_kestrel_prefix() {
+    let _env = EnvGuard::set("KESTREL_", &[("INDEXER__WRITER_MEMORY_MB", "128")]);
+    let c = load(None).unwrap();
+    assert_eq!(c.indexer.writer_memory_mb, 128);
+}
+
+#[test]
+fn unknown_env_key_names_the_variable() {
+    let prefix = "KTEST_UNKNOWN_";
+    let _env = EnvGuard::set(prefix, &[("QUERY__LISTN", "0.0.0.0:1")]);
+    let err = load_with(None, prefix).unwrap_err();
+    assert_eq!(err.key(), Some("query.listn"));
+    assert!(
+        err.to_string().starts_with(
+            "environment variable KTEST_UNKNOWN_QUERY__LISTN: query.listn: unknown key"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_env_value_names_the_variable() {
+    let prefix = "KTEST_BADVALUE_";
+    let _env = EnvGuard::set(prefix, &[("QUERY__LISTEN", "localhost:x")]);
+    let err = load_with(None, prefix).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "environment variable KTEST_BADVALUE_QUERY__LISTEN: query.listen: invalid socket address \"localhost:x\""
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn kubernetes_service_link_variables_are_ignored() {
+    let prefix = "KTEST_K8S_";
+    let _env = EnvGuard::set(
+        prefix,
+        &[
+            ("SERVICE_HOST", "10.0.0.1"),
+            ("SERVICE_PORT", "7700"),
+            ("SERVICE_PORT_HTTP", "7700"),
+            ("PORT", "tcp://10.0.0.1:7700"),
+            ("PORT_7700_TCP_ADDR", "10.0.0.1"),
+        ],
+    );
+    assert_eq!(load_with(None, prefix).unwrap(), Config::default());
+}
+
+// ------------------------------------------------------------- validation
+
+#[test]
+fn validation_error_names_origin_from_file() {
+    let (file, err) = load_toml("[indexer]\ncommit_max_events = 0");
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        file.msg("indexer.commit_max_events: must be at least 1, got 0")
+    );
+}
+
+#[test]
+fn validation_error_names_origin_from_env() {
+    let prefix = "KTEST_VALIDATE_ENV_";
+    let _env = EnvGuard::set(prefix, &[("QUERY__LISTEN", "0.0.0.0:7700")]);
+    let err = load_with(None, prefix).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable KTEST_VALIDATE_ENV_QUERY__LISTEN: query.listen: listening on 0.0.0.0:7700 \
+         (not loopback) requires query.auth.tokens or query.auth.token_files"
+    );
+}
+
+#[test]
+fn commit_max_events_must_be_positive() {
+    let mut c = Config::default();
+    c.indexer.commit_max_events = 0;
+    assert_eq!(
+        invalid(&c),
+        "indexer.commit_max_events: must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn source_paths_must_not_be_empty() {
+    let (file, err) = load_toml(
+        "[[collector.sources]]\npaths = [\"/a/*.log\"]\n\
+         [[collector.sources]]\npaths = [\"/b/*.log\"]\n\
+         [[collector.sources]]\nformat = \"cri\"\n",
+    );
+    assert_eq!(
+        err.to_string(),
+        file.msg("collector.sources[2].paths: must not be empty")
+    );
+}
+
+#[test]
+fn sources_must_not_be_empty_when_collector_enabled() {
+    let mut c = Config::default();
+    c.collector.sources.clear();
+    assert_eq!(
+        invalid(&c),
+        "collector.sources: must not be empty when collector.enabled = true"
+    );
+    c.collector.enabled = false;
+    c.validate().unwrap();
+}
+
+#[test]
+fn glob_patterns_are_checked() {
+    let mut c = Config::default();
+    c.collector.sources[1].paths.push("/var/log/[abc".into());
+    assert!(
+        invalid(&c)
+            .starts_with("collector.sources[1].paths[1]: invalid glob pattern \"/var/log/[abc\""),
+        "{}",
+        invalid(&c)
+    );
+
+    let mut c = Config::default();
+    c.collector.sources[0].exclude = vec!["/x/a**b".into()];
+    assert!(invalid(&c).starts_with("collector.sources[0].exclude[0]: invalid glob pattern"));
+
+    let mut c = Config::default();
+    c.collector.sources[0].paths = vec!["  ".into()];
+    assert_eq!(
+        invalid(&c),
+        "collector.sources[0].paths[0]: must not be empty"
+    );
+}
+
+#[test]
+fn source_names_must_be_unique_and_non_empty() {
+    let mut c = Config::default();
+    c.collector.sources[0].name = Some("pods".into());
+    c.collector.sources[2].name = Some("pods".into());
+    assert_eq!(
+        invalid(&c),
+        "collector.sources[2].name: duplicate source name \"pods\""
+    );
+    c.collector.sources[2].name = Some("".into());
+    assert_eq!(invalid(&c), "collector.sources[2].name: must not be empty");
+}
+
+#[test]
+fn collector_limits() {
+    let mut c = Config::default();
+    c.collector.poll_interval = Duration::ZERO;
+    assert_eq!(
+        invalid(&c),
+        "collector.poll_interval: must be greater than 0s"
+    );
+
+    let mut c = Config::default();
+    c.collector.partial_flush_timeout = Duration::ZERO;
+    assert_eq!(
+        invalid(&c),
+        "collector.partial_flush_timeout: must be greater than 0s"
+    );
+
+    let mut c = Config::default();
+    c.collector.max_event_bytes = 100;
+    assert_eq!(
+        invalid(&c),
+        "collector.max_event_bytes: must be at least 1024, got 100"
+    );
+
+    let mut c = Config::default();
+    c.collector.batch_max_events = 0;
+    assert_eq!(
+        invalid(&c),
+        "collector.batch_max_events: must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn kafka_brokers_required_for_kafka_bus() {
+    // The key is set nowhere, so the message names no origin.
+    let (_, err) = load_toml("[bus]\nkind = \"kafka\"");
+    assert_eq!(
+        err.to_string(),
+        "bus.kafka.brokers: required when bus.kind = \"kafka\""
+    );
+
+    let mut c = Config::default();
+    c.bus.kind = BusKind::Kafka;
+    c.bus.kafka.brokers = " , ".into();
+    assert_eq!(
+        invalid(&c),
+        "bus.kafka.brokers: required when bus.kind = \"kafka\""
+    );
+    c.bus.kafka.brokers = "kafka:9092".into();
+    c.validate().unwrap();
+}
+
+#[test]
+fn kafka_settings_checked_only_for_kafka_bus() {
+    let mut c = Config::default();
+    c.bus.kafka.partitions = 0;
+    c.bus.kafka.topic = "bad topic".into();
+    c.validate().expect("unused kafka section is not checked");
+
+    c.bus.kind = BusKind::Kafka;
+    c.bus.kafka.brokers = "kafka:9092".into();
+    let err = c.validate().unwrap_err();
+    let messages: Vec<String> = err.errors().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "bus.kafka.topic: invalid character ' ' in topic name \"bad topic\" (allowed: letters, digits, '.', '_', '-')",
+            "bus.kafka.partitions: must be at least 1, got 0",
+        ]
+    );
+}
+
+#[test]
+fn kafka_topics_and_properties() {
+    let mut c = Config::default();
+    c.bus.kind = BusKind::Kafka;
+    c.bus.kafka.brokers = "kafka:9092".into();
+    c.bus.kafka.dead_letter_topic = c.bus.kafka.topic.clone();
+    assert_eq!(
+        invalid(&c),
+        "bus.kafka.dead_letter_topic: must differ from bus.kafka.topic (\"kestrel-events\")"
+    );
+
+    c.bus.kafka.dead_letter_topic = "x".repeat(250);
+    assert_eq!(
+        invalid(&c),
+        "bus.kafka.dead_letter_topic: must be at most 249 characters, got 250"
+    );
+
+    c.bus.kafka.dead_letter_topic = "dlq".into();
+    c.bus.kafka.group_id = "".into();
+    assert_eq!(invalid(&c), "bus.kafka.group_id: must not be empty");
+
+    c.bus.kafka.group_id = "g".into();
+    c.bus
+        .kafka
+        .properties
+        .insert("bootstrap.servers".into(), "other:9092".into());
+    assert_eq!(
+        invalid(&c),
+        "bus.kafka.properties: \"bootstrap.servers\" must not be set here; use bus.kafka.brokers"
+    );
+}
+
+#[test]
+fn bus_capacity_must_be_positive() {
+    let mut c = Config::default();
+    c.bus.capacity = 0;
+    assert_eq!(invalid(&c), "bus.capacity: must be at least 1, got 0");
+}
+
+#[test]
+fn indexer_limits() {
+    let mut c = Config::default();
+    c.indexer.commit_interval = Duration::ZERO;
+    assert_eq!(
+        invalid(&c),
+        "indexer.commit_interval: must be greater than 0s"
+    );
+
+    let mut c = Config::default();
+    c.indexer.writer_memory_mb = 8;
+    assert_eq!(
+        invalid(&c),
+        "indexer.writer_memory_mb: must be at least 15, got 8"
+    );
+
+    let mut c = Config::default();
+    c.indexer.retention = Some(Duration::ZERO);
+    assert_eq!(
+        invalid(&c),
+        "indexer.retention: must be greater than 0s (leave it out to keep events forever)"
+    );
+}
+
+#[test]
+fn non_loopback_listen_requires_auth() {
+    let mut c = Config::default();
+    c.query.listen = "0.0.0.0:7700".parse().unwrap();
+    assert_eq!(
+        invalid(&c),
+        "query.listen: listening on 0.0.0.0:7700 (not loopback) requires query.auth.tokens or query.auth.token_files"
+    );
+    c.query.listen = "[::]:7700".parse().unwrap();
+    assert!(invalid(&c).starts_with("query.listen: listening on [::]:7700 (not loopback)"));
+
+    // A disabled query service listens nowhere.
+    c.query.enabled = false;
+    c.validate().unwrap();
+    c.query.enabled = true;
+
+    c.query.auth.tokens = vec![GOOD_TOKEN.into()];
+    c.validate().unwrap();
+
+    // Loopback may be open.
+    let mut c = Config::default();
+    c.query.listen = "[::1]:7700".parse().unwrap();
+    c.validate().unwrap();
+}
+
+#[test]
+fn short_or_malformed_tokens_are_rejected_without_echoing_them() {
+    let mut c = Config::default();
+    c.query.auth.tokens = vec![GOOD_TOKEN.into(), "secret123".into()];
+    let text = invalid(&c);
+    assert_eq!(
+        text,
+        "query.auth.tokens[1]: token too short (9 characters); use at least 16"
+    );
+    assert!(!text.contains("secret123"));
+
+    c.query.auth.tokens = vec!["0123456789 abcdef".into()];
+    assert_eq!(
+        invalid(&c),
+        "query.auth.tokens[0]: token must not contain whitespace or control characters"
+    );
+
+    // Exactly the minimum is fine.
+    c.query.auth.tokens = vec!["x".repeat(MIN_TOKEN_LEN)];
+    c.validate().unwrap();
+}
+
+#[test]
+fn max_limit_must_be_at_least_default_limit() {
+    let mut c = Config::default();
+    c.query.max_limit = 50;
+    assert_eq!(
+        invalid(&c),
+        "query.max_limit: must be at least query.default_limit (100), got 50"
+    );
+
+    let mut c = Config::default();
+    c.query.default_limit = 0;
+    assert_eq!(
+        invalid(&c),
+        "query.default_limit: must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn tls_paths_must_not_be_empty() {
+    let mut c = Config::default();
+    c.query.tls = Some(TlsConfig {
+        cert: PathBuf::new(),
+        key: "/k.pem".into(),
+    });
+    assert_eq!(invalid(&c), "query.tls.cert: must not be empty");
+}
+
+#[test]
+fn data_dir_and_host_name_must_not_be_empty() {
+    let c = Config::default().with_data_dir(PathBuf::new());
+    assert_eq!(invalid(&c), "data_dir: must not be empty");
+
+    let c = Config {
+        host_name: Some(" ".into()),
+        ..Config::default()
+    };
+    assert!(invalid(&c).starts_with("host_name: must not be empty"));
+}
+
+#[test]
+fn log_level_must_be_a_filter() {
+    for good in [
+        "info",
+        "TRACE",
+        "off",
+        "3",
+        "warn,kestrel_collector=debug",
+        "kestrel::bus=trace, tantivy=warn,",
+        "info,my_crate[span_name{field=value}]=debug",
+        "[{request_id}]=trace",
+    ] {
+        validate::check_log_filter(good).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+    }
+    for bad in [
+        "",
+        " ",
+        "verbose",
+        "kestrel=loud",
+        "=info",
+        "kestrel",
+        "a b=info",
+        "x[y=info",
+    ] {
+        assert!(validate::check_log_filter(bad).is_err(), "{bad:?} accepted");
+    }
+
+    let mut c = Config::default();
+    c.log.level = "inof".into();
+    assert_eq!(
+        invalid(&c),
+        "log.level: invalid filter directive \"inof\": expected a level (off, error, warn, info, debug, trace) or TARGET=LEVEL"
+    );
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let (file, err) = load_toml(
+        "[indexer]\ncommit_max_events = 0\nwriter_memory_mb = 1\n[query]\nmax_limit = 1\n",
+    );
+    assert!(matches!(err, ConfigError::Multiple(_)), "{err:?}");
+    let lines: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        vec![
+            file.msg("indexer.commit_max_events: must be at least 1, got 0"),
+            file.msg("indexer.writer_memory_mb: must be at least 15, got 1"),
+            file.msg("query.max_limit: must be at least query.default_limit (100), got 1"),
+        ]
+    );
+    assert_eq!(err.errors().len(), 3);
+}
+
+// ------------------------------------------------------------ token files
+
+#[test]
+fn token_files_are_read_at_load_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("# operators\n{GOOD_TOKEN}\n\n  abcdefghijklmnopqrstuvwx  \n"),
+    )
+    .unwrap();
+    let file = TempConfig::new(&format!(
+        "[query]\nlisten = \"0.0.0.0:7700\"\n[query.auth]\ntokens = [\"{GOOD_TOKEN}\"]\ntoken_files = [{:?}]\n",
+        tokens.display().to_string()
+    ));
+    let c = file.load().unwrap();
+    assert_eq!(
+        c.query.auth.tokens,
+        vec![GOOD_TOKEN, "abcdefghijklmnopqrstuvwx"],
+        "file tokens appended, duplicates skipped"
+    );
+}
+
+#[test]
+fn unreadable_empty_or_weak_token_files_are_errors() {
+    let file = TempConfig::new("");
+    let missing = file.dir().join("missing");
+    let empty = file.dir().join("empty");
+    let weak = file.dir().join("weak");
+    std::fs::write(&empty, "# nothing here\n\n").unwrap();
+    std::fs::write(&weak, format!("{GOOD_TOKEN}\nshort\n")).unwrap();
+    std::fs::write(
+        &file.path,
+        format!(
+            "[query.auth]\ntoken_files = [{:?}, {:?}, {:?}]\n",
+            missing.display().to_string(),
+            empty.display().to_string(),
+            weak.display().to_string()
+        ),
+    )
+    .unwrap();
+    let err = file.load().unwrap_err();
+    let lines: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].starts_with(&file.msg(&format!(
+            "query.auth.token_files[0]: cannot read {}: ",
+            missing.display()
+        ))),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1],
+        file.msg(&format!(
+            "query.auth.token_files[1]: {}: contains no token",
+            empty.display()
+        ))
+    );
+    assert_eq!(
+        lines[2],
+        file.msg(&format!(
+            "query.auth.token_files[2]: {}:2: token too short (5 characters); use at least 16",
+            weak.display()
+        ))
+    );
+}
+
+#[test]
+fn token_files_from_env_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("t");
+    std::fs::write(&tokens, format!("{GOOD_TOKEN}\n")).unwrap();
+    let prefix = "KTEST_TOKENFILES_";
+    let _env = EnvGuard::set(
+        prefix,
+        &[
+            ("QUERY__LISTEN", "0.0.0.0:7700"),
+            (
+                "QUERY__AUTH__TOKEN_FILES",
+                &format!("[{}]", tokens.display()),
+            ),
+        ],
+    );
+    let c = load_with(None, prefix).unwrap();
+    assert_eq!(c.query.auth.token_files, vec![tokens]);
+    assert_eq!(c.query.auth.tokens, vec![GOOD_TOKEN]);
+}

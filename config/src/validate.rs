@@ -1,0 +1,388 @@
+//! Semantic checks of a [`Config`], and reading of token files.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::{AuthConfig, BusKind, Config, ConfigError, MIN_TOKEN_LEN};
+
+/// Smallest accepted `collector.max_event_bytes`.
+const MIN_EVENT_BYTES: usize = 1024;
+/// Smallest accepted `indexer.writer_memory_mb` (tantivy's per-thread floor).
+const MIN_WRITER_MEMORY_MB: usize = 15;
+/// librdkafka properties that have their own keys.
+const RESERVED_KAFKA_PROPERTIES: &[(&str, &str)] = &[
+    ("bootstrap.servers", "bus.kafka.brokers"),
+    ("metadata.broker.list", "bus.kafka.brokers"),
+    ("group.id", "bus.kafka.group_id"),
+];
+
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError::invalid(key, message));
+    }
+
+    fn at_least(&mut self, key: &str, value: usize, min: usize) {
+        if value < min {
+            self.add(key, format!("must be at least {min}, got {value}"));
+        }
+    }
+
+    fn positive_duration(&mut self, key: &str, value: Duration) {
+        if value.is_zero() {
+            self.add(key, "must be greater than 0s");
+        }
+    }
+
+    fn not_blank(&mut self, key: &str, value: &str) -> bool {
+        if value.trim().is_empty() {
+            self.add(key, "must not be empty");
+            false
+        } else {
+            true
+        }
+    }
+}
+
+pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
+    let mut errors = Errors::default();
+
+    if config.data_dir.as_os_str().is_empty() {
+        errors.add("data_dir", "must not be empty");
+    }
+    if let Some(name) = &config.host_name {
+        if name.trim().is_empty() {
+            errors.add(
+                "host_name",
+                "must not be empty (leave it out to use the operating system's host name)",
+            );
+        }
+    }
+
+    validate_collector(config, &mut errors);
+    validate_bus(config, &mut errors);
+    validate_indexer(config, &mut errors);
+    validate_query(config, &mut errors);
+
+    if let Err(message) = check_log_filter(&config.log.level) {
+        errors.add("log.level", message);
+    }
+
+    ConfigError::from_list(errors.0)
+}
+
+fn validate_collector(config: &Config, errors: &mut Errors) {
+    let c = &config.collector;
+    if c.enabled && c.sources.is_empty() {
+        errors.add(
+            "collector.sources",
+            "must not be empty when collector.enabled = true",
+        );
+    }
+    let mut names = HashSet::new();
+    for (i, source) in c.sources.iter().enumerate() {
+        let key = format!("collector.sources[{i}]");
+        if let Some(name) = &source.name {
+            if errors.not_blank(&format!("{key}.name"), name) && !names.insert(name.trim()) {
+                errors.add(
+                    format!("{key}.name"),
+                    format!("duplicate source name {name:?}"),
+                );
+            }
+        }
+        if source.paths.is_empty() {
+            errors.add(format!("{key}.paths"), "must not be empty");
+        }
+        for (field, patterns) in [("paths", &source.paths), ("exclude", &source.exclude)] {
+            for (j, pattern) in patterns.iter().enumerate() {
+                let key = format!("{key}.{field}[{j}]");
+                if errors.not_blank(&key, pattern) {
+                    if let Err(e) = glob::Pattern::new(pattern) {
+                        errors.add(
+                            key,
+                            format!(
+                                "invalid glob pattern {pattern:?}: {} at position {}",
+                                e.msg, e.pos
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    errors.positive_duration("collector.poll_interval", c.poll_interval);
+    errors.at_least(
+        "collector.max_event_bytes",
+        c.max_event_bytes,
+        MIN_EVENT_BYTES,
+    );
+    errors.positive_duration("collector.partial_flush_timeout", c.partial_flush_timeout);
+    errors.at_least("collector.batch_max_events", c.batch_max_events, 1);
+}
+
+fn validate_bus(config: &Config, errors: &mut Errors) {
+    let bus = &config.bus;
+    errors.at_least("bus.capacity", bus.capacity, 1);
+    if bus.kind != BusKind::Kafka {
+        return;
+    }
+    let k = &bus.kafka;
+    if k.brokers.split(',').all(|b| b.trim().is_empty()) {
+        errors.add("bus.kafka.brokers", "required when bus.kind = \"kafka\"");
+    }
+    for (key, topic) in [
+        ("bus.kafka.topic", &k.topic),
+        ("bus.kafka.dead_letter_topic", &k.dead_letter_topic),
+    ] {
+        if let Err(message) = check_topic_name(topic) {
+            errors.add(key, message);
+        }
+    }
+    if k.topic == k.dead_letter_topic {
+        errors.add(
+            "bus.kafka.dead_letter_topic",
+            format!("must differ from bus.kafka.topic ({:?})", k.topic),
+        );
+    }
+    errors.not_blank("bus.kafka.group_id", &k.group_id);
+    if k.partitions < 1 {
+        errors.add(
+            "bus.kafka.partitions",
+            format!("must be at least 1, got {}", k.partitions),
+        );
+    }
+    for (property, replacement) in RESERVED_KAFKA_PROPERTIES {
+        if k.properties.contains_key(*property) {
+            errors.add(
+                "bus.kafka.properties",
+                format!("\"{property}\" must not be set here; use {replacement}"),
+            );
+        }
+    }
+}
+
+/// Kafka's rules: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+fn check_topic_name(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if topic.len() > 249 {
+        return Err(format!(
+            "must be at most 249 characters, got {}",
+            topic.len()
+        ));
+    }
+    if topic == "." || topic == ".." {
+        return Err(format!("{topic:?} is not a valid topic name"));
+    }
+    if let Some(c) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "invalid character {c:?} in topic name {topic:?} (allowed: letters, digits, '.', '_', '-')"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_indexer(config: &Config, errors: &mut Errors) {
+    let ix = &config.indexer;
+    errors.positive_duration("indexer.commit_interval", ix.commit_interval);
+    errors.at_least("indexer.commit_max_events", ix.commit_max_events, 1);
+    errors.at_least(
+        "indexer.writer_memory_mb",
+        ix.writer_memory_mb,
+        MIN_WRITER_MEMORY_MB,
+    );
+    if ix.retention.is_some_and(|r| r.is_zero()) {
+        errors.add(
+            "indexer.retention",
+            "must be greater than 0s (leave it out to keep events forever)",
+        );
+    }
+}
+
+fn validate_query(config: &Config, errors: &mut Errors) {
+    let q = &config.query;
+    errors.at_least("query.default_limit", q.default_limit, 1);
+    if q.max_limit < q.default_limit {
+        errors.add(
+            "query.max_limit",
+            format!(
+                "must be at least query.default_limit ({}), got {}",
+                q.default_limit, q.max_limit
+            ),
+        );
+    }
+    for (i, token) in q.auth.tokens.iter().enumerate() {
+        if let Err(message) = check_token(token) {
+            errors.add(format!("query.auth.tokens[{i}]"), message);
+        }
+    }
+    for (i, file) in q.auth.token_files.iter().enumerate() {
+        if file.as_os_str().is_empty() {
+            errors.add(format!("query.auth.token_files[{i}]"), "must not be empty");
+        }
+    }
+    if q.enabled
+        && !q.listen.ip().is_loopback()
+        && q.auth.tokens.is_empty()
+        && q.auth.token_files.is_empty()
+    {
+        errors.add(
+            "query.listen",
+            format!(
+                "listening on {} (not loopback) requires query.auth.tokens or query.auth.token_files",
+                q.listen
+            ),
+        );
+    }
+    if let Some(tls) = &q.tls {
+        if tls.cert.as_os_str().is_empty() {
+            errors.add("query.tls.cert", "must not be empty");
+        }
+        if tls.key.as_os_str().is_empty() {
+            errors.add("query.tls.key", "must not be empty");
+        }
+    }
+}
+
+/// Checks one bearer token without ever echoing it.
+fn check_token(token: &str) -> Result<(), String> {
+    let len = token.chars().count();
+    if len < MIN_TOKEN_LEN {
+        return Err(format!(
+            "token too short ({len} characters); use at least {MIN_TOKEN_LEN}"
+        ));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("token must not contain whitespace or control characters".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks a `tracing_subscriber::EnvFilter`-style directive list.
+///
+/// Accepted: comma-separated directives, each `LEVEL` or `TARGET=LEVEL`, where
+/// TARGET is a module path optionally followed by a `[span{field=value}]`
+/// filter, and LEVEL is `off|error|warn|info|debug|trace` (any case) or `0`-`5`.
+pub(crate) fn check_log_filter(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err("must not be empty (e.g. \"info\")".to_owned());
+    }
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        check_directive(directive)
+            .map_err(|why| format!("invalid filter directive {directive:?}: {why}"))?;
+    }
+    Ok(())
+}
+
+fn check_directive(directive: &str) -> Result<(), String> {
+    // The last `=` outside `[...]` separates the target from the level.
+    let mut depth = 0usize;
+    let mut split = None;
+    for (i, c) in directive.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| "unbalanced ']'".to_owned())?
+            }
+            '=' if depth == 0 => split = Some(i),
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced '['".to_owned());
+    }
+    let Some(i) = split else {
+        return if is_level(directive) {
+            Ok(())
+        } else {
+            Err(
+                "expected a level (off, error, warn, info, debug, trace) or TARGET=LEVEL"
+                    .to_owned(),
+            )
+        };
+    };
+    let (target, level) = (&directive[..i], &directive[i + 1..]);
+    if !is_level(level) {
+        return Err(format!(
+            "unknown level {level:?} (expected off, error, warn, info, debug or trace)"
+        ));
+    }
+    let (name, span) = match target.find('[') {
+        Some(open) => (&target[..open], &target[open..]),
+        None => (target, ""),
+    };
+    if name.is_empty() && span.is_empty() {
+        return Err("missing target before '='".to_owned());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.')))
+    {
+        return Err(format!("invalid character {c:?} in target {name:?}"));
+    }
+    if !span.is_empty() && !span.ends_with(']') {
+        return Err("span filter must end with ']'".to_owned());
+    }
+    Ok(())
+}
+
+fn is_level(s: &str) -> bool {
+    ["off", "error", "warn", "info", "debug", "trace"]
+        .iter()
+        .any(|l| s.eq_ignore_ascii_case(l))
+        || matches!(s, "0" | "1" | "2" | "3" | "4" | "5")
+}
+
+/// Reads the token files into `auth.tokens`; see
+/// [`Config::read_token_files()`].
+pub(crate) fn read_token_files(auth: &mut AuthConfig) -> Result<(), ConfigError> {
+    let mut errors = Errors::default();
+    let mut found = Vec::new();
+    for (i, file) in auth.token_files.iter().enumerate() {
+        let key = format!("query.auth.token_files[{i}]");
+        match read_token_file(file) {
+            Ok(tokens) if tokens.is_empty() => {
+                errors.add(key, format!("{}: contains no token", file.display()));
+            }
+            Ok(tokens) => {
+                for (line, token) in tokens {
+                    match check_token(&token) {
+                        Ok(()) => found.push(token),
+                        Err(message) => {
+                            errors.add(&key, format!("{}:{line}: {message}", file.display()))
+                        }
+                    }
+                }
+            }
+            Err(e) => errors.add(key, format!("cannot read {}: {e}", file.display())),
+        }
+    }
+    ConfigError::from_list(errors.0)?;
+    for token in found {
+        if !auth.tokens.contains(&token) {
+            auth.tokens.push(token);
+        }
+    }
+    Ok(())
+}
+
+/// `(line number, token)` for each non-blank, non-comment line.
+fn read_token_file(path: &Path) -> std::io::Result<Vec<(usize, String)>> {
+    let contents = std::fs::read_to_string(path)?;
+    Ok(contents
+        .lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| (n, line.to_owned()))
+        .collect())
+}

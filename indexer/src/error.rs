@@ -1,0 +1,26 @@
+//! Errors of the indexer.
+
+use std::path::PathBuf;
+
+/// What can go wrong while indexing.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// Tantivy failed on a partition.
+    #[error("index {path}: {source}")]
+    Tantivy {
+        /// The partition directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    /// A file-system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,148 @@
+//! Time partitions: one Tantivy index per event kind and UTC day.
+//!
+//! Layout: `<index root>/<event kind>/<YYYY-MM-DD>/`. Retention drops whole directories, and a
+//! search opens only the partitions whose day overlaps its time range.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use kestrel_event::{EventKind, Timestamp};
+
+/// Identifies one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionKey {
+    /// The UTC day of the events' `@timestamp`.
+    pub day: NaiveDate,
+    /// The events' kind.
+    pub kind: PartitionKind,
+}
+
+/// The event kind of a partition, ordered for stable listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PartitionKind {
+    /// Container log events.
+    Container,
+    /// Kubernetes audit events.
+    K8sAudit,
+}
+
+impl From<EventKind> for PartitionKind {
+    fn from(kind: EventKind) -> Self {
+        match kind {
+            EventKind::Container => PartitionKind::Container,
+            EventKind::K8sAudit => PartitionKind::K8sAudit,
+        }
+    }
+}
+
+impl PartitionKind {
+    /// Directory name, equal to `event.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartitionKind::Container => EventKind::Container.as_str(),
+            PartitionKind::K8sAudit => EventKind::K8sAudit.as_str(),
+        }
+    }
+
+    fn parse(name: &str) -> Option<PartitionKind> {
+        [PartitionKind::Container, PartitionKind::K8sAudit]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+impl PartitionKey {
+    /// The partition of an event.
+    pub fn of(kind: EventKind, ts: &Timestamp) -> PartitionKey {
+        PartitionKey {
+            day: ts.date_naive(),
+            kind: kind.into(),
+        }
+    }
+
+    /// The partition's directory under `root`.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join(self.kind.as_str())
+            .join(self.day.format("%Y-%m-%d").to_string())
+    }
+
+    /// First instant of the partition's day.
+    pub fn start(&self) -> Timestamp {
+        Utc.from_utc_datetime(&self.day.and_time(NaiveTime::MIN))
+    }
+
+    /// First instant after the partition's day.
+    pub fn end(&self) -> Timestamp {
+        self.start() + chrono::Duration::days(1)
+    }
+
+    /// Whether any instant of the partition lies in `[from, to]` (open ends when `None`).
+    pub fn overlaps(&self, from: Option<&Timestamp>, to: Option<&Timestamp>) -> bool {
+        let after_from = from.is_none_or(|f| self.end() > *f);
+        let before_to = to.is_none_or(|t| self.start() <= *t);
+        after_from && before_to
+    }
+}
+
+/// Lists the partitions present under `root`, oldest first. Entries that are not partition
+/// directories are ignored.
+pub fn list_partitions(root: &Path) -> std::io::Result<Vec<PartitionKey>> {
+    let mut keys = Vec::new();
+    let kinds = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+        Err(e) => return Err(e),
+    };
+    for kind_entry in kinds {
+        let kind_entry = kind_entry?;
+        let Some(kind) = kind_entry.file_name().to_str().and_then(PartitionKind::parse) else {
+            continue;
+        };
+        for day_entry in std::fs::read_dir(kind_entry.path())? {
+            let day_entry = day_entry?;
+            let name = day_entry.file_name();
+            let Some(day) = name
+                .to_str()
+                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            if day_entry.path().join("meta.json").exists() {
+                keys.push(PartitionKey { day, kind });
+            }
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kestrel_event::parse_timestamp;
+
+    #[test]
+    fn partition_of_an_event_is_its_utc_day() {
+        let ts = parse_timestamp("2024-03-01T00:30:00+02:00").unwrap();
+        let key = PartitionKey::of(EventKind::K8sAudit, &ts);
+        assert_eq!(key.day.to_string(), "2024-02-29");
+        assert_eq!(
+            key.dir(Path::new("/d")),
+            PathBuf::from("/d/k8s_audit/2024-02-29")
+        );
+    }
+
+    #[test]
+    fn overlap_respects_both_ends() {
+        let key = PartitionKey::of(
+            EventKind::Container,
+            &parse_timestamp("2024-03-01T12:00:00Z").unwrap(),
+        );
+        let t = |s: &str| parse_timestamp(s).unwrap();
+        assert!(key.overlaps(None, None));
+        assert!(key.overlaps(Some(&t("2024-03-01T23:59:59Z")), None));
+        assert!(!key.overlaps(Some(&t("2024-03-02T00:00:00Z")), None));
+        assert!(key.overlaps(None, Some(&t("2024-03-01T00:00:00Z"))));
+        assert!(!key.overlaps(None, Some(&t("2024-02-29T23:59:59Z"))));
+    }
+}

@@ -1,0 +1,147 @@
+//! The indexing loop: drains batches from the bus, adds their events, commits by count and age,
+//! and acknowledges each batch only once the commit that holds it has returned.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kestrel_bus::{Acker, Subscriber};
+use kestrel_event::Event;
+use tokio::time::Instant;
+
+use crate::error::IndexError;
+use crate::writer::{AddOutcome, Indexer};
+
+/// When to commit.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitPolicy {
+    /// Commit at the latest this long after the first uncommitted event arrived.
+    pub interval: Duration,
+    /// Commit as soon as this many events are uncommitted.
+    pub max_events: usize,
+}
+
+impl Default for CommitPolicy {
+    fn default() -> Self {
+        CommitPolicy {
+            interval: Duration::from_secs(2),
+            max_events: 50_000,
+        }
+    }
+}
+
+/// Counters of the indexing loop, shared with whoever reports them.
+#[derive(Debug, Default)]
+pub struct IndexingStats {
+    /// Events added to the index.
+    pub added: AtomicU64,
+    /// Events dropped because the index already held them.
+    pub duplicates: AtomicU64,
+    /// Commits that made events durable.
+    pub commits: AtomicU64,
+}
+
+impl IndexingStats {
+    /// Events added so far.
+    pub fn added(&self) -> u64 {
+        self.added.load(Ordering::Relaxed)
+    }
+
+    /// Duplicates dropped so far.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs the loop until every publisher is gone and the bus is drained; the last events are
+/// committed and acknowledged before it returns the indexer. On error, unacknowledged batches
+/// are dropped, which tells their producers they were not made durable.
+pub async fn run_indexer(
+    mut indexer: Indexer,
+    mut subscriber: Subscriber,
+    policy: CommitPolicy,
+    stats: Arc<IndexingStats>,
+) -> Result<Indexer, IndexError> {
+    let mut waiting: Vec<Acker> = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let next = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, subscriber.next()).await {
+                Ok(next) => next,
+                Err(_elapsed) => {
+                    indexer = commit(indexer, &mut waiting, &stats).await?;
+                    deadline = None;
+                    continue;
+                }
+            },
+            None => subscriber.next().await,
+        };
+        let Some(batch) = next else {
+            return commit(indexer, &mut waiting, &stats).await;
+        };
+        let (events, acker) = batch.into_parts();
+        indexer = add_events(indexer, events, &stats).await?;
+        waiting.push(acker);
+        deadline.get_or_insert_with(|| Instant::now() + policy.interval);
+        if indexer.uncommitted() >= policy.max_events {
+            indexer = commit(indexer, &mut waiting, &stats).await?;
+            deadline = None;
+        }
+    }
+}
+
+async fn add_events(
+    indexer: Indexer,
+    events: Vec<Event>,
+    stats: &Arc<IndexingStats>,
+) -> Result<Indexer, IndexError> {
+    let stats = Arc::clone(stats);
+    let (indexer, result) = tokio::task::spawn_blocking(move || {
+        let mut indexer = indexer;
+        let result = events.iter().try_for_each(|event| {
+            match indexer.add(event)? {
+                AddOutcome::Added => stats.added.fetch_add(1, Ordering::Relaxed),
+                AddOutcome::Duplicate => stats.duplicates.fetch_add(1, Ordering::Relaxed),
+            };
+            Ok(())
+        });
+        (indexer, result)
+    })
+    .await
+    .map_err(join_error)?;
+    result.map(|()| indexer)
+}
+
+async fn commit(
+    indexer: Indexer,
+    waiting: &mut Vec<Acker>,
+    stats: &Arc<IndexingStats>,
+) -> Result<Indexer, IndexError> {
+    let (indexer, result) = tokio::task::spawn_blocking(move || {
+        let mut indexer = indexer;
+        let result = indexer.commit();
+        (indexer, result)
+    })
+    .await
+    .map_err(join_error)?;
+    let committed = result?;
+    if committed.events > 0 {
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            events = committed.events,
+            partitions = committed.partitions,
+            "index committed"
+        );
+    }
+    for acker in waiting.drain(..) {
+        acker.ack();
+    }
+    Ok(indexer)
+}
+
+fn join_error(e: tokio::task::JoinError) -> IndexError {
+    IndexError::Io {
+        path: "indexing task".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}

@@ -1,0 +1,234 @@
+//! Writing events into time-partitioned indexes, each event at most once.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kestrel_event::Event;
+use tantivy::schema::Term;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+
+use crate::document::to_document;
+use crate::error::IndexError;
+use crate::partition::PartitionKey;
+use crate::schema::EventSchema;
+use crate::storage::open_index;
+
+/// Tuning of the writer.
+#[derive(Debug, Clone)]
+pub struct IndexerOptions {
+    /// Indexing memory per open partition writer, in bytes (at least 15 MB).
+    pub writer_memory_bytes: usize,
+    /// How many partition writers stay open; the least recently used is committed and closed
+    /// beyond that.
+    pub max_open_partitions: usize,
+}
+
+impl Default for IndexerOptions {
+    fn default() -> Self {
+        IndexerOptions {
+            writer_memory_bytes: 64 << 20,
+            max_open_partitions: 4,
+        }
+    }
+}
+
+/// Whether an event was added or recognized as one the index already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// The event is new and will be visible after the next commit.
+    Added,
+    /// An event with the same `event.id` is already indexed or pending; nothing was added.
+    Duplicate,
+}
+
+/// What a commit made durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Partitions committed.
+    pub partitions: usize,
+    /// Events made durable by this commit.
+    pub events: u64,
+}
+
+struct PartitionWriter {
+    dir: PathBuf,
+    writer: IndexWriter<TantivyDocument>,
+    reader: IndexReader,
+    pending_ids: HashSet<String>,
+    last_used: u64,
+}
+
+impl PartitionWriter {
+    fn open(dir: PathBuf, schema: &EventSchema, memory: usize) -> Result<Self, IndexError> {
+        let index: Index = open_index(&dir, schema, true)?;
+        let tantivy_err = |source| IndexError::Tantivy {
+            path: dir.clone(),
+            source,
+        };
+        let writer = index
+            .writer_with_num_threads(1, memory.max(15_000_000))
+            .map_err(tantivy_err)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tantivy_err)?;
+        Ok(PartitionWriter {
+            dir,
+            writer,
+            reader,
+            pending_ids: HashSet::new(),
+            last_used: 0,
+        })
+    }
+
+    fn contains(&self, id_term: &Term, id: &str) -> Result<bool, IndexError> {
+        if self.pending_ids.contains(id) {
+            return Ok(true);
+        }
+        let found = self
+            .reader
+            .searcher()
+            .doc_freq(id_term)
+            .map_err(|source| IndexError::Tantivy {
+                path: self.dir.clone(),
+                source,
+            })?;
+        Ok(found > 0)
+    }
+
+    fn commit(&mut self) -> Result<u64, IndexError> {
+        if self.pending_ids.is_empty() {
+            return Ok(0);
+        }
+        let tantivy_err = |source| IndexError::Tantivy {
+            path: self.dir.clone(),
+            source,
+        };
+        self.writer.commit().map_err(tantivy_err)?;
+        self.reader.reload().map_err(tantivy_err)?;
+        let events = self.pending_ids.len() as u64;
+        self.pending_ids.clear();
+        Ok(events)
+    }
+}
+
+/// Writes events into the partition indexes under one root directory.
+///
+/// De-duplication: before adding an event, the writer looks its `event.id` up in the
+/// partition's committed segments and in the ids added since the last commit, so replaying the
+/// same records (after a crash, or ingesting a file twice) never adds a second copy. One
+/// `Indexer` must own a root directory at a time.
+pub struct Indexer {
+    root: PathBuf,
+    schema: Arc<EventSchema>,
+    options: IndexerOptions,
+    partitions: HashMap<PartitionKey, PartitionWriter>,
+    clock: u64,
+}
+
+impl Indexer {
+    /// Opens (creating as needed) the index root.
+    pub fn open(root: impl Into<PathBuf>, options: IndexerOptions) -> Result<Indexer, IndexError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|source| IndexError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(Indexer {
+            root,
+            schema: Arc::new(EventSchema::new()),
+            options,
+            partitions: HashMap::new(),
+            clock: 0,
+        })
+    }
+
+    /// The index root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Adds an event unless the index already holds one with the same id.
+    pub fn add(&mut self, event: &Event) -> Result<AddOutcome, IndexError> {
+        let key = PartitionKey::of(event.kind(), &event.timestamp);
+        let id_field = self
+            .schema
+            .typed("event.id")
+            .map(|(_, f)| f)
+            // The schema always maps event.id (see schema::FIELD_SPECS).
+            .expect("event.id is a typed field");
+        let id_term = Term::from_field_text(id_field, event.id());
+        let schema = Arc::clone(&self.schema);
+        let partition = self.partition(key)?;
+        if partition.contains(&id_term, event.id())? {
+            return Ok(AddOutcome::Duplicate);
+        }
+        let doc = to_document(&schema, event, event.to_json());
+        partition
+            .writer
+            .add_document(doc)
+            .map_err(|source| IndexError::Tantivy {
+                path: partition.dir.clone(),
+                source,
+            })?;
+        partition.pending_ids.insert(event.id().to_owned());
+        Ok(AddOutcome::Added)
+    }
+
+    /// Number of events added since the last commit.
+    pub fn uncommitted(&self) -> usize {
+        self.partitions.values().map(|p| p.pending_ids.len()).sum()
+    }
+
+    /// Makes every added event durable and searchable.
+    pub fn commit(&mut self) -> Result<CommitStats, IndexError> {
+        let mut stats = CommitStats::default();
+        for partition in self.partitions.values_mut() {
+            let events = partition.commit()?;
+            if events > 0 {
+                stats.partitions += 1;
+                stats.events += events;
+            }
+        }
+        Ok(stats)
+    }
+
+    fn partition(&mut self, key: PartitionKey) -> Result<&mut PartitionWriter, IndexError> {
+        self.clock += 1;
+        if !self.partitions.contains_key(&key) {
+            self.evict_if_full()?;
+            let writer = PartitionWriter::open(
+                key.dir(&self.root),
+                &self.schema,
+                self.options.writer_memory_bytes,
+            )?;
+            self.partitions.insert(key, writer);
+        }
+        let clock = self.clock;
+        // Inserted just above when it was missing.
+        let partition = self.partitions.get_mut(&key).expect("partition is open");
+        partition.last_used = clock;
+        Ok(partition)
+    }
+
+    fn evict_if_full(&mut self) -> Result<(), IndexError> {
+        if self.partitions.len() < self.options.max_open_partitions.max(1) {
+            return Ok(());
+        }
+        let Some(oldest) = self
+            .partitions
+            .iter()
+            .min_by_key(|(_, p)| p.last_used)
+            .map(|(k, _)| *k)
+        else {
+            return Ok(());
+        };
+        if let Some(mut partition) = self.partitions.remove(&oldest) {
+            partition.commit()?;
+            tracing::debug!(partition = %partition.dir.display(), "closed partition writer");
+        }
+        Ok(())
+    }
+}

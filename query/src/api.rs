@@ -1,0 +1,220 @@
+//! The HTTP API: search, health, readiness; bearer-token authentication when tokens are
+//! configured.
+
+use std::sync::Arc;
+
+use axum::extract::{Query as QueryParams, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::SearchError;
+use crate::language::{parse, parse_time};
+use crate::search::{SearchEngine, SearchRequest, SortOrder};
+
+/// Settings of the API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Hits returned when a search gives no `limit`.
+    pub default_limit: usize,
+    /// Largest accepted `limit`.
+    pub max_limit: usize,
+    /// Accepted bearer tokens; empty means no authentication (only allowed on loopback, which
+    /// configuration validation enforces).
+    pub tokens: Vec<String>,
+}
+
+#[derive(Clone)]
+struct ApiState {
+    engine: Arc<SearchEngine>,
+    settings: Arc<ApiSettings>,
+}
+
+/// Builds the router.
+pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
+    let state = ApiState {
+        engine,
+        settings: Arc::new(settings),
+    };
+    let api = Router::new()
+        .route("/api/v1/search", get(search_get).post(search_post))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state.clone());
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+        .merge(api)
+}
+
+/// Parameters of a search, from the query string (GET) or a JSON body (POST).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// The query; empty or absent matches everything.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Earliest `@timestamp`: RFC 3339 or relative (`now-15m`).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Latest `@timestamp`.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Maximum hits.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// `desc` (newest first, default) or `asc`.
+    #[serde(default)]
+    pub sort: Option<String>,
+}
+
+/// An error answered as `{"error": "..."}` with its status.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        let status = if e.is_client_error() {
+            StatusCode::BAD_REQUEST
+        } else {
+            tracing::error!(error = %e, "search failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+/// Turns request parameters into a search request, validating each one.
+pub fn build_request(
+    params: &SearchParams,
+    settings: &ApiSettings,
+) -> Result<SearchRequest, SearchError> {
+    let text = params.q.as_deref().unwrap_or("").trim();
+    let query = if text.is_empty() {
+        crate::language::Query::All
+    } else {
+        parse(text)?
+    };
+    let now = Utc::now();
+    let time = |name: &'static str, value: &Option<String>| {
+        value
+            .as_deref()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                parse_time(v, now).map_err(|e| SearchError::BadParameter {
+                    name,
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    };
+    let limit = params.limit.unwrap_or(settings.default_limit);
+    if limit > settings.max_limit {
+        return Err(SearchError::BadParameter {
+            name: "limit",
+            reason: format!("{limit} is above the maximum of {}", settings.max_limit),
+        });
+    }
+    let order = match params.sort.as_deref().map(str::trim) {
+        None | Some("") | Some("desc") | Some("@timestamp:desc") => SortOrder::Desc,
+        Some("asc") | Some("@timestamp:asc") => SortOrder::Asc,
+        Some(other) => {
+            return Err(SearchError::BadParameter {
+                name: "sort",
+                reason: format!("{other:?} is not one of desc, asc"),
+            })
+        }
+    };
+    Ok(SearchRequest {
+        query,
+        from: time("from", &params.from)?,
+        to: time("to", &params.to)?,
+        limit,
+        order,
+    })
+}
+
+async fn search_get(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<SearchParams>,
+) -> Result<Response, ApiError> {
+    run_search(state, params).await
+}
+
+async fn search_post(
+    State(state): State<ApiState>,
+    Json(params): Json<SearchParams>,
+) -> Result<Response, ApiError> {
+    run_search(state, params).await
+}
+
+async fn run_search(state: ApiState, params: SearchParams) -> Result<Response, ApiError> {
+    let request = build_request(&params, &state.settings)?;
+    let engine = Arc::clone(&state.engine);
+    let response = tokio::task::spawn_blocking(move || engine.search(&request))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(response).into_response())
+}
+
+async fn ready(State(state): State<ApiState>) -> Response {
+    let root = state.engine.root().to_owned();
+    let readable = tokio::task::spawn_blocking(move || kestrel_indexer::list_partitions(&root))
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+    if readable {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "index not readable").into_response()
+    }
+}
+
+async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if state.settings.tokens.is_empty() {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let accepted = presented.is_some_and(|token| {
+        state
+            .settings
+            .tokens
+            .iter()
+            .any(|known| constant_time_eq(known.as_bytes(), token.as_bytes()))
+    });
+    if accepted {
+        return next.run(request).await;
+    }
+    let mut response = ApiError(
+        StatusCode::UNAUTHORIZED,
+        "missing or invalid bearer token".into(),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

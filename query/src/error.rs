@@ -1,0 +1,39 @@
+//! Errors of the search engine.
+
+/// What can go wrong answering a search.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query text does not parse.
+    #[error("invalid query: {0}")]
+    Parse(#[from] crate::language::ParseError),
+    /// The query parses but cannot be run as asked (wrong type for a field, bad time, ...).
+    #[error("invalid query: {0}")]
+    BadQuery(String),
+    /// A request parameter is invalid.
+    #[error("invalid parameter {name}: {reason}")]
+    BadParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The index could not be read.
+    #[error("index error: {0}")]
+    Index(#[from] kestrel_indexer::IndexError),
+    /// Tantivy failed while searching.
+    #[error("search failed: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// A stored event could not be decoded.
+    #[error("stored event is not valid JSON: {0}")]
+    Source(#[from] serde_json::Error),
+}
+
+impl SearchError {
+    /// Whether the caller is at fault (HTTP 400) rather than the server (HTTP 500).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            SearchError::Parse(_) | SearchError::BadQuery(_) | SearchError::BadParameter { .. }
+        )
+    }
+}

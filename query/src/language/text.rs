@@ -1,0 +1,53 @@
+//! Text helpers shared by parsing and evaluation: word tokenization of text
+//! fields and translation of wildcard patterns to regular expressions.
+
+/// Splits `text` into lowercase tokens: maximal runs of alphanumeric
+/// characters (Unicode-aware); everything else separates tokens.
+///
+/// ```
+/// use kestrel_query::language::tokenize;
+/// assert_eq!(tokenize("dial tcp 10.0.0.1:443: Connection-Refused"),
+///            ["dial", "tcp", "10", "0", "0", "1", "443", "connection", "refused"]);
+/// ```
+pub fn tokenize(text: &str) -> Vec<String> {
+    tokens(text).map(str::to_lowercase).collect()
+}
+
+/// The tokens of `text` as slices, not lowercased.
+pub(crate) fn tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+}
+
+/// Translates a [`Wildcard`](super::Query::Wildcard) pattern to an
+/// equivalent regular expression, without anchors (as Tantivy's
+/// `RegexQuery` expects): `*` becomes `.*`, `?` becomes `.`, and every other
+/// character, including `\*`, `\?` and `\\`, is matched literally.
+///
+/// ```
+/// use kestrel_query::language::wildcard_to_regex;
+/// assert_eq!(wildcard_to_regex("kube-*.io?"), r"kube\-.*\.io.");
+/// assert_eq!(wildcard_to_regex(r"a\*b"), r"a\*b");
+/// ```
+pub fn wildcard_to_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut chars = pattern.chars();
+    let mut buf = [0u8; 4];
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '\\' => {
+                let literal = chars.next().unwrap_or('\\');
+                out.push_str(&regex::escape(literal.encode_utf8(&mut buf)));
+            }
+            _ => out.push_str(&regex::escape(c.encode_utf8(&mut buf))),
+        }
+    }
+    out
+}
+
+/// Wraps a pattern so that it must match a whole value, as in Lucene.
+pub(crate) fn anchor(pattern: &str) -> String {
+    format!(r"\A(?:{pattern})\z")
+}

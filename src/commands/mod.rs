@@ -1,0 +1,41 @@
+//! The commands of the `kestrel` binary.
+
+mod config_check;
+mod ingest;
+mod run;
+mod search;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kestrel_config::Config;
+
+use crate::cli::{Cli, Command, ConfigCommand, GlobalArgs};
+
+/// Runs the command the user asked for.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Config {
+        command: ConfigCommand::Check { file },
+    } = &cli.command
+    {
+        return Ok(config_check::check(file));
+    }
+    let config = load_config(&cli.global)?;
+    crate::telemetry::init(&config.log);
+    match cli.command {
+        Command::Run => run::run(config, true),
+        Command::Query => run::run(config, false),
+        Command::Ingest(args) => ingest::ingest(config, args),
+        Command::Search(args) => search::search(config, args),
+        Command::Config { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Loads the configuration and applies `--data-dir`.
+pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let mut config = kestrel_config::load(global.config.as_deref()).context("configuration")?;
+    if let Some(dir) = &global.data_dir {
+        config = config.with_data_dir(dir.clone());
+    }
+    Ok(config)
+}

@@ -1,0 +1,144 @@
+//! `kestrel run` (collector, embedded bus, indexer and query API in one process) and
+//! `kestrel query` (the query API alone).
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use kestrel_collector::tail::{run_tailer, TailOptions, TailSource, TailStats};
+use kestrel_config::{Config, ReadFrom};
+use kestrel_query::api::{router, ApiSettings};
+use kestrel_query::SearchEngine;
+use tokio::sync::watch;
+
+use crate::pipeline::{dead_letter_store, format_of, runtime, start_indexer};
+
+/// Runs until SIGINT or SIGTERM; then stops reading, commits what was read, persists
+/// checkpoints and exits.
+pub fn run(config: Config, with_pipeline: bool) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let api = if config.query.enabled {
+            Some(tokio::spawn(serve_api(config.clone(), shutdown_rx.clone())))
+        } else {
+            None
+        };
+        let pipeline = if with_pipeline {
+            Some(start_pipeline(&config)?)
+        } else {
+            None
+        };
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+        if let Some(pipeline) = pipeline {
+            pipeline.stop.store(true, Ordering::Relaxed);
+            if let Some(tailer) = pipeline.tailer {
+                tailer.await.context("collector task")??;
+            }
+            pipeline.indexer.await.context("indexer task")??;
+        }
+        if let Some(api) = api {
+            api.await.context("api task")??;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+struct RunningPipeline {
+    stop: Arc<AtomicBool>,
+    tailer: Option<tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>>,
+    indexer: tokio::task::JoinHandle<Result<kestrel_indexer::Indexer, kestrel_indexer::IndexError>>,
+}
+
+fn start_pipeline(config: &Config) -> anyhow::Result<RunningPipeline> {
+    let indexer = start_indexer(config)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tailer = if config.collector.enabled {
+        let options = tail_options(config)?;
+        let dead_letters = dead_letter_store(config)?;
+        tracing::info!(sources = options.sources.len(), "collector started");
+        Some(tokio::spawn(run_tailer(
+            options,
+            indexer.publisher,
+            dead_letters,
+            Arc::clone(&stop),
+            Arc::new(TailStats::default()),
+        )))
+    } else {
+        drop(indexer.publisher);
+        None
+    };
+    Ok(RunningPipeline {
+        stop,
+        tailer,
+        indexer: indexer.task,
+    })
+}
+
+fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
+    let sources = config
+        .collector
+        .sources
+        .iter()
+        .map(|source| {
+            let exclude = source
+                .exclude
+                .iter()
+                .map(|p| glob::Pattern::new(p).with_context(|| format!("exclude pattern {p:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(TailSource {
+                patterns: source.paths.clone(),
+                exclude,
+                format: format_of(source.format),
+                start_at_end: source.read_from == ReadFrom::End,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(TailOptions {
+        sources,
+        poll_interval: config.collector.poll_interval,
+        batch_max_events: config.collector.batch_max_events,
+        host_name: config.host_name(),
+        checkpoint_path: config.checkpoint_dir().join("files.json"),
+        partial_flush_timeout: config.collector.partial_flush_timeout,
+    })
+}
+
+async fn serve_api(config: Config, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let engine = SearchEngine::new(config.index_dir());
+    let settings = ApiSettings {
+        default_limit: config.query.default_limit,
+        max_limit: config.query.max_limit,
+        tokens: config.query.auth.tokens.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.query.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.query.listen))?;
+    tracing::info!(listen = %config.query.listen, "query api listening");
+    axum::serve(listener, router(engine, settings))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+        .context("query api")
+}
+
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,69 @@
+//! Wiring of the embedded pipeline: bus, indexer loop, collector, query API.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use kestrel_bus::{DeadLetterStore, Publisher};
+use kestrel_collector::normalize::Format;
+use kestrel_config::{Config, SourceFormat};
+use kestrel_indexer::service::{run_indexer, CommitPolicy, IndexingStats};
+use kestrel_indexer::{Indexer, IndexerOptions};
+use tokio::task::JoinHandle;
+
+/// A running indexing loop fed by the embedded bus.
+pub struct EmbeddedIndexer {
+    /// Where collectors publish.
+    pub publisher: Publisher,
+    /// The loop; completes once every publisher is dropped and the last commit is done.
+    pub task: JoinHandle<Result<Indexer, kestrel_indexer::IndexError>>,
+    /// Its counters.
+    pub stats: Arc<IndexingStats>,
+}
+
+/// Opens the index and starts the indexing loop behind an embedded bus.
+pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
+    let options = IndexerOptions {
+        writer_memory_bytes: config.indexer.writer_memory_mb << 20,
+        ..IndexerOptions::default()
+    };
+    let indexer = Indexer::open(config.index_dir(), options)
+        .with_context(|| format!("opening index {}", config.index_dir().display()))?;
+    let batch = config.collector.batch_max_events.max(1);
+    let (publisher, subscriber) = kestrel_bus::embedded((config.bus.capacity / batch).max(2));
+    let stats = Arc::new(IndexingStats::default());
+    let policy = CommitPolicy {
+        interval: config.indexer.commit_interval,
+        max_events: config.indexer.commit_max_events,
+    };
+    let task = tokio::spawn(run_indexer(indexer, subscriber, policy, Arc::clone(&stats)));
+    Ok(EmbeddedIndexer {
+        publisher,
+        task,
+        stats,
+    })
+}
+
+/// Opens the dead-letter store of the data directory.
+pub fn dead_letter_store(config: &Config) -> anyhow::Result<DeadLetterStore> {
+    DeadLetterStore::open(config.dead_letter_dir())
+        .with_context(|| format!("opening {}", config.dead_letter_dir().display()))
+}
+
+/// The normalizer format of a configured source format.
+pub fn format_of(format: SourceFormat) -> Format {
+    match format {
+        SourceFormat::Auto => Format::Auto,
+        SourceFormat::Docker => Format::Docker,
+        SourceFormat::Cri => Format::Cri,
+        SourceFormat::K8sAudit => Format::K8sAudit,
+    }
+}
+
+/// Builds the multi-threaded runtime of the long-running commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kestrel")
+        .build()
+        .context("starting the async runtime")
+}
