@@ -71,6 +71,10 @@ pub struct EventMeta {
 pub struct LogMeta {
     /// `log.file`.
     pub file: LogFile,
+    /// `log.flags`: processing marks, such as `partial` for a record emitted before its end
+    /// arrived or cut at the maximum event size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 /// `log.file.*`.
@@ -195,8 +199,10 @@ impl Event {
 
     /// Sets `log.file.path`.
     pub fn with_file_path(mut self, path: impl Into<String>) -> Event {
+        let flags = self.log.take().map(|l| l.flags).unwrap_or_default();
         self.log = Some(LogMeta {
             file: LogFile { path: path.into() },
+            flags,
         });
         self
     }
@@ -205,6 +211,21 @@ impl Event {
     pub fn with_host_name(mut self, name: impl Into<String>) -> Event {
         self.host = Some(HostMeta { name: name.into() });
         self
+    }
+
+    /// Adds a flag to `log.flags` (once).
+    pub fn add_flag(&mut self, flag: &str) {
+        let log = self.log.get_or_insert_with(LogMeta::default);
+        if !log.flags.iter().any(|f| f == flag) {
+            log.flags.push(flag.to_owned());
+        }
+    }
+
+    /// Whether `log.flags` holds `flag`.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.log
+            .as_ref()
+            .is_some_and(|l| l.flags.iter().any(|f| f == flag))
     }
 
     /// `event.id`.

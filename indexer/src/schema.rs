@@ -63,6 +63,7 @@ pub const FIELD_SPECS: &[FieldSpec] = &[
     spec("event.ingested", Timestamp, true),
     spec("message", Text, false),
     spec("log.file.path", Keyword, true),
+    spec("log.flags", Keyword, true),
     spec("host.name", Keyword, true),
     spec("stream", Keyword, true),
     spec("container.id", Keyword, true),

@@ -5,11 +5,7 @@ use serde_json::{Map, Value};
 
 use super::SourceContext;
 
-/// The field holding an event's processing flags, a JSON array of strings.
-///
-/// [`Event`] has no `log.flags` member, so the flags travel as a top-level key spelled
-/// `log.flags` (in [`Event::audit`], which is flattened into the event's JSON);
-/// [`Event::field`]`("log.flags")` finds it and dotted-key stores read it as `log.flags`.
+/// The field holding an event's processing flags (`log.flags`), a list of strings.
 pub const FLAGS_FIELD: &str = "log.flags";
 
 /// The flag of an event emitted before all of its parts arrived (a split Docker line or a CRI
@@ -19,13 +15,7 @@ pub const PARTIAL_FLAG: &str = "partial";
 
 /// The processing flags of `event` (see [`FLAGS_FIELD`]).
 pub fn flags(event: &Event) -> impl Iterator<Item = &str> {
-    event
-        .audit
-        .get(FLAGS_FIELD)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+    event.log.iter().flat_map(|l| l.flags.iter().map(String::as_str))
 }
 
 /// Whether `event` carries the [`PARTIAL_FLAG`].
@@ -35,18 +25,7 @@ pub fn is_partial(event: &Event) -> bool {
 
 /// Adds `flag` to the event's [`FLAGS_FIELD`].
 pub(crate) fn add_flag(event: &mut Event, flag: &str) {
-    let entry = event
-        .audit
-        .entry(FLAGS_FIELD)
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if !entry.is_array() {
-        *entry = Value::Array(Vec::new());
-    }
-    if let Value::Array(list) = entry {
-        if !list.iter().any(|f| f.as_str() == Some(flag)) {
-            list.push(Value::String(flag.to_owned()));
-        }
-    }
+    event.add_flag(flag);
 }
 
 /// An event with the fields every event has: `@timestamp`, `event.kind`, `event.id` (from the

@@ -107,13 +107,11 @@ fn push_escaped(out: &mut String, c: char, first: bool, fielded: bool) {
     out.push(c);
 }
 
-/// Whether a value written unescaped could be read as a `/regex/`.
-fn looks_like_regex(s: &str) -> bool {
-    s.len() >= 2 && s.starts_with('/') && s.ends_with('/')
-}
-
 /// Escapes a [`Term`](super::Query::Term) value so that it reads back as the
 /// same term; `fielded` tells whether it follows `field:`.
+///
+/// A final `/` is always escaped, so that no printed word can close a regex
+/// (`/api/` prints as `/api\/`, not the regex `api`).
 pub(crate) fn escape_value(value: &str, fielded: bool) -> String {
     if value.is_empty() {
         return "\"\"".to_string();
@@ -124,12 +122,15 @@ pub(crate) fn escape_value(value: &str, fielded: bool) -> String {
         matches!(value, "AND" | "OR" | "NOT")
     };
     let mut out = String::with_capacity(value.len() + 2);
-    if keyword || looks_like_regex(value) {
+    if keyword {
         out.push('\\');
     }
+    let last = value.chars().count() - 1;
     for (i, c) in value.chars().enumerate() {
-        if i == 0 && (keyword || looks_like_regex(value)) {
+        if i == 0 && keyword {
             out.push(c);
+        } else if i == last && c == '/' {
+            out.push_str("\\/");
         } else {
             push_escaped(&mut out, c, i == 0, fielded);
         }
@@ -138,10 +139,11 @@ pub(crate) fn escape_value(value: &str, fielded: bool) -> String {
 }
 
 /// Escapes a [`Wildcard`](super::Query::Wildcard) pattern, keeping its
-/// unescaped `*`/`?` and its `\*`, `\?`, `\\` markers.
+/// unescaped `*`/`?` and its `\*`, `\?`, `\\` markers; a final `/` is
+/// escaped as in [`escape_value`].
 pub(crate) fn escape_pattern(pattern: &str, fielded: bool) -> String {
     let mut out = String::with_capacity(pattern.len() + 2);
-    let regex_like = looks_like_regex(pattern);
+    let last = pattern.chars().count().saturating_sub(1);
     let mut chars = pattern.chars().enumerate();
     while let Some((i, c)) = chars.next() {
         match c {
@@ -150,7 +152,7 @@ pub(crate) fn escape_pattern(pattern: &str, fielded: bool) -> String {
                 out.push(chars.next().map_or('\\', |(_, n)| n));
             }
             '*' | '?' => out.push(c),
-            '/' if i == 0 && regex_like => out.push_str("\\/"),
+            '/' if i == last => out.push_str("\\/"),
             _ => push_escaped(&mut out, c, i == 0, fielded),
         }
     }
@@ -216,6 +218,7 @@ pub(crate) fn bare_or_quoted(text: &str) -> String {
     } && text
         .chars()
         .all(|c| simple_char(c) || matches!(c, ':' | '/' | '+' | '-'))
+        && !text.ends_with('/')
         && text != "TO";
     if plain {
         text.to_string()

@@ -173,6 +173,10 @@ fn sysdig_aks_exports_match_the_unwrapped_events() {
         .map(|(_, _, line)| serde_json::from_slice(line).unwrap())
         .collect();
     assert_eq!(inner.len(), 24);
+    assert_eq!(
+        check_jsonl("sysdig_aks_audit_samples/aks_inner_audit_events.jsonl"),
+        24
+    );
     let mut all = Vec::new();
     for (file, count) in [
         ("event.json", 22),

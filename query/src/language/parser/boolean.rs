@@ -1,0 +1,173 @@
+//! Boolean structure: OR, AND (explicit or by juxtaposition), NOT and
+//! parenthesized groups, down to a single operand.
+
+use super::Parser;
+use crate::language::ast::Query;
+use crate::language::error::ParseError;
+use crate::language::escape::{first_unescaped, has_unescaped_wildcard, unescape};
+use crate::language::lexer::{Kind, Token};
+
+impl Parser<'_> {
+    pub(super) fn or_expr(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
+        let mut items = vec![self.and_expr(field)?];
+        loop {
+            let op = self.peek();
+            if op.kind != Kind::OrOr && !self.is_keyword(op, "OR") {
+                break;
+            }
+            self.advance();
+            let next = self.peek();
+            if !self.starts_term(next) {
+                return Err(self.error(next, format!("a term after \"{}\"", self.text(op))));
+            }
+            items.push(self.and_expr(field)?);
+        }
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Query::All)
+        } else {
+            Query::Or(items)
+        })
+    }
+
+    pub(super) fn and_expr(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
+        let mut items = vec![self.unary(field)?];
+        loop {
+            let next = self.peek();
+            if next.kind == Kind::AndAnd || self.is_keyword(next, "AND") {
+                self.advance();
+                let operand = self.peek();
+                if !self.starts_term(operand) {
+                    return Err(
+                        self.error(operand, format!("a term after \"{}\"", self.text(next)))
+                    );
+                }
+            } else if !self.starts_term(next) {
+                break;
+            }
+            items.push(self.unary(field)?);
+        }
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Query::All)
+        } else {
+            Query::And(items)
+        })
+    }
+
+    pub(super) fn unary(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
+        let op = self.peek();
+        let negate = match op.kind {
+            Kind::Bang => true,
+            Kind::Word if self.text(op) == "NOT" => true,
+            Kind::Minus => true,
+            Kind::Plus => false,
+            _ => return self.primary(field),
+        };
+        self.advance();
+        let operand = self.peek();
+        let glued = matches!(op.kind, Kind::Minus | Kind::Plus);
+        if glued && operand.start != op.end {
+            let found = if operand.kind == Kind::Eof {
+                "end of query"
+            } else {
+                "whitespace"
+            };
+            return Err(self.error_at(
+                op.end,
+                format!("a term right after \"{}\"", self.text(op)),
+                found,
+            ));
+        }
+        if !self.starts_term(operand) {
+            let expected = if glued {
+                format!("a term right after \"{}\"", self.text(op))
+            } else {
+                format!("a term after \"{}\"", self.text(op))
+            };
+            return Err(self.error(operand, expected));
+        }
+        self.enter(op)?;
+        let inner = self.unary(field)?;
+        self.leave();
+        Ok(if negate {
+            Query::Not(Box::new(inner))
+        } else {
+            inner
+        })
+    }
+
+    pub(super) fn primary(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
+        let token = self.peek();
+        match token.kind {
+            Kind::LParen => {
+                self.advance();
+                self.group(token, field)
+            }
+            Kind::Word if matches!(self.text(token), "AND" | "OR") => {
+                Err(self.error(token, "a term"))
+            }
+            Kind::Word => {
+                self.advance();
+                self.word(token, field)
+            }
+            Kind::Quoted => {
+                self.advance();
+                Ok(Query::Phrase {
+                    field: field.map(str::to_string),
+                    text: self.quoted_text(token),
+                })
+            }
+            Kind::UnterminatedQuote => Err(self.unterminated_quote(token)),
+            Kind::FieldRegex => {
+                self.advance();
+                let raw = self.text(token);
+                let colon = first_unescaped(raw, ':').unwrap_or(0);
+                let field_raw = &raw[..colon];
+                if has_unescaped_wildcard(field_raw) {
+                    return Err(self.error_at(
+                        token.start,
+                        "a field name without wildcards",
+                        format!("\"{field_raw}\""),
+                    ));
+                }
+                let body_start = token.start + colon + 2;
+                self.regex(Some(unescape(field_raw)), body_start, token.end - 1)
+            }
+            Kind::Regex => {
+                self.advance();
+                self.regex(field.map(str::to_string), token.start + 1, token.end - 1)
+            }
+            Kind::LBracket | Kind::LBrace => match field {
+                Some(f) => {
+                    self.advance();
+                    self.range(f.to_string(), token)
+                }
+                None => Err(self.error(token, "a field name before a range")),
+            },
+            Kind::Invalid => Err(match self.text(token) {
+                ":" => self.error(token, "a field name before \":\""),
+                "\\" => self.error_at(token.end, "a character after \"\\\"", "end of query"),
+                _ => self.error(token, "a term"),
+            }),
+            _ => Err(self.error(token, "a term")),
+        }
+    }
+
+    /// After an opening parenthesis: a sub-query then `)`.
+    pub(super) fn group(&mut self, open: Token, field: Option<&str>) -> Result<Query, ParseError> {
+        self.enter(open)?;
+        let inner = self.or_expr(field)?;
+        self.leave();
+        let close = self.peek();
+        if close.kind != Kind::RParen {
+            return Err(self.error(
+                close,
+                format!(
+                    "\")\" to close the \"(\" at position {}",
+                    self.position(open.start)
+                ),
+            ));
+        }
+        self.advance();
+        Ok(inner)
+    }
+}

@@ -1,0 +1,152 @@
+//! Helpers shared by the end-to-end tests: the `kestrel` binary, the corpus, HTTP calls.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The third-party corpus; the tests fail loudly when it is missing.
+pub fn corpus() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    assert!(
+        path.join("MANIFEST.tsv").exists(),
+        "the test corpus is missing at {} (CI provides it next to the repository)",
+        path.display()
+    );
+    path
+}
+
+/// A corpus file.
+pub fn corpus_file(relative: &str) -> PathBuf {
+    let path = corpus().join(relative);
+    assert!(path.exists(), "corpus file missing: {}", path.display());
+    path
+}
+
+/// `kestrel` with `--data-dir dir` and the given arguments, with logs quiet.
+pub fn kestrel(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kestrel"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("KESTREL_CONFIG");
+    command
+}
+
+/// Runs a command and returns its output, failing the test with stderr when it fails.
+pub fn run_ok(command: &mut Command) -> Output {
+    let output = command.output().expect("kestrel runs");
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Ingests files into `data_dir`; returns stdout (the summary).
+pub fn ingest(data_dir: &Path, files: &[PathBuf]) -> String {
+    let output = run_ok(kestrel(data_dir).arg("ingest").args(files));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Searches through the CLI with `--format json` and returns the response.
+pub fn search(data_dir: &Path, query: &str, limit: usize) -> Value {
+    let output = run_ok(kestrel(data_dir).args([
+        "search",
+        "--format",
+        "json",
+        "--limit",
+        &limit.to_string(),
+        query,
+    ]));
+    serde_json::from_slice(&output.stdout).expect("search prints json")
+}
+
+/// The `event.id`s of a search response's hits.
+pub fn hit_ids(response: &Value) -> Vec<String> {
+    response["hits"]
+        .as_array()
+        .expect("hits is an array")
+        .iter()
+        .map(|hit| hit["event"]["id"].as_str().expect("hit has an id").to_owned())
+        .collect()
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `probe` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// GET `url` with an optional bearer token; returns status and JSON body (Null if none).
+pub fn http_get(url: &str, token: Option<&str>) -> Result<(u16, Value), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request.call().map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    Ok((status, value))
+}
+
+/// Percent-encodes a query-string value.
+pub fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Reads a JSON-lines file into values, skipping blank lines.
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("readable jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("valid json line"))
+        .collect()
+}
+
+/// Follows a dotted path through nested objects.
+pub fn path<'a>(value: &'a Value, dotted: &str) -> Option<&'a Value> {
+    dotted.split('.').try_fold(value, |v, key| v.get(key))
+}

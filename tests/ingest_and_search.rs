@@ -1,0 +1,259 @@
+//! End to end: `kestrel ingest` of corpus files, then searches whose expected hits are computed
+//! here, independently, from the raw files.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// The raw audit events of the combined corpus file.
+fn raw_audit_events() -> Vec<Value> {
+    read_jsonl(&corpus_file("combined/k8s_audit_events_all.jsonl"))
+}
+
+fn count_raw(events: &[Value], predicate: impl Fn(&Value) -> bool) -> u64 {
+    events.iter().filter(|e| predicate(e)).count() as u64
+}
+
+fn str_at<'a>(event: &'a Value, dotted: &str) -> Option<&'a str> {
+    path(event, dotted).and_then(Value::as_str)
+}
+
+#[test]
+fn audit_corpus_is_searchable_by_field_with_exact_totals() {
+    let data = tempfile::tempdir().unwrap();
+    let summary = ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    assert!(summary.contains("114 events"), "{summary}");
+    let raw = raw_audit_events();
+    assert_eq!(raw.len(), 114);
+
+    let cases: Vec<(&str, u64)> = vec![
+        (
+            r#"user.username:"system:anonymous""#,
+            count_raw(&raw, |e| str_at(e, "user.username") == Some("system:anonymous")),
+        ),
+        (
+            "objectRef.resource:secrets",
+            count_raw(&raw, |e| str_at(e, "objectRef.resource") == Some("secrets")),
+        ),
+        (
+            "verb:create",
+            count_raw(&raw, |e| str_at(e, "verb") == Some("create")),
+        ),
+        (
+            "responseStatus.code:403",
+            count_raw(&raw, |e| {
+                path(e, "responseStatus.code").and_then(Value::as_i64) == Some(403)
+            }),
+        ),
+        (
+            "responseStatus.code:[400 TO 499]",
+            count_raw(&raw, |e| {
+                path(e, "responseStatus.code")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|c| (400..=499).contains(&c))
+            }),
+        ),
+        (
+            "verb:list AND objectRef.resource:secrets",
+            count_raw(&raw, |e| {
+                str_at(e, "verb") == Some("list") && str_at(e, "objectRef.resource") == Some("secrets")
+            }),
+        ),
+        (
+            "verb:create OR verb:delete",
+            count_raw(&raw, |e| matches!(str_at(e, "verb"), Some("create" | "delete"))),
+        ),
+        (
+            "event.kind:k8s_audit AND NOT verb:get",
+            count_raw(&raw, |e| str_at(e, "verb") != Some("get")),
+        ),
+        (
+            "objectRef.namespace:kube-system",
+            count_raw(&raw, |e| str_at(e, "objectRef.namespace") == Some("kube-system")),
+        ),
+        (
+            "user.groups:system:masters",
+            count_raw(&raw, |e| {
+                path(e, "user.groups")
+                    .and_then(Value::as_array)
+                    .is_some_and(|g| g.iter().any(|x| x == "system:masters"))
+            }),
+        ),
+        (
+            "impersonatedUser.username:*",
+            count_raw(&raw, |e| str_at(e, "impersonatedUser.username").is_some()),
+        ),
+        (
+            "userAgent:*kubectl*",
+            count_raw(&raw, |e| {
+                str_at(e, "userAgent").is_some_and(|u| u.to_lowercase().contains("kubectl"))
+            }),
+        ),
+    ];
+    for (query, expected) in cases {
+        assert!(expected > 0, "case {query} has no expected hits: pick another");
+        let response = search(data.path(), query, 1000);
+        assert_eq!(response["total"], expected, "total of {query}");
+        assert_eq!(
+            response["hits"].as_array().unwrap().len() as u64,
+            expected,
+            "hits of {query}"
+        );
+    }
+}
+
+#[test]
+fn hits_are_newest_first_with_nanosecond_timestamps() {
+    let data = tempfile::tempdir().unwrap();
+    ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    let response = search(data.path(), "*", 1000);
+    let stamps: Vec<&str> = response["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["@timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(stamps.len(), 114);
+    let mut sorted = stamps.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(stamps, sorted, "newest first");
+    assert!(stamps.iter().all(|s| s.len() == 30 && s.ends_with('Z')));
+
+    let limited = search(data.path(), "*", 5);
+    assert_eq!(limited["total"], 114);
+    assert_eq!(hit_ids(&limited), hit_ids(&response)[..5]);
+}
+
+#[test]
+fn time_range_limits_hits_to_the_range() {
+    let data = tempfile::tempdir().unwrap();
+    ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    let raw = raw_audit_events();
+    let (from, to) = ("2018-10-25T00:00:00Z", "2018-10-25T23:59:59.999999999Z");
+    let expected = count_raw(&raw, |e| {
+        let ts = str_at(e, "stageTimestamp")
+            .or_else(|| str_at(e, "requestReceivedTimestamp"))
+            .or_else(|| str_at(e, "timestamp"))
+            .unwrap_or("");
+        let ts = chrono::DateTime::parse_from_rfc3339(ts).unwrap();
+        ts >= chrono::DateTime::parse_from_rfc3339(from).unwrap()
+            && ts <= chrono::DateTime::parse_from_rfc3339(to).unwrap()
+    });
+    assert!(expected > 0);
+    let output = run_ok(kestrel(data.path()).args([
+        "search", "--format", "json", "--limit", "1000", "--from", from, "--to", to, "*",
+    ]));
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["total"], expected);
+}
+
+#[test]
+fn container_logs_are_searchable_by_text_and_phrase() {
+    let data = tempfile::tempdir().unwrap();
+    let file = corpus_file("beats_docker_json/docker_corrupted.log");
+    let summary = ingest(data.path(), std::slice::from_ref(&file));
+    assert!(summary.contains("20 events"), "{summary}");
+    assert!(summary.contains("1 dead letters"), "{summary}");
+
+    // Expected: the raw lines whose `log` holds the word, read here without Kestrel.
+    let raw = std::fs::read_to_string(&file).unwrap();
+    let logs: Vec<String> = raw
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["log"].as_str().map(str::to_lowercase))
+        .collect();
+    assert_eq!(logs.len(), 20);
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut checked = 0;
+    for word in ["packetbeat", "build", "yml", "go"] {
+        let expected = logs.iter().filter(|l| words(l).iter().any(|w| w == word)).count();
+        if expected == 0 {
+            continue;
+        }
+        checked += 1;
+        let response = search(data.path(), word, 100);
+        assert_eq!(response["total"], expected as u64, "word {word}");
+        for hit in response["hits"].as_array().unwrap() {
+            assert_eq!(hit["event"]["kind"], "container");
+            assert_eq!(hit["log"]["file"]["path"], file.to_str().unwrap());
+        }
+    }
+    assert!(checked >= 2, "pick words present in the file");
+
+    let phrase = "\"cp packetbeat\"";
+    let expected = logs.iter().filter(|l| l.contains("cp packetbeat")).count() as u64;
+    assert_eq!(search(data.path(), phrase, 100)["total"], expected);
+}
+
+#[test]
+fn ingesting_twice_keeps_one_copy_of_each_event() {
+    let data = tempfile::tempdir().unwrap();
+    let files = [
+        corpus_file("combined/k8s_audit_events_all.jsonl"),
+        corpus_file("beats_docker_json/docker_corrupted.log"),
+    ];
+    let first = ingest(data.path(), &files);
+    assert!(first.contains("134 new, 0 already indexed"), "{first}");
+    let second = ingest(data.path(), &files);
+    assert!(second.contains("0 new, 134 already indexed"), "{second}");
+    let all = search(data.path(), "*", 1000);
+    assert_eq!(all["total"], 134);
+    let mut ids = hit_ids(&all);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 134, "every event id once");
+}
+
+#[test]
+fn corrupted_line_is_kept_in_the_dead_letter_store_with_its_bytes() {
+    let data = tempfile::tempdir().unwrap();
+    let file = corpus_file("beats_docker_json/docker_corrupted.log");
+    ingest(data.path(), std::slice::from_ref(&file));
+    let store = kestrel_bus::DeadLetterStore::open(data.path().join("dead-letters")).unwrap();
+    let letters = store.read_all().unwrap();
+    assert_eq!(letters.len(), 1);
+    let raw = std::fs::read(&file).unwrap();
+    let line7 = raw.split(|b| *b == b'\n').nth(6).unwrap();
+    assert_eq!(letters[0].line, Some(7));
+    assert_eq!(letters[0].raw, line7);
+    assert!(letters[0].error.contains("line 7"), "{}", letters[0].error);
+}
+
+#[test]
+fn bad_queries_fail_with_the_position() {
+    let data = tempfile::tempdir().unwrap();
+    ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    for (query, position) in [("verb:(get", "position"), ("verb:", "position"), ("AND", "position")] {
+        let output = kestrel(data.path())
+            .args(["search", query])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{query}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(position), "{query}: {stderr}");
+    }
+    let output = kestrel(data.path())
+        .args(["search", "responseStatus.code:abc"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("responseStatus"));
+}

@@ -1,0 +1,216 @@
+//! End to end: `kestrel run` tails files, indexes them and answers the API; killed with SIGKILL
+//! at arbitrary moments and restarted, it ends with every line indexed exactly once.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+struct Kestrel {
+    child: Child,
+    port: u16,
+}
+
+impl Kestrel {
+    fn start(config: &Path, port: u16) -> Kestrel {
+        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("kestrel run starts");
+        let kestrel = Kestrel { child, port };
+        let healthy = wait_for(Duration::from_secs(30), || {
+            http_get(&kestrel.url("/healthz"), None).ok().filter(|(s, _)| *s == 200)
+        });
+        assert!(healthy.is_some(), "kestrel run did not become healthy");
+        kestrel
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn search(&self, query: &str, limit: usize, token: Option<&str>) -> (u16, Value) {
+        http_get(
+            &self.url(&format!("/api/v1/search?q={}&limit={limit}", encode(query))),
+            token,
+        )
+        .expect("api answers")
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no chance to flush or checkpoint anything.
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful stop exits 0, got {status}");
+    }
+}
+
+impl Drop for Kestrel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path, logs: &Path, port: u16, extra: &str) -> PathBuf {
+    let config = dir.join("kestrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+host_name = "test-node"
+
+[collector]
+poll_interval = "50ms"
+batch_max_events = 50
+
+[[collector.sources]]
+name = "docker"
+paths = ["{logs}/*-json.log"]
+format = "docker"
+
+[indexer]
+commit_interval = "200ms"
+
+[query]
+listen = "127.0.0.1:{port}"
+{extra}
+"#,
+            data = dir.join("data").display(),
+            logs = logs.display(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn docker_line(n: usize, stream: &str) -> String {
+    format!(
+        "{{\"log\":\"line {n:05} from the test writer\\n\",\"stream\":\"{stream}\",\"time\":\"2024-05-01T10:00:{:02}.{:09}Z\"}}\n",
+        n / 1000 % 60,
+        n
+    )
+}
+
+#[test]
+fn every_line_is_indexed_exactly_once_across_sigkills() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), &logs, port, "");
+    let log_file = logs.join("abc-json.log");
+    let mut writer = std::fs::File::create(&log_file).unwrap();
+
+    let total = 3000;
+    let rounds = 5;
+    let per_round = total / rounds;
+    // Deterministic "random" kill delays, different every round.
+    let delays_ms = [30u64, 170, 5, 420, 90];
+    let mut written = 0;
+    for round in 0..rounds {
+        let kestrel = Kestrel::start(&config, port);
+        for _ in 0..per_round {
+            let stream = if written % 3 == 0 { "stderr" } else { "stdout" };
+            writer
+                .write_all(docker_line(written, stream).as_bytes())
+                .unwrap();
+            written += 1;
+        }
+        writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(delays_ms[round]));
+        kestrel.kill();
+    }
+
+    let kestrel = Kestrel::start(&config, port);
+    let indexed = wait_for(Duration::from_secs(60), || {
+        let (_, body) = kestrel.search("*", 1, None);
+        (body["total"].as_u64() == Some(total as u64)).then_some(())
+    });
+    let (_, body) = kestrel.search("*", 10_000, None);
+    assert!(
+        indexed.is_some(),
+        "expected {total} events, index holds {}",
+        body["total"]
+    );
+    let mut messages: Vec<String> = body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap().to_owned())
+        .collect();
+    messages.sort();
+    let expected: Vec<String> = (0..total)
+        .map(|n| format!("line {n:05} from the test writer"))
+        .collect();
+    assert_eq!(messages, expected, "each line exactly once, byte for byte");
+    // Nothing arrives late as a duplicate either.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(kestrel.search("*", 1, None).1["total"], total as u64);
+    let stderr_lines = kestrel.search("stream:stderr", 1, None).1;
+    assert_eq!(stderr_lines["total"], (0..total).filter(|n| n % 3 == 0).count() as u64);
+    kestrel.stop();
+}
+
+#[test]
+fn api_requires_a_token_when_configured_and_explains_bad_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("abc-json.log"), docker_line(1, "stdout")).unwrap();
+    let port = free_port();
+    let token = "test-token-0123456789abcdef";
+    let config = write_config(
+        dir.path(),
+        &logs,
+        port,
+        &format!("[query.auth]\ntokens = [\"{token}\"]\n"),
+    );
+    let kestrel = Kestrel::start(&config, port);
+
+    let (status, body) = kestrel.search("*", 10, None);
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = kestrel.search("*", 10, Some("wrong-token-0123456789"));
+    assert_eq!(status, 401);
+    let found = wait_for(Duration::from_secs(20), || {
+        let (status, body) = kestrel.search("test AND writer", 10, Some(token));
+        (status == 200 && body["total"] == 1).then_some(body)
+    })
+    .expect("the line becomes searchable");
+    assert_eq!(found["hits"][0]["host"]["name"], "test-node");
+    assert!(found["took_ms"].is_u64());
+
+    let (status, body) = kestrel.search("verb:(get OR", 10, Some(token));
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("position"),
+        "{body}"
+    );
+    let (status, body) = http_get(
+        &kestrel.url("/api/v1/search?q=*&from=yesterday"),
+        Some(token),
+    )
+    .unwrap();
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("from"), "{body}");
+    let (status, _) = http_get(&kestrel.url("/healthz"), None).unwrap();
+    assert_eq!(status, 200, "health needs no token");
+    kestrel.stop();
+}
