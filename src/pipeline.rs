@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_collector::normalize::Format;
-use kestrel_config::{Config, SourceFormat};
+use kestrel_config::{BusKind, Config, SourceFormat};
 use kestrel_indexer::service::{run_indexer, CommitPolicy, IndexingStats};
 use kestrel_indexer::{Indexer, IndexerOptions};
 use tokio::task::JoinHandle;
@@ -22,6 +22,11 @@ pub struct EmbeddedIndexer {
 
 /// Opens the index and starts the indexing loop behind an embedded bus.
 pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
+    if config.bus.kind != BusKind::Embedded {
+        anyhow::bail!(
+            "bus.kind = \"kafka\": the Kafka bus is not available in this version; use the embedded bus"
+        );
+    }
     let options = IndexerOptions {
         writer_memory_bytes: config.indexer.writer_memory_mb << 20,
         ..IndexerOptions::default()

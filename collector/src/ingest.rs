@@ -10,7 +10,9 @@ use kestrel_event::Event;
 
 use crate::error::CollectError;
 use crate::feed::{feed_lines, LineCursor};
-use crate::normalize::{detect_format, normalizer_for, Format, Output, SourceContext};
+use crate::normalize::{
+    detect_format, normalizer_with_options, Format, NormalizeOptions, Output, SourceContext,
+};
 
 const CHUNK_BYTES: usize = 1 << 20;
 
@@ -36,6 +38,8 @@ pub struct IngestOptions {
     pub host_name: String,
     /// Events per published batch.
     pub batch_max_events: usize,
+    /// Largest event message; longer records are cut into pieces flagged `partial`.
+    pub max_event_bytes: usize,
 }
 
 /// Reads each file once, publishes its events and waits until the indexer has made them all
@@ -100,7 +104,14 @@ fn ingest_file(
         host_name: options.host_name.clone(),
         ingested: chrono::Utc::now(),
     };
-    let mut normalizer = normalizer_for(format, context);
+    let mut normalizer = normalizer_with_options(
+        format,
+        context,
+        NormalizeOptions {
+            max_record_bytes: options.max_event_bytes,
+            ..NormalizeOptions::default()
+        },
+    );
     let mut cursor = LineCursor::START;
     let mut outputs = Vec::new();
     let mut batch: Vec<Event> = Vec::with_capacity(options.batch_max_events);

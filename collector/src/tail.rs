@@ -21,7 +21,10 @@ use tokio::sync::mpsc;
 use crate::checkpoint::{Checkpoints, FilePosition};
 use crate::error::CollectError;
 use crate::feed::{feed_lines, LineCursor};
-use crate::normalize::{detect_format, normalizer_for, Format, Normalizer, Output, SourceContext};
+use crate::normalize::{
+    detect_format, normalizer_with_options, Format, NormalizeOptions, Normalizer, Output,
+    SourceContext,
+};
 
 const READ_CHUNK_BYTES: u64 = 1 << 20;
 
@@ -54,6 +57,8 @@ pub struct TailOptions {
     /// How long a record waiting for its continuation (or a last line waiting for its
     /// newline) may wait before it is emitted as it is.
     pub partial_flush_timeout: Duration,
+    /// Largest event message; longer records are cut into pieces flagged `partial`.
+    pub max_event_bytes: usize,
 }
 
 /// Counters of the tailer.
@@ -376,7 +381,14 @@ impl Tailer {
             device,
             inode,
             cursor,
-            normalizer: normalizer_for(format, context),
+            normalizer: normalizer_with_options(
+                format,
+                context,
+                NormalizeOptions {
+                    max_record_bytes: self.options.max_event_bytes,
+                    ..NormalizeOptions::default()
+                },
+            ),
             line_starts: VecDeque::new(),
             last_growth: Instant::now(),
             chunk_limit: READ_CHUNK_BYTES,

@@ -232,3 +232,82 @@ impl Indexer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kestrel_event::{parse_timestamp, EventKind};
+
+    fn event(id: &str, ts: &str) -> Event {
+        let ts = parse_timestamp(ts).unwrap();
+        let mut event = Event::new(EventKind::Container, id.into(), ts, ts);
+        event.message = format!("message {id}");
+        event
+    }
+
+    fn count(root: &Path, key: PartitionKey) -> u64 {
+        let index = open_index(&key.dir(root), &EventSchema::new(), false).unwrap();
+        index.reader().unwrap().searcher().num_docs()
+    }
+
+    #[test]
+    fn an_id_is_added_once_before_and_after_commit_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = event("a", "2024-01-01T10:00:00Z");
+        let key = PartitionKey::of(a.kind(), &a.timestamp);
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        assert_eq!(indexer.add(&a).unwrap(), AddOutcome::Added);
+        assert_eq!(indexer.add(&a).unwrap(), AddOutcome::Duplicate);
+        assert_eq!(indexer.commit().unwrap().events, 1);
+        assert_eq!(indexer.add(&a).unwrap(), AddOutcome::Duplicate);
+        drop(indexer);
+        let mut reopened = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        assert_eq!(reopened.add(&a).unwrap(), AddOutcome::Duplicate);
+        assert_eq!(
+            reopened.add(&event("b", "2024-01-01T11:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        reopened.commit().unwrap();
+        assert_eq!(count(dir.path(), key), 2);
+    }
+
+    #[test]
+    fn uncommitted_events_are_lost_on_drop_and_can_be_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = event("a", "2024-01-01T10:00:00Z");
+        let key = PartitionKey::of(a.kind(), &a.timestamp);
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        indexer.add(&a).unwrap();
+        indexer.commit().unwrap();
+        let b = event("b", "2024-01-01T10:00:01Z");
+        indexer.add(&b).unwrap();
+        drop(indexer); // no commit: as if the process died
+        assert_eq!(count(dir.path(), key), 1);
+        let mut again = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        assert_eq!(again.add(&a).unwrap(), AddOutcome::Duplicate);
+        assert_eq!(again.add(&b).unwrap(), AddOutcome::Added);
+        again.commit().unwrap();
+        assert_eq!(count(dir.path(), key), 2);
+    }
+
+    #[test]
+    fn more_days_than_open_writers_are_all_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexerOptions {
+            writer_memory_bytes: 15_000_000,
+            max_open_partitions: 2,
+        };
+        let mut indexer = Indexer::open(dir.path(), options).unwrap();
+        let days: Vec<Event> = (1..=5)
+            .map(|d| event(&format!("e{d}"), &format!("2024-01-0{d}T00:00:00Z")))
+            .collect();
+        for e in &days {
+            assert_eq!(indexer.add(e).unwrap(), AddOutcome::Added);
+        }
+        indexer.commit().unwrap();
+        for e in &days {
+            assert_eq!(indexer.add(e).unwrap(), AddOutcome::Duplicate);
+            assert_eq!(count(dir.path(), PartitionKey::of(e.kind(), &e.timestamp)), 1);
+        }
+    }
+}

@@ -24,6 +24,7 @@ pub fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         format,
         host_name: config.host_name(),
         batch_max_events: config.collector.batch_max_events,
+        max_event_bytes: config.collector.max_event_bytes,
     };
     runtime()?.block_on(async move {
         let dead_letters = dead_letter_store(&config)?;

@@ -103,6 +103,7 @@ fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
         host_name: config.host_name(),
         checkpoint_path: config.checkpoint_dir().join("files.json"),
         partial_flush_timeout: config.collector.partial_flush_timeout,
+        max_event_bytes: config.collector.max_event_bytes,
     })
 }
 

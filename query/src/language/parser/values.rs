@@ -162,7 +162,11 @@ impl Parser<'_> {
                 continue;
             };
             if token.kind == Kind::Word && slash + 1 == text.len() {
-                let at_space = self.src[end..].starts_with(char::is_whitespace);
+                let at_space = self
+                    .src
+                    .get(end..)
+                    .unwrap_or("")
+                    .starts_with(char::is_whitespace);
                 let found = if at_space {
                     "whitespace".to_string()
                 } else {

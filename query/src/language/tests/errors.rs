@@ -125,9 +125,14 @@ fn unterminated_quotes_and_regexes() {
     check(
         "msg:/err(or",
         8,
-        "\"/\" to close the regular expression opened at position 4 (or whitespace)",
+        "\"/\" to close the regular expression opened at position 4",
         "\"(\"",
     );
+    let spaces = "\"/\" to close the regular expression opened at position 8 \
+                  (write whitespace in a regex as \"\\s\" or \"\\ \")";
+    check("message:/retrying in 5s.*/", 17, spaces, "whitespace");
+    check("(message:/a) b/", 11, &spaces.replace("8", "9"), "\")\"");
+    check("/a b/", 2, &spaces.replace("8", "0"), "whitespace");
 }
 
 #[test]

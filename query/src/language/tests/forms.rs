@@ -104,6 +104,22 @@ fn regexes() {
         or(vec![regex(Some("verb"), "ge."), ft("verb", "list")])
     );
     assert_eq!(p("f: /x/"), regex(Some("f"), "x"));
+    // Paths are not regexes, even followed by more words or phrases.
+    assert_eq!(
+        p("requestURI:/healthz OR requestURI:/readyz"),
+        or(vec![
+            ft("requestURI", "/healthz"),
+            ft("requestURI", "/readyz")
+        ])
+    );
+    assert_eq!(
+        p("(requestURI:/healthz) \"a/ b\" x:/y/"),
+        and(vec![
+            ft("requestURI", "/healthz"),
+            phrase(None, "a/ b"),
+            regex(Some("x"), "y")
+        ])
+    );
     // A trailing path segment after the closing slash makes it a path.
     assert_eq!(p("requestURI:/api/v1/"), ft("requestURI", "/api/v1/"));
 }

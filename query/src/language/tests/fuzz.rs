@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
-use crate::language::parse;
+use crate::language::{parse, Query, RangeValue};
 
 /// xorshift64*: a tiny deterministic generator, enough for fuzzing.
 struct Rng(u64);
@@ -157,6 +157,115 @@ fn arbitrary_characters_never_panic() {
                 Some(query),
                 "{input:?} printed as {printed:?}"
             );
+        }
+    }
+}
+
+const CHARS: &[&str] = &[
+    "a", "Z", "é", "0", "5", " ", "\t", "\n", ":", "\"", "\\", "(", ")", "[", "]", "{", "}", "*",
+    "?", "/", "-", "+", "!", "&", "|", "<", ">", "=", ",", ".", "@", "~", "#", "\u{3000}", "AND",
+    "OR", "NOT", "TO", "IN", "now", ">=",
+];
+
+fn random_text(rng: &mut Rng, min: usize) -> String {
+    let len = min + rng.below(5);
+    (0..len).map(|_| CHARS[rng.below(CHARS.len())]).collect()
+}
+
+fn random_field(rng: &mut Rng) -> Option<String> {
+    (rng.below(3) > 0).then(|| random_text(rng, 1))
+}
+
+/// A wildcard pattern with at least one real `*` or `?`; literal `*`, `?`
+/// and `\` are written with a backslash.
+fn random_pattern(rng: &mut Rng) -> String {
+    loop {
+        let mut pattern = String::new();
+        for piece in random_text(rng, 0).chars() {
+            if matches!(piece, '*' | '?' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(piece);
+        }
+        let at = rng.below(pattern.chars().count() + 1);
+        let wildcard = if rng.below(2) == 0 { "*" } else { "?" };
+        let mut chars: Vec<char> = pattern.chars().collect();
+        // Do not split an escape pair.
+        let at = if at > 0 && chars.get(at - 1) == Some(&'\\') { at + 1 } else { at };
+        chars.insert(at.min(chars.len()), wildcard.chars().next().unwrap_or('*'));
+        let pattern: String = chars.into_iter().collect();
+        if pattern != "*" {
+            return pattern;
+        }
+    }
+}
+
+fn random_leaf(rng: &mut Rng) -> Query {
+    use std::ops::Bound;
+    const REGEXES: &[&str] = &["a.*", "x/y", "a b", r"\d+", "(?i)foo", "", "[/]", r"a\\", "é?"];
+    const PAIRS: &[(&str, &str)] = &[
+        ("400", "499"),
+        ("-5", "1e3"),
+        ("now-1h", "now"),
+        ("2024-01-01T00:00:00Z", "now+2w"),
+        ("2024-01-01", "2024-01-01T03:00:00+02:00"),
+        ("a b", "x/"),
+        ("*", "TO"),
+        ("\"", "\\"),
+    ];
+    let bound = |rng: &mut Rng, raw: &str| match rng.below(3) {
+        0 => Bound::Unbounded,
+        1 => Bound::Included(RangeValue::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"))),
+        _ => Bound::Excluded(RangeValue::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"))),
+    };
+    match rng.below(8) {
+        0 => Query::Term { field: random_field(rng), value: random_text(rng, 1) },
+        1 => Query::Phrase { field: random_field(rng), text: random_text(rng, 0) },
+        2 => Query::Wildcard { field: random_field(rng), pattern: random_pattern(rng) },
+        3 => Query::Regex {
+            field: random_field(rng),
+            pattern: REGEXES[rng.below(REGEXES.len())].to_string(),
+        },
+        4 => Query::Exists { field: random_text(rng, 1) },
+        5 => {
+            let (lo, hi) = PAIRS[rng.below(PAIRS.len())];
+            Query::Range { field: random_text(rng, 1), lower: bound(rng, lo), upper: bound(rng, hi) }
+        }
+        6 => Query::In {
+            field: random_text(rng, 1),
+            values: (0..1 + rng.below(3)).map(|_| random_text(rng, 0)).collect(),
+        },
+        _ => Query::All,
+    }
+}
+
+fn random_tree(rng: &mut Rng, depth: usize) -> Query {
+    if depth == 0 {
+        return random_leaf(rng);
+    }
+    let children = |rng: &mut Rng| {
+        let count = 2 + rng.below(2);
+        (0..count).map(|_| random_tree(rng, depth - 1)).collect()
+    };
+    match rng.below(5) {
+        0 => Query::And(children(rng)),
+        1 => Query::Or(children(rng)),
+        2 => Query::Not(Box::new(random_tree(rng, depth - 1))),
+        _ => random_leaf(rng),
+    }
+}
+
+#[test]
+fn random_trees_print_and_parse_back() {
+    let iterations = env_number("KQL_FUZZ_ITERATIONS").unwrap_or(20_000) as usize;
+    let mut rng = Rng(env_number("KQL_FUZZ_SEED").unwrap_or(7) | 1);
+    for _ in 0..iterations {
+        let depth = rng.below(4);
+        let tree = random_tree(&mut rng, depth).simplify();
+        let printed = tree.to_string();
+        match parse(&printed) {
+            Ok(again) => assert_eq!(again, tree, "printed as {printed:?}"),
+            Err(e) => panic!("{tree:?} printed as {printed:?} fails: {e}"),
         }
     }
 }

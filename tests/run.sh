@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of Kestrel on this machine: installs what the tests need when it is missing,
+# starts the services they use on 127.0.0.1, runs the checks and the tests, stops the services.
+# Usage: bash tests/run.sh
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+say() { printf '\n== %s\n' "$*"; }
+
+corpus="$repo/../shared/corpus"
+if [ ! -f "$corpus/MANIFEST.tsv" ]; then
+  echo "error: the test corpus is missing at $corpus (it must sit next to the repository)" >&2
+  exit 1
+fi
+
+command -v cargo >/dev/null || { echo "error: cargo is required" >&2; exit 1; }
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+say "format"
+cargo fmt --all -- --check
+
+say "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "tests"
+cargo test --workspace --all-targets --locked
+
+say "all tests passed"
