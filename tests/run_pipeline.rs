@@ -120,12 +120,11 @@ fn every_line_is_indexed_exactly_once_across_sigkills() {
     let mut writer = std::fs::File::create(&log_file).unwrap();
 
     let total = 3000;
-    let rounds = 5;
-    let per_round = total / rounds;
+    let per_round = total / 5;
     // Deterministic "random" kill delays, different every round.
     let delays_ms = [30u64, 170, 5, 420, 90];
     let mut written = 0;
-    for round in 0..rounds {
+    for delay_ms in delays_ms {
         let kestrel = Kestrel::start(&config, port);
         for _ in 0..per_round {
             let stream = if written % 3 == 0 { "stderr" } else { "stdout" };
@@ -135,7 +134,7 @@ fn every_line_is_indexed_exactly_once_across_sigkills() {
             written += 1;
         }
         writer.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(delays_ms[round]));
+        std::thread::sleep(Duration::from_millis(delay_ms));
         kestrel.kill();
     }
 

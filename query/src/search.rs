@@ -129,8 +129,8 @@ impl SearchEngine {
             searchers.push(searcher);
         }
         match request.order {
-            SortOrder::Desc => candidates.sort_by(|a, b| b.0.cmp(&a.0)),
-            SortOrder::Asc => candidates.sort_by(|a, b| a.0.cmp(&b.0)),
+            SortOrder::Desc => candidates.sort_by_key(|c| std::cmp::Reverse(c.0)),
+            SortOrder::Asc => candidates.sort_by_key(|c| c.0),
         }
         candidates.truncate(if request.limit == 0 { 0 } else { limit });
         let source_field = self.schema.source_field();

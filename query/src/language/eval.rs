@@ -1,24 +1,6 @@
 //! Direct evaluation of a [`Query`] against a JSON event.
 //!
-//! Semantics, per leaf (field paths are resolved as described on
-//! [`Query::matches`]; the query matches when **any** resolved value does):
-//!
-//! * **Text fields** ([`MatchOptions::text_fields`], by default only
-//!   `message`): the value is split into lowercase alphanumeric tokens (see
-//!   [`tokenize`](super::tokenize)). A term or phrase matches when its own
-//!   tokens appear consecutively (`message:"connection refused"`,
-//!   `Refused` matches `dial tcp: connection refused`). Wildcards and
-//!   regexes match either a token or the whole value.
-//! * **Keyword fields** (all others): `Term`, `Phrase`, `In` and `Wildcard`
-//!   compare the whole value **case-insensitively**; when both sides are
-//!   numbers they compare numerically (`403` equals `403.0`), when both are
-//!   RFC 3339 timestamps they compare as instants. Numbers and booleans in the
-//!   event are compared through their JSON text too.
-//! * `Regex` must match the whole value and is case-sensitive (use `(?i)`).
-//! * `Range` compares numerically for number bounds, as instants for time
-//!   bounds (event strings in RFC 3339 or `YYYY-MM-DD`; relative bounds are
-//!   resolved against the evaluation time), and byte-wise for text bounds.
-//! * `Exists` needs at least one non-null value.
+//! See [`Matcher`] for the semantics.
 
 use std::cmp::Ordering;
 use std::ops::Bound;
@@ -54,6 +36,29 @@ impl Default for MatchOptions {
 
 /// A query prepared for repeated evaluation: regexes and wildcards are
 /// compiled and values pre-parsed once.
+///
+/// Semantics, per leaf (field paths are resolved as described on
+/// [`Query::matches`]; the query matches when **any** resolved value does):
+///
+/// * **Text fields** ([`MatchOptions::text_fields`], by default only
+///   `message`): the value is split into lowercase alphanumeric tokens (see
+///   [`tokenize`](super::tokenize)). A term or phrase matches when its own
+///   tokens appear consecutively (`message:"connection refused"`,
+///   `Refused` matches `dial tcp: connection refused`); a term that is
+///   several tokens (`message:connection-refused`) is such a phrase, and one
+///   without any token (`"!!!"`) matches nothing. Wildcards and regexes
+///   match either the whole value or one lowercased token.
+/// * **Keyword fields** (all others): `Term`, `Phrase`, `In` and `Wildcard`
+///   compare the whole value **case-insensitively**; when both sides are
+///   numbers they compare numerically (`403` equals `403.0`), when both are
+///   RFC 3339 timestamps they compare as instants. Numbers and booleans in the
+///   event are compared through their JSON text too.
+/// * `Regex` must match the whole value and is case-sensitive (use `(?i)`).
+/// * `Range` compares numerically for number bounds, as instants for time
+///   bounds (event strings in RFC 3339 or `YYYY-MM-DD`; relative bounds are
+///   resolved against the evaluation time), and byte-wise for text bounds.
+/// * `Exists` needs at least one non-null value.
+/// * `Not` is plain negation: `-verb:get` matches events without a `verb`.
 ///
 /// ```
 /// use kestrel_query::language::{parse, Matcher};

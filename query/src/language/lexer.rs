@@ -1,16 +1,19 @@
 //! Splits query text into tokens with [`logos`].
 //!
 //! The lexer is context-free; the parser gives meaning to words (keywords,
-//! `field:value` splitting, comparisons). Ambiguities are settled by the
-//! longest match, then by priority:
+//! `field:value` splitting, comparisons).
 //!
-//! * a word is a run of characters other than whitespace, `( ) [ ] { } "`
-//!   and `\` (which escapes the next character); it cannot start with
-//!   `+ - ! & | :`, which are operators or errors there;
-//! * `/body/` and `field:/body/` are regexes when the closing slash ends the
-//!   token; otherwise the longer word wins, so `requestURI:/api/v1/pods` is a
-//!   word while `userAgent:/curl.*/` is a regex. A regex body cannot contain
-//!   unescaped whitespace or `/`.
+//! * A word is a run of characters other than whitespace, `( ) [ ] { } "`
+//!   and `\` (which escapes the next character, any character); it cannot
+//!   start with `+ - ! & | :`, which are operators or errors there.
+//! * A word that starts with `/`, or whose value (after the first unescaped
+//!   `:`) does, becomes a regex token `/body/` or `field:/body/` when the
+//!   closing slash of the body comes at or after the end of the word; the
+//!   body may hold `( ) [ ] { } "` but no unescaped whitespace or `/`. So
+//!   `requestURI:/api/v1/pods` stays a word (its first closing slash is inside
+//!   it) while `userAgent:/curl.*/` and `f:/a(b|c)/` are regexes.
+//! * `"..."` is a phrase (`\"` and `\\` inside), `"...` without its closing
+//!   quote an unterminated phrase.
 
 use logos::Logos;
 

@@ -103,7 +103,9 @@
 //!
 //! * Inside the slashes, write `/` as `\/` and whitespace as `\ ` (or use
 //!   `\s`): the body cannot contain raw whitespace, so
-//!   `requestURI:/healthz OR requestURI:/readyz` stays two paths.
+//!   `requestURI:/healthz OR requestURI:/readyz` stays two paths. A regex
+//!   written with raw whitespace (`message:/retrying in 5s/`) is reported as
+//!   an error rather than read as several words.
 //! * A word starting with `/` is a regex only when its closing slash ends the
 //!   token (followed by whitespace, `)` or the end). `requestURI:/api/v1/pods`
 //!   and `requestURI:/healthz` are terms; `requestURI:/api/` is the regex `api`.
@@ -170,11 +172,12 @@
 //! # Evaluation
 //!
 //! [`Query::matches`] (or a reusable [`Matcher`]) evaluates a query on a
-//! `serde_json::Value`. Text fields (by default only `message`) match
+//! `serde_json::Value`. Dotted paths go through nested objects and arrays
+//! (keys containing dots are tried longest first) and an array matches when
+//! any element does. Text fields (by default only `message`) match
 //! case-insensitively by words; other fields are keywords compared whole and
 //! case-insensitively, numerically when both sides are numbers and as instants
-//! when both are timestamps. The full rules are on [`Matcher`]'s module and
-//! [`Query::matches`].
+//! when both are timestamps. [`Matcher`] documents the exact rules.
 
 #![warn(missing_docs)]
 

@@ -180,20 +180,20 @@ fn random_field(rng: &mut Rng) -> Option<String> {
 /// and `\` are written with a backslash.
 fn random_pattern(rng: &mut Rng) -> String {
     loop {
-        let mut pattern = String::new();
-        for piece in random_text(rng, 0).chars() {
-            if matches!(piece, '*' | '?' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(piece);
-        }
-        let at = rng.below(pattern.chars().count() + 1);
+        let mut units: Vec<String> = random_text(rng, 0)
+            .chars()
+            .map(|c| {
+                if matches!(c, '*' | '?' | '\\') {
+                    format!("\\{c}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        let at = rng.below(units.len() + 1);
         let wildcard = if rng.below(2) == 0 { "*" } else { "?" };
-        let mut chars: Vec<char> = pattern.chars().collect();
-        // Do not split an escape pair.
-        let at = if at > 0 && chars.get(at - 1) == Some(&'\\') { at + 1 } else { at };
-        chars.insert(at.min(chars.len()), wildcard.chars().next().unwrap_or('*'));
-        let pattern: String = chars.into_iter().collect();
+        units.insert(at, wildcard.to_string());
+        let pattern = units.concat();
         if pattern != "*" {
             return pattern;
         }
@@ -202,7 +202,9 @@ fn random_pattern(rng: &mut Rng) -> String {
 
 fn random_leaf(rng: &mut Rng) -> Query {
     use std::ops::Bound;
-    const REGEXES: &[&str] = &["a.*", "x/y", "a b", r"\d+", "(?i)foo", "", "[/]", r"a\\", "é?"];
+    const REGEXES: &[&str] = &[
+        "a.*", "x/y", "a b", r"\d+", "(?i)foo", "", "[/]", r"a\\", "é?",
+    ];
     const PAIRS: &[(&str, &str)] = &[
         ("400", "499"),
         ("-5", "1e3"),
@@ -219,17 +221,32 @@ fn random_leaf(rng: &mut Rng) -> Query {
         _ => Bound::Excluded(RangeValue::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"))),
     };
     match rng.below(8) {
-        0 => Query::Term { field: random_field(rng), value: random_text(rng, 1) },
-        1 => Query::Phrase { field: random_field(rng), text: random_text(rng, 0) },
-        2 => Query::Wildcard { field: random_field(rng), pattern: random_pattern(rng) },
+        0 => Query::Term {
+            field: random_field(rng),
+            value: random_text(rng, 1),
+        },
+        1 => Query::Phrase {
+            field: random_field(rng),
+            text: random_text(rng, 0),
+        },
+        2 => Query::Wildcard {
+            field: random_field(rng),
+            pattern: random_pattern(rng),
+        },
         3 => Query::Regex {
             field: random_field(rng),
             pattern: REGEXES[rng.below(REGEXES.len())].to_string(),
         },
-        4 => Query::Exists { field: random_text(rng, 1) },
+        4 => Query::Exists {
+            field: random_text(rng, 1),
+        },
         5 => {
             let (lo, hi) = PAIRS[rng.below(PAIRS.len())];
-            Query::Range { field: random_text(rng, 1), lower: bound(rng, lo), upper: bound(rng, hi) }
+            Query::Range {
+                field: random_text(rng, 1),
+                lower: bound(rng, lo),
+                upper: bound(rng, hi),
+            }
         }
         6 => Query::In {
             field: random_text(rng, 1),
