@@ -35,7 +35,10 @@ fn the_example_configuration_is_valid() {
 fn bad_configurations_are_explained() {
     let cases = [
         ("[query]\nlisten = \"localhost:x\"\n", "query.listen"),
-        ("[indexer]\ncommit_max_events = 0\n", "indexer.commit_max_events"),
+        (
+            "[indexer]\ncommit_max_events = 0\n",
+            "indexer.commit_max_events",
+        ),
         ("[query]\nlisten = \"0.0.0.0:7700\"\n", "query.auth"),
         ("data_dirr = \"/x\"\n", "data_dirr"),
         ("[bus]\nkind = \"kafka\"\n", "bus.kafka.brokers"),
@@ -44,8 +47,14 @@ fn bad_configurations_are_explained() {
     for (contents, key) in cases {
         let (code, _, stderr) = check(contents);
         assert_eq!(code, 1, "{contents}: {stderr}");
-        assert!(stderr.contains(key), "{contents}: expected {key} in {stderr}");
-        assert!(stderr.contains("kestrel.toml") || key == "bus.kafka.brokers", "{stderr}");
+        assert!(
+            stderr.contains(key),
+            "{contents}: expected {key} in {stderr}"
+        );
+        assert!(
+            stderr.contains("kestrel.toml") || key == "bus.kafka.brokers",
+            "{stderr}"
+        );
     }
 }
 

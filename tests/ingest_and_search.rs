@@ -33,7 +33,9 @@ fn audit_corpus_is_searchable_by_field_with_exact_totals() {
     let cases: Vec<(&str, u64)> = vec![
         (
             r#"user.username:"system:anonymous""#,
-            count_raw(&raw, |e| str_at(e, "user.username") == Some("system:anonymous")),
+            count_raw(&raw, |e| {
+                str_at(e, "user.username") == Some("system:anonymous")
+            }),
         ),
         (
             "objectRef.resource:secrets",
@@ -60,12 +62,15 @@ fn audit_corpus_is_searchable_by_field_with_exact_totals() {
         (
             "verb:list AND objectRef.resource:secrets",
             count_raw(&raw, |e| {
-                str_at(e, "verb") == Some("list") && str_at(e, "objectRef.resource") == Some("secrets")
+                str_at(e, "verb") == Some("list")
+                    && str_at(e, "objectRef.resource") == Some("secrets")
             }),
         ),
         (
             "verb:create OR verb:delete",
-            count_raw(&raw, |e| matches!(str_at(e, "verb"), Some("create" | "delete"))),
+            count_raw(&raw, |e| {
+                matches!(str_at(e, "verb"), Some("create" | "delete"))
+            }),
         ),
         (
             "event.kind:k8s_audit AND NOT verb:get",
@@ -73,7 +78,9 @@ fn audit_corpus_is_searchable_by_field_with_exact_totals() {
         ),
         (
             "objectRef.namespace:kube-system",
-            count_raw(&raw, |e| str_at(e, "objectRef.namespace") == Some("kube-system")),
+            count_raw(&raw, |e| {
+                str_at(e, "objectRef.namespace") == Some("kube-system")
+            }),
         ),
         (
             "user.groups:system:masters",
@@ -95,7 +102,10 @@ fn audit_corpus_is_searchable_by_field_with_exact_totals() {
         ),
     ];
     for (query, expected) in cases {
-        assert!(expected > 0, "case {query} has no expected hits: pick another");
+        assert!(
+            expected > 0,
+            "case {query} has no expected hits: pick another"
+        );
         let response = search(data.path(), query, 1000);
         assert_eq!(response["total"], expected, "total of {query}");
         assert_eq!(
@@ -181,7 +191,10 @@ fn container_logs_are_searchable_by_text_and_phrase() {
     };
     let mut checked = 0;
     for word in ["packetbeat", "build", "yml", "go"] {
-        let expected = logs.iter().filter(|l| words(l).iter().any(|w| w == word)).count();
+        let expected = logs
+            .iter()
+            .filter(|l| words(l).iter().any(|w| w == word))
+            .count();
         if expected == 0 {
             continue;
         }
@@ -241,7 +254,11 @@ fn bad_queries_fail_with_the_position() {
         data.path(),
         &[corpus_file("combined/k8s_audit_events_all.jsonl")],
     );
-    for (query, position) in [("verb:(get", "position"), ("verb:", "position"), ("AND", "position")] {
+    for (query, position) in [
+        ("verb:(get", "position"),
+        ("verb:", "position"),
+        ("AND", "position"),
+    ] {
         let output = kestrel(data.path())
             .args(["search", query])
             .output()

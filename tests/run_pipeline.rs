@@ -29,7 +29,9 @@ impl Kestrel {
             .expect("kestrel run starts");
         let kestrel = Kestrel { child, port };
         let healthy = wait_for(Duration::from_secs(30), || {
-            http_get(&kestrel.url("/healthz"), None).ok().filter(|(s, _)| *s == 200)
+            http_get(&kestrel.url("/healthz"), None)
+                .ok()
+                .filter(|(s, _)| *s == 200)
         });
         assert!(healthy.is_some(), "kestrel run did not become healthy");
         kestrel
@@ -164,7 +166,10 @@ fn every_line_is_indexed_exactly_once_across_sigkills() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(kestrel.search("*", 1, None).1["total"], total as u64);
     let stderr_lines = kestrel.search("stream:stderr", 1, None).1;
-    assert_eq!(stderr_lines["total"], (0..total).filter(|n| n % 3 == 0).count() as u64);
+    assert_eq!(
+        stderr_lines["total"],
+        (0..total).filter(|n| n % 3 == 0).count() as u64
+    );
     kestrel.stop();
 }
 

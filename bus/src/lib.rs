@@ -10,4 +10,4 @@ mod dead_letter;
 mod embedded;
 
 pub use dead_letter::{DeadLetterError, DeadLetterStore};
-pub use embedded::{embedded, Acknowledgement, Acker, Batch, BusError, Publisher, Subscriber};
+pub use embedded::{embedded, Acker, Acknowledgement, Batch, BusError, Publisher, Subscriber};

@@ -71,6 +71,10 @@ pub struct EventMeta {
 pub struct LogMeta {
     /// `log.file`.
     pub file: LogFile,
+    /// `log.offset`: byte offset of the record's first line in the file, which orders the
+    /// lines of one file exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// `log.flags`: processing marks, such as `partial` for a record emitted before its end
     /// arrived or cut at the maximum event size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -199,11 +203,14 @@ impl Event {
 
     /// Sets `log.file.path`.
     pub fn with_file_path(mut self, path: impl Into<String>) -> Event {
-        let flags = self.log.take().map(|l| l.flags).unwrap_or_default();
-        self.log = Some(LogMeta {
-            file: LogFile { path: path.into() },
-            flags,
-        });
+        let log = self.log.get_or_insert_with(LogMeta::default);
+        log.file.path = path.into();
+        self
+    }
+
+    /// Sets `log.offset`.
+    pub fn with_file_offset(mut self, offset: u64) -> Event {
+        self.log.get_or_insert_with(LogMeta::default).offset = Some(offset);
         self
     }
 

@@ -95,7 +95,11 @@ pub fn list_partitions(root: &Path) -> std::io::Result<Vec<PartitionKey>> {
     };
     for kind_entry in kinds {
         let kind_entry = kind_entry?;
-        let Some(kind) = kind_entry.file_name().to_str().and_then(PartitionKind::parse) else {
+        let Some(kind) = kind_entry
+            .file_name()
+            .to_str()
+            .and_then(PartitionKind::parse)
+        else {
             continue;
         };
         for day_entry in std::fs::read_dir(kind_entry.path())? {

@@ -10,7 +10,9 @@ use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
     TextOptions, STORED,
 };
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
 use tantivy::Index;
 
 /// Tokenizer of keyword fields: the whole value as one token, lowercased, so that matching is
@@ -58,11 +60,12 @@ use FieldKind::{Id, Integer, Json, Keyword, Text, Timestamp};
 /// The mapping of every typed field, in schema order. The README's schema table mirrors it.
 pub const FIELD_SPECS: &[FieldSpec] = &[
     spec("@timestamp", Timestamp, true),
-    spec("event.id", Id, false),
+    spec("event.id", Id, true),
     spec("event.kind", Keyword, true),
     spec("event.ingested", Timestamp, true),
     spec("message", Text, false),
     spec("log.file.path", Keyword, true),
+    spec("log.offset", Integer, true),
     spec("log.flags", Keyword, true),
     spec("host.name", Keyword, true),
     spec("stream", Keyword, true),
@@ -168,10 +171,14 @@ impl EventSchema {
                         }
                         builder.add_i64_field(&name, options)
                     }
-                    FieldKind::Id => builder.add_text_field(
-                        &name,
-                        TextOptions::default().set_indexing_options(id_indexing.clone()),
-                    ),
+                    FieldKind::Id => {
+                        let mut options =
+                            TextOptions::default().set_indexing_options(id_indexing.clone());
+                        if spec.fast {
+                            options = options.set_fast(FAST_TOKENIZER);
+                        }
+                        builder.add_text_field(&name, options)
+                    }
                     FieldKind::Keyword => {
                         let mut options =
                             TextOptions::default().set_indexing_options(keyword_indexing.clone());

@@ -87,14 +87,14 @@ impl PartitionWriter {
         if self.pending_ids.contains(id) {
             return Ok(true);
         }
-        let found = self
-            .reader
-            .searcher()
-            .doc_freq(id_term)
-            .map_err(|source| IndexError::Tantivy {
-                path: self.dir.clone(),
-                source,
-            })?;
+        let found =
+            self.reader
+                .searcher()
+                .doc_freq(id_term)
+                .map_err(|source| IndexError::Tantivy {
+                    path: self.dir.clone(),
+                    source,
+                })?;
         Ok(found > 0)
     }
 
@@ -307,7 +307,10 @@ mod tests {
         indexer.commit().unwrap();
         for e in &days {
             assert_eq!(indexer.add(e).unwrap(), AddOutcome::Duplicate);
-            assert_eq!(count(dir.path(), PartitionKey::of(e.kind(), &e.timestamp)), 1);
+            assert_eq!(
+                count(dir.path(), PartitionKey::of(e.kind(), &e.timestamp)),
+                1
+            );
         }
     }
 }

@@ -97,8 +97,7 @@ impl SearchEngine {
         let now = Utc::now();
         let translator = Translator::new(&self.schema, now);
         let mut query = translator.translate(&request.query)?;
-        if let Some(filter) =
-            time_filter(&self.schema, request.from.as_ref(), request.to.as_ref())
+        if let Some(filter) = time_filter(&self.schema, request.from.as_ref(), request.to.as_ref())
         {
             query = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, query),

@@ -14,7 +14,6 @@ use tantivy::schema::{IndexRecordOption, Term};
 use crate::error::SearchError;
 use crate::language::{parse_time, wildcard_to_regex, Query, RangeValue};
 
-
 /// Translates queries for one schema, resolving relative times against `now`.
 pub struct Translator<'a> {
     schema: &'a EventSchema,
@@ -57,9 +56,7 @@ impl<'a> Translator<'a> {
                 let mut clauses = Vec::with_capacity(children.len());
                 for child in children {
                     match child {
-                        Query::Not(inner) => {
-                            clauses.push((Occur::MustNot, self.translate(inner)?))
-                        }
+                        Query::Not(inner) => clauses.push((Occur::MustNot, self.translate(inner)?)),
                         other => clauses.push((Occur::Must, self.translate(other)?)),
                     }
                 }
@@ -83,7 +80,8 @@ impl<'a> Translator<'a> {
     }
 
     fn field(&self, path: Option<&str>) -> ResolvedField {
-        self.schema.resolve(path.unwrap_or(crate::language::DEFAULT_FIELD))
+        self.schema
+            .resolve(path.unwrap_or(crate::language::DEFAULT_FIELD))
     }
 
     /// A single value: exact on keywords, word(s) on text, typed on numbers and instants.
@@ -201,9 +199,10 @@ impl<'a> Translator<'a> {
                         field.field,
                         parse_integer(&field, text)?,
                     )),
-                    FieldKind::Timestamp => {
-                        Ok(Term::from_field_i64(field.field, self.instant(&field, text)?))
-                    }
+                    FieldKind::Timestamp => Ok(Term::from_field_i64(
+                        field.field,
+                        self.instant(&field, text)?,
+                    )),
                     FieldKind::Keyword | FieldKind::Id => {
                         Ok(Term::from_field_text(field.field, &text.to_lowercase()))
                     }
@@ -328,6 +327,9 @@ mod tests {
 
     #[test]
     fn text_is_tokenized_like_the_index() {
-        assert_eq!(tokens("Connection REFUSED: 10.0.0.1"), ["connection", "refused", "10", "0", "0", "1"]);
+        assert_eq!(
+            tokens("Connection REFUSED: 10.0.0.1"),
+            ["connection", "refused", "10", "0", "0", "1"]
+        );
     }
 }

@@ -59,7 +59,11 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn write_table(out: &mut impl Write, response: &SearchResponse) -> std::io::Result<()> {
-    writeln!(out, "{:<30}  {:<9}  {:<28}  MESSAGE", "@TIMESTAMP", "KIND", "SOURCE")?;
+    writeln!(
+        out,
+        "{:<30}  {:<9}  {:<28}  MESSAGE",
+        "@TIMESTAMP", "KIND", "SOURCE"
+    )?;
     for hit in &response.hits {
         let text = |path: &[&str]| -> String {
             let mut value = hit;
@@ -86,7 +90,11 @@ fn write_table(out: &mut impl Write, response: &SearchResponse) -> std::io::Resu
                 name
             }
         };
-        let message: String = text(&["message"]).replace('\n', " ").chars().take(120).collect();
+        let message: String = text(&["message"])
+            .replace('\n', " ")
+            .chars()
+            .take(120)
+            .collect();
         writeln!(
             out,
             "{:<30}  {:<9}  {:<28}  {}",

@@ -75,7 +75,12 @@ pub fn hit_ids(response: &Value) -> Vec<String> {
         .as_array()
         .expect("hits is an array")
         .iter()
-        .map(|hit| hit["event"]["id"].as_str().expect("hit has an id").to_owned())
+        .map(|hit| {
+            hit["event"]["id"]
+                .as_str()
+                .expect("hit has an id")
+                .to_owned()
+        })
         .collect()
 }
 

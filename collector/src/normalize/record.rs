@@ -40,6 +40,7 @@ pub(crate) fn base_event(
     let id = event_id(&ctx.path, RecordPosition::Offset { offset, index });
     Event::new(kind, id, timestamp, ctx.ingested)
         .with_file_path(ctx.path.as_str())
+        .with_file_offset(offset)
         .with_host_name(ctx.host_name.as_str())
 }
 

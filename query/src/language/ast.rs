@@ -55,7 +55,7 @@ pub enum Query {
         pattern: String,
     },
     /// A regular expression (`regex` crate syntax) that must match a whole
-    /// value: `userAgent:/kubectl\/v1\..*/`.
+    /// value, case-insensitively: `userAgent:/kubectl\/v1\..*/`.
     ///
     /// `pattern` is the text between the slashes with `\/` turned into `/`.
     Regex {

@@ -6,12 +6,12 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde_json::Value;
 
 use super::ast::{Query, DEFAULT_FIELD};
 use super::path::resolve;
-use super::text::{anchor, tokens, wildcard_to_regex};
+use super::text::{compile_regex, compile_wildcard, tokens};
 use super::time::TimeValue;
 use super::value::{parse_number, RangeValue, TypedValue};
 
@@ -48,12 +48,13 @@ impl Default for MatchOptions {
 ///   several tokens (`message:connection-refused`) is such a phrase, and one
 ///   without any token (`"!!!"`) matches nothing. Wildcards and regexes
 ///   match either the whole value or one lowercased token.
-/// * **Keyword fields** (all others): `Term`, `Phrase`, `In` and `Wildcard`
-///   compare the whole value **case-insensitively**; when both sides are
+/// * **Keyword fields** (all others): `Term`, `Phrase`, `In`, `Wildcard`
+///   and `Regex` compare the whole value **case-insensitively** (as the
+///   search index, which lowercases keywords, does); when both sides are
 ///   numbers they compare numerically (`403` equals `403.0`), when both are
 ///   RFC 3339 timestamps they compare as instants. Numbers and booleans in the
 ///   event are compared through their JSON text too.
-/// * `Regex` must match the whole value and is case-sensitive (use `(?i)`).
+/// * `Regex` must match the whole value (it is anchored), case-insensitively.
 /// * `Range` compares numerically for number bounds, as instants for time
 ///   bounds (event strings in RFC 3339 or `YYYY-MM-DD`; relative bounds are
 ///   resolved against the evaluation time), and byte-wise for text bounds.
@@ -194,11 +195,7 @@ fn compile(query: &Query, options: &MatchOptions) -> Node {
         }
         Query::Wildcard { field, pattern } => {
             let field = field_of(field);
-            let built = RegexBuilder::new(&anchor(&wildcard_to_regex(pattern)))
-                .case_insensitive(true)
-                .dot_matches_new_line(true)
-                .build();
-            match built {
+            match compile_wildcard(pattern) {
                 Ok(regex) => {
                     let tokens = is_text(&field);
                     leaf(field, Test::Pattern { regex, tokens })
@@ -208,7 +205,7 @@ fn compile(query: &Query, options: &MatchOptions) -> Node {
         }
         Query::Regex { field, pattern } => {
             let field = field_of(field);
-            match Regex::new(&anchor(pattern)) {
+            match compile_regex(pattern) {
                 Ok(regex) => {
                     let tokens = is_text(&field);
                     leaf(field, Test::Pattern { regex, tokens })

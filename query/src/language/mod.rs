@@ -98,8 +98,9 @@
 //!
 //! `field:/pattern/` (or `/pattern/` on the default field) uses the syntax of
 //! the `regex` crate, must match the **whole** value (as in Lucene:
-//! `/err.*/`, not `/err/`, for a prefix) and is case-sensitive unless the
-//! pattern says `(?i)`. The pattern is checked when parsing.
+//! `/err.*/`, not `/err/`, for a prefix) and, like every comparison on
+//! keyword fields, is case-insensitive (the search index stores keywords
+//! lowercased). The pattern is checked when parsing.
 //!
 //! * Inside the slashes, write `/` as `\/` and whitespace as `\ ` (or use
 //!   `\s`): the body cannot contain raw whitespace, so

@@ -48,6 +48,23 @@ pub fn wildcard_to_regex(pattern: &str) -> String {
 }
 
 /// Wraps a pattern so that it must match a whole value, as in Lucene.
-pub(crate) fn anchor(pattern: &str) -> String {
+fn anchor(pattern: &str) -> String {
     format!(r"\A(?:{pattern})\z")
+}
+
+/// Compiles a [`Regex`](super::Query::Regex) pattern the way it is
+/// evaluated: anchored to the whole value and case-insensitive.
+pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&anchor(pattern))
+        .case_insensitive(true)
+        .build()
+}
+
+/// Compiles a [`Wildcard`](super::Query::Wildcard) pattern: anchored,
+/// case-insensitive, and `*`/`?` also match line breaks.
+pub(crate) fn compile_wildcard(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&anchor(&wildcard_to_regex(pattern)))
+        .case_insensitive(true)
+        .dot_matches_new_line(true)
+        .build()
 }

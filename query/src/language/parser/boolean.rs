@@ -8,6 +8,7 @@ use crate::language::escape::{first_unescaped, has_unescaped_wildcard, unescape}
 use crate::language::lexer::{Kind, Token};
 
 impl Parser<'_> {
+    /// `and (OR and)*`; `field` is the enclosing field group, if any.
     pub(super) fn or_expr(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
         let mut items = vec![self.and_expr(field)?];
         loop {
@@ -29,6 +30,7 @@ impl Parser<'_> {
         })
     }
 
+    /// `unary ((AND)? unary)*`: juxtaposed operands are ANDed.
     pub(super) fn and_expr(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
         let mut items = vec![self.unary(field)?];
         loop {
@@ -53,6 +55,7 @@ impl Parser<'_> {
         })
     }
 
+    /// `NOT x`, `!x`, `-x` (negation) and `+x` (no-op), then an operand.
     pub(super) fn unary(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
         let op = self.peek();
         let negate = match op.kind {
@@ -95,6 +98,7 @@ impl Parser<'_> {
         })
     }
 
+    /// One operand: a group, a word, a phrase, a regex, or (in a field group) a range.
     pub(super) fn primary(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
         let token = self.peek();
         match token.kind {

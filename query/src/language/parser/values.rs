@@ -262,7 +262,7 @@ impl Parser<'_> {
             let at = start + origin.get(offset).copied().unwrap_or(body.len());
             return Err(self.error_at(at, "a valid regular expression", message));
         }
-        if let Err(e) = regex::Regex::new(&crate::language::text::anchor(&pattern)) {
+        if let Err(e) = crate::language::text::compile_regex(&pattern) {
             let message = e.to_string();
             let message = message
                 .lines()
