@@ -78,6 +78,12 @@ pub struct SearchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Continue after this cursor (the `next` of a previous JSON answer).
+    #[arg(long)]
+    pub search_after: Option<String>,
+    /// Comma-separated dotted paths to keep in each hit.
+    #[arg(long)]
+    pub fields: Option<String>,
     /// The query (Lucene-style; empty matches everything).
     #[arg(default_value = "")]
     pub query: Vec<String>,

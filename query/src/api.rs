@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::SearchError;
 use crate::language::{parse, parse_time};
-use crate::search::{SearchEngine, SearchRequest, SortOrder};
+use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
 /// Settings of the API.
 #[derive(Debug, Clone)]
@@ -71,6 +71,12 @@ pub struct SearchParams {
     /// `desc` (newest first, default) or `asc`.
     #[serde(default)]
     pub sort: Option<String>,
+    /// Cursor from a previous page's `next`: continue after it.
+    #[serde(default)]
+    pub search_after: Option<String>,
+    /// Comma-separated dotted paths to keep in each hit (`user.username,verb`).
+    #[serde(default)]
+    pub fields: Option<String>,
 }
 
 /// An error answered as `{"error": "..."}` with its status.
@@ -135,12 +141,29 @@ pub fn build_request(
             })
         }
     };
+    let search_after = params
+        .search_after
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| Cursor::decode(c.trim()))
+        .transpose()?;
+    let fields = params
+        .fields
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
     Ok(SearchRequest {
         query,
         from: time("from", &params.from)?,
         to: time("to", &params.to)?,
         limit,
         order,
+        search_after,
+        fields,
     })
 }
 

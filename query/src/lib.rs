@@ -4,8 +4,9 @@
 pub mod api;
 mod error;
 pub mod language;
+pub mod projection;
 pub mod search;
 pub mod translate;
 
 pub use error::SearchError;
-pub use search::{SearchEngine, SearchRequest, SearchResponse, SortOrder};
+pub use search::{Cursor, SearchEngine, SearchRequest, SearchResponse, SortOrder};

@@ -1,7 +1,12 @@
 //! The search engine: runs a query over the partitions that overlap a time range and returns
-//! the newest (or oldest) matching events.
+//! the newest (or oldest) matching events, with a cursor for deep pagination.
+//!
+//! Hits are ordered by `(@timestamp, event.id)`: the id breaks ties between events of the same
+//! nanosecond, so the order is total and a `search_after` cursor returns every event exactly
+//! once across pages.
 
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -9,13 +14,15 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use kestrel_indexer::{list_partitions, open_index, EventSchema, IndexError, PartitionKey};
 use serde::{Deserialize, Serialize};
+use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery};
-use tantivy::schema::Value;
-use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument};
+use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Term, Value};
+use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::error::SearchError;
 use crate::language::{parse, Query};
+use crate::projection::project;
 use crate::translate::{time_filter, Translator};
 
 /// Sort order of hits by `@timestamp`.
@@ -27,6 +34,40 @@ pub enum SortOrder {
     Desc,
     /// Oldest first.
     Asc,
+}
+
+/// Position after which the next page starts: the sort key of the last hit of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// `@timestamp` of the last hit, in nanoseconds.
+    pub timestamp: i64,
+    /// `event.id` of the last hit.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor's text form, `<nanos>:<event id>`, as returned in `next` and accepted in
+    /// `search_after`.
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.timestamp, self.id)
+    }
+
+    /// Parses [`Cursor::encode`]'s form.
+    pub fn decode(text: &str) -> Result<Cursor, SearchError> {
+        let bad = || SearchError::BadParameter {
+            name: "search_after",
+            reason: format!("{text:?} is not a cursor returned by a previous search"),
+        };
+        let (timestamp, id) = text.split_once(':').ok_or_else(bad)?;
+        let timestamp = timestamp.parse().map_err(|_| bad())?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Cursor {
+            timestamp,
+            id: id.to_owned(),
+        })
+    }
 }
 
 /// A search.
@@ -42,6 +83,10 @@ pub struct SearchRequest {
     pub limit: usize,
     /// Order of hits.
     pub order: SortOrder,
+    /// Return only hits after this one (in the requested order).
+    pub search_after: Option<Cursor>,
+    /// Dotted paths to keep in each hit; empty keeps whole events.
+    pub fields: Vec<String>,
 }
 
 impl SearchRequest {
@@ -53,6 +98,8 @@ impl SearchRequest {
             to: None,
             limit,
             order: SortOrder::Desc,
+            search_after: None,
+            fields: Vec::new(),
         })
     }
 }
@@ -60,12 +107,23 @@ impl SearchRequest {
 /// The answer to a search.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SearchResponse {
-    /// Number of matching events in the time range.
+    /// Number of matching events in the time range (exact; not reduced by `search_after`).
     pub total: u64,
     /// The matching events, in the requested order, at most `limit`.
     pub hits: Vec<serde_json::Value>,
+    /// Cursor of the next page (pass it as `search_after`); absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
     /// Time spent, in milliseconds.
     pub took_ms: u64,
+}
+
+/// A partition opened for searching.
+pub struct PartitionSearcher {
+    /// Which partition.
+    pub key: PartitionKey,
+    /// Its searcher, at its last commit.
+    pub searcher: Searcher,
 }
 
 /// Searches the partitions under an index root. Cheap to share between threads; readers of
@@ -75,6 +133,8 @@ pub struct SearchEngine {
     schema: EventSchema,
     readers: Mutex<HashMap<PartitionKey, IndexReader>>,
 }
+
+type Sorted = Vec<((Option<i64>, Option<String>), DocAddress)>;
 
 impl SearchEngine {
     /// An engine over the index root `root` (which may not exist yet: it then finds nothing).
@@ -91,90 +151,198 @@ impl SearchEngine {
         &self.root
     }
 
+    /// The index mapping.
+    pub fn schema(&self) -> &EventSchema {
+        &self.schema
+    }
+
+    /// Translates a query restricted to `[from, to]` into a Tantivy query.
+    pub fn compile(
+        &self,
+        query: &Query,
+        from: Option<&DateTime<Utc>>,
+        to: Option<&DateTime<Utc>>,
+    ) -> Result<Box<dyn TantivyQuery>, SearchError> {
+        let translated = Translator::new(&self.schema, Utc::now()).translate(query)?;
+        Ok(match time_filter(&self.schema, from, to) {
+            Some(filter) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, translated),
+                (Occur::Must, filter),
+            ])),
+            None => translated,
+        })
+    }
+
     /// Runs a search. Blocking: call it from a blocking thread in async code.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
-        let now = Utc::now();
-        let translator = Translator::new(&self.schema, now);
-        let mut query = translator.translate(&request.query)?;
-        if let Some(filter) = time_filter(&self.schema, request.from.as_ref(), request.to.as_ref())
-        {
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, filter),
-            ]));
-        }
-        let partitions = self.partitions(request.from.as_ref(), request.to.as_ref())?;
-        let order = match request.order {
-            SortOrder::Desc => Order::Desc,
-            SortOrder::Asc => Order::Asc,
+        let query = self.compile(&request.query, request.from.as_ref(), request.to.as_ref())?;
+        let page_query = match &request.search_after {
+            Some(cursor) => Some(BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (Occur::Must, self.after_cursor(cursor, request.order)),
+            ])),
+            None => None,
         };
-        let limit = request.limit.max(1);
+        let partitions = self.searchers(request.from.as_ref(), request.to.as_ref())?;
+        let limit = request.limit;
         let mut total = 0u64;
-        let mut candidates: Vec<(i64, usize, DocAddress)> = Vec::new();
-        let mut searchers = Vec::with_capacity(partitions.len());
-        for (slot, reader) in partitions.iter().enumerate() {
-            let searcher = reader.searcher();
-            let collector = (
-                TopDocs::with_limit(limit).order_by_fast_field::<i64>("timestamp", order),
-                Count,
-            );
-            let (top, count) = searcher.search(query.as_ref() as &dyn TantivyQuery, &collector)?;
-            total += count as u64;
-            candidates.extend(
-                top.into_iter()
-                    .map(|(ts, address)| (ts.unwrap_or(i64::MIN), slot, address)),
-            );
-            searchers.push(searcher);
+        let mut candidates: Vec<(i64, String, usize, DocAddress)> = Vec::new();
+        for (slot, partition) in partitions.iter().enumerate() {
+            total += partition.searcher.search(query.as_ref(), &Count)? as u64;
+            if limit == 0 {
+                continue;
+            }
+            let page: &dyn TantivyQuery = match &page_query {
+                Some(q) => q,
+                None => query.as_ref(),
+            };
+            let top: Sorted = partition
+                .searcher
+                .search(page, &sorted_top(limit, request.order))?;
+            candidates.extend(top.into_iter().map(|((ts, id), address)| {
+                (
+                    ts.unwrap_or(i64::MIN),
+                    id.unwrap_or_default(),
+                    slot,
+                    address,
+                )
+            }));
         }
         match request.order {
-            SortOrder::Desc => candidates.sort_by_key(|c| std::cmp::Reverse(c.0)),
-            SortOrder::Asc => candidates.sort_by_key(|c| c.0),
+            SortOrder::Desc => candidates.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1))),
+            SortOrder::Asc => candidates.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1))),
         }
-        candidates.truncate(if request.limit == 0 { 0 } else { limit });
-        let source_field = self.schema.source_field();
+        let more = candidates.len() > limit;
+        candidates.truncate(limit);
+        let next = match (more, candidates.last()) {
+            (true, Some((timestamp, id, _, _))) => Some(
+                Cursor {
+                    timestamp: *timestamp,
+                    id: id.clone(),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
         let mut hits = Vec::with_capacity(candidates.len());
-        for (_, slot, address) in candidates {
-            let doc: TantivyDocument = searchers[slot].doc(address)?;
-            let Some(source) = doc.get_first(source_field).and_then(|v| v.as_str()) else {
-                continue;
-            };
-            hits.push(serde_json::from_str(source)?);
+        for (_, _, slot, address) in candidates {
+            let hit = self.source(&partitions[slot].searcher, address)?;
+            hits.push(if request.fields.is_empty() {
+                hit
+            } else {
+                project(&hit, &request.fields)
+            });
         }
         Ok(SearchResponse {
             total,
             hits,
+            next,
             took_ms: started.elapsed().as_millis() as u64,
         })
     }
 
-    /// Readers of the partitions overlapping `[from, to]`, refreshed to their last commit.
-    fn partitions(
+    /// The stored event of a document.
+    pub fn source(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+    ) -> Result<serde_json::Value, SearchError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let source = doc
+            .get_first(self.schema.source_field())
+            .and_then(|v| v.as_str())
+            .unwrap_or("null");
+        Ok(serde_json::from_str(source)?)
+    }
+
+    /// Events strictly after `cursor` in `order`: `(ts, id)` beyond the cursor's.
+    fn after_cursor(&self, cursor: &Cursor, order: SortOrder) -> Box<dyn TantivyQuery> {
+        let ts_field = self.schema.resolve("@timestamp").field;
+        let id_field = self.schema.resolve("event.id").field;
+        let ts = |v| Term::from_field_i64(ts_field, v);
+        let id = Term::from_field_text(id_field, &cursor.id);
+        let (beyond_ts, beyond_id) = match order {
+            SortOrder::Desc => (
+                RangeQuery::new(
+                    Bound::Included(ts(i64::MIN)),
+                    Bound::Excluded(ts(cursor.timestamp)),
+                ),
+                RangeQuery::new(Bound::Unbounded, Bound::Excluded(id)),
+            ),
+            SortOrder::Asc => (
+                RangeQuery::new(
+                    Bound::Excluded(ts(cursor.timestamp)),
+                    Bound::Included(ts(i64::MAX)),
+                ),
+                RangeQuery::new(Bound::Excluded(id), Bound::Unbounded),
+            ),
+        };
+        let same_ts = TermQuery::new(ts(cursor.timestamp), IndexRecordOption::Basic);
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Should, Box::new(beyond_ts) as Box<dyn TantivyQuery>),
+            (
+                Occur::Should,
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, Box::new(same_ts) as Box<dyn TantivyQuery>),
+                    (Occur::Must, Box::new(beyond_id)),
+                ])),
+            ),
+        ]))
+    }
+
+    /// Searchers of the partitions overlapping `[from, to]`, refreshed to their last commit,
+    /// oldest first. Partitions outside the range are not opened.
+    pub fn searchers(
         &self,
         from: Option<&DateTime<Utc>>,
         to: Option<&DateTime<Utc>>,
-    ) -> Result<Vec<IndexReader>, SearchError> {
+    ) -> Result<Vec<PartitionSearcher>, SearchError> {
         let keys = list_partitions(&self.root).map_err(|source| IndexError::Io {
             path: self.root.clone(),
             source,
         })?;
         // A poisoned lock only means another search panicked; the cache itself stays valid.
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        readers.retain(|key, _| keys.contains(key));
         let mut selected = Vec::new();
         for key in keys.into_iter().filter(|k| k.overlaps(from, to)) {
-            if let Some(reader) = readers.get(&key) {
-                reader.reload()?;
-                selected.push(reader.clone());
-                continue;
-            }
-            let index = open_index(&key.dir(&self.root), &self.schema, false)?;
-            let reader: IndexReader = index
-                .reader_builder()
-                .reload_policy(ReloadPolicy::Manual)
-                .try_into()?;
-            readers.insert(key, reader.clone());
-            selected.push(reader);
+            let reader = match readers.get(&key) {
+                Some(reader) => {
+                    reader.reload()?;
+                    reader.clone()
+                }
+                None => {
+                    let index = open_index(&key.dir(&self.root), &self.schema, false)?;
+                    let reader: IndexReader = index
+                        .reader_builder()
+                        .reload_policy(ReloadPolicy::Manual)
+                        .try_into()?;
+                    readers.insert(key, reader.clone());
+                    reader
+                }
+            };
+            selected.push(PartitionSearcher {
+                key,
+                searcher: reader.searcher(),
+            });
         }
         Ok(selected)
     }
+}
+
+/// Top `limit + 1` documents by `(@timestamp, event.id)` in `order` (one more than asked, to
+/// know whether a next page exists).
+fn sorted_top(
+    limit: usize,
+    order: SortOrder,
+) -> impl tantivy::collector::Collector<Fruit = Sorted> {
+    let order = match order {
+        SortOrder::Desc => Order::Desc,
+        SortOrder::Asc => Order::Asc,
+    };
+    TopDocs::with_limit(limit + 1).order_by((
+        (SortByStaticFastValue::<i64>::for_field("timestamp"), order),
+        (SortByString::for_field("event_id"), order),
+    ))
 }

@@ -18,6 +18,8 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         to: args.to,
         limit: Some(args.limit),
         sort: Some(args.sort),
+        search_after: args.search_after,
+        fields: args.fields,
     };
     let settings = ApiSettings {
         default_limit: config.query.default_limit,
