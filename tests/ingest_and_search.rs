@@ -365,3 +365,63 @@ fn fields_projection_keeps_only_the_requested_paths() {
         assert!(hit["user"].get("groups").is_none());
     }
 }
+
+#[test]
+fn cidr_and_address_ranges_match_source_ips() {
+    let data = tempfile::tempdir().unwrap();
+    ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    let raw = raw_audit_events();
+    let in_block = |address: &str, network: [u8; 4], prefix: u32| -> bool {
+        let Ok(std::net::IpAddr::V4(v4)) = address.parse::<std::net::IpAddr>() else {
+            return false;
+        };
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        u32::from(v4) & mask == u32::from(std::net::Ipv4Addr::from(network)) & mask
+    };
+    let with_address = |predicate: &dyn Fn(&str) -> bool| {
+        count_raw(&raw, |e| {
+            path(e, "sourceIPs")
+                .and_then(Value::as_array)
+                .is_some_and(|ips| ips.iter().filter_map(Value::as_str).any(predicate))
+        })
+    };
+    let cases: Vec<(&str, u64)> = vec![
+        (
+            "sourceIPs:172.16.0.0/12",
+            with_address(&|a| in_block(a, [172, 16, 0, 0], 12)),
+        ),
+        (
+            "sourceIPs:10.0.0.0/8",
+            with_address(&|a| in_block(a, [10, 0, 0, 0], 8)),
+        ),
+        (
+            "sourceIPs:192.168.0.0/16",
+            with_address(&|a| in_block(a, [192, 168, 0, 0], 16)),
+        ),
+        (
+            "sourceIPs:IN [10.0.0.0/8 192.168.0.0/16]",
+            with_address(&|a| in_block(a, [10, 0, 0, 0], 8) || in_block(a, [192, 168, 0, 0], 16)),
+        ),
+        (
+            "sourceIPs:[172.16.0.0 TO 172.31.255.255]",
+            with_address(&|a| in_block(a, [172, 16, 0, 0], 12)),
+        ),
+    ];
+    let mut nonzero = 0;
+    for (query, expected) in cases {
+        nonzero += u64::from(expected > 0);
+        assert_eq!(
+            search(data.path(), query, 1000)["total"],
+            expected,
+            "{query}"
+        );
+    }
+    assert!(nonzero >= 2, "the corpus must exercise CIDR matches");
+}

@@ -56,7 +56,12 @@ fn walk(
                 other.insert(path.clone(), value.clone());
             }
         }
-        Some((spec, field)) => add_leaves(doc, field, spec.kind, value, other, path),
+        Some((spec, field)) => {
+            add_leaves(doc, field, spec.kind, value, other, path);
+            if let Some(companion) = schema.ip_companion(path) {
+                add_addresses(doc, companion.field, value);
+            }
+        }
         None => match value {
             Value::Object(map) => {
                 for (child_key, child) in map {
@@ -70,6 +75,27 @@ fn walk(
         },
     }
     path.truncate(parent_len);
+}
+
+/// Adds every value that parses as an IP address to an IP field (IPv4 mapped into IPv6).
+fn add_addresses(doc: &mut TantivyDocument, field: tantivy::schema::Field, value: &Value) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| add_addresses(doc, field, v)),
+        Value::String(text) => {
+            if let Ok(address) = text.trim().parse::<std::net::IpAddr>() {
+                doc.add_ip_addr(field, to_ipv6(address));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An address as Tantivy stores it: IPv4 mapped into IPv6.
+pub fn to_ipv6(address: std::net::IpAddr) -> std::net::Ipv6Addr {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        std::net::IpAddr::V6(v6) => v6,
+    }
 }
 
 /// Adds a leaf (or each element of an array of leaves) to a typed field. A value of the wrong

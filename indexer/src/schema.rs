@@ -8,7 +8,7 @@
 
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
-    TextOptions, STORED,
+    TextOptions, FAST, INDEXED, STORED,
 };
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -38,6 +38,10 @@ pub enum FieldKind {
     Integer,
     /// A JSON object whose dotted sub-paths are searchable as text.
     Json,
+    /// IP addresses (IPv4 mapped into IPv6), indexed and fast, for CIDR and range queries. Only
+    /// used by the hidden companion of keyword fields that hold addresses (see
+    /// [`EventSchema::ip_companion`]).
+    Ip,
 }
 
 /// One row of the mapping table.
@@ -103,6 +107,10 @@ pub const FIELD_SPECS: &[FieldSpec] = &[
     spec("responseObject", Json, false),
 ];
 
+/// Keyword fields holding IP addresses; each gets a companion IP field named
+/// `<tantivy name>_ip` for CIDR (`sourceIPs:10.0.0.0/8`) and address-range queries.
+pub const IP_FIELDS: &[&str] = &["sourceIPs"];
+
 /// Name of the catch-all JSON field holding every leaf without a typed field.
 pub const OTHER_FIELD: &str = "_other";
 /// Name of the stored field holding the event's JSON.
@@ -128,6 +136,7 @@ pub struct ResolvedField {
 pub struct EventSchema {
     schema: Schema,
     fields: Vec<(FieldSpec, Field)>,
+    ip_companions: Vec<(&'static str, Field)>,
     other: Field,
     source: Field,
 }
@@ -192,8 +201,16 @@ impl EventSchema {
                         TextOptions::default().set_indexing_options(text_indexing.clone()),
                     ),
                     FieldKind::Json => builder.add_json_field(&name, json_options(&text_indexing)),
+                    FieldKind::Ip => builder.add_ip_addr_field(&name, INDEXED | FAST),
                 };
                 (*spec, field)
+            })
+            .collect();
+        let ip_companions = IP_FIELDS
+            .iter()
+            .map(|path| {
+                let name = format!("{}_ip", tantivy_name(path));
+                (*path, builder.add_ip_addr_field(&name, INDEXED | FAST))
             })
             .collect();
         let other = builder.add_json_field(OTHER_FIELD, json_options(&text_indexing));
@@ -201,6 +218,7 @@ impl EventSchema {
         EventSchema {
             schema: builder.build(),
             fields,
+            ip_companions,
             other,
             source,
         }
@@ -224,6 +242,20 @@ impl EventSchema {
     /// The typed fields with their mapping.
     pub fn typed_fields(&self) -> &[(FieldSpec, Field)] {
         &self.fields
+    }
+
+    /// The IP companion field of a keyword path that holds addresses, if it has one.
+    pub fn ip_companion(&self, path: &str) -> Option<ResolvedField> {
+        self.ip_companions
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(p, field)| ResolvedField {
+                field: *field,
+                kind: FieldKind::Ip,
+                fast: true,
+                name: format!("{}_ip", tantivy_name(p)),
+                json_path: None,
+            })
     }
 
     /// The typed field of exactly this path, if any.

@@ -3,7 +3,10 @@
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
-use kestrel_indexer::document::timestamp_nanos;
+use std::net::{IpAddr, Ipv6Addr};
+
+use ipnet::IpNet;
+use kestrel_indexer::document::{timestamp_nanos, to_ipv6};
 use kestrel_indexer::schema::{text_analyzer, EventSchema, FieldKind, ResolvedField};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query as TantivyQuery,
@@ -30,6 +33,9 @@ impl<'a> Translator<'a> {
 
     /// Translates the AST.
     pub fn translate(&self, query: &Query) -> Result<Boxed, SearchError> {
+        if let Some(addresses) = self.address_query(query)? {
+            return Ok(addresses);
+        }
         match query {
             Query::All => Ok(Box::new(AllQuery)),
             Query::Term { field, value } => self.term(self.field(field.as_deref()), value),
@@ -48,7 +54,16 @@ impl<'a> Translator<'a> {
                 let resolved = self.field(Some(field));
                 let clauses = values
                     .iter()
-                    .map(|v| Ok((Occur::Should, self.term(resolved.clone(), v)?)))
+                    .map(|v| {
+                        let member = Query::Term {
+                            field: Some(field.clone()),
+                            value: v.clone(),
+                        };
+                        match self.address_query(&member)? {
+                            Some(addresses) => Ok((Occur::Should, addresses)),
+                            None => Ok((Occur::Should, self.term(resolved.clone(), v)?)),
+                        }
+                    })
                     .collect::<Result<Vec<_>, SearchError>>()?;
                 Ok(Box::new(BooleanQuery::new(clauses)))
             }
@@ -79,6 +94,67 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// CIDR terms (`sourceIPs:10.0.0.0/8`) and address ranges on fields that hold IP
+    /// addresses, answered by the field's IP companion. `None` when the query is not one.
+    fn address_query(&self, query: &Query) -> Result<Option<Boxed>, SearchError> {
+        let (path, lower, upper) = match query {
+            Query::Term {
+                field: Some(path),
+                value,
+            } => match (self.schema.ip_companion(path), value.parse::<IpNet>()) {
+                (Some(_), Ok(network)) => (
+                    path,
+                    Bound::Included(network.network()),
+                    Bound::Included(network.broadcast()),
+                ),
+                _ => return Ok(None),
+            },
+            Query::Range {
+                field: path,
+                lower,
+                upper,
+            } if self.schema.ip_companion(path).is_some() => {
+                let address = |bound: &Bound<RangeValue>| -> Result<Bound<IpAddr>, SearchError> {
+                    let parse = |v: &RangeValue| {
+                        v.raw.parse::<IpAddr>().map_err(|_| {
+                            SearchError::BadQuery(format!(
+                                "{path}: range bound {:?} is not an IP address",
+                                v.raw
+                            ))
+                        })
+                    };
+                    Ok(match bound {
+                        Bound::Included(v) => Bound::Included(parse(v)?),
+                        Bound::Excluded(v) => Bound::Excluded(parse(v)?),
+                        Bound::Unbounded => Bound::Unbounded,
+                    })
+                };
+                (path, address(lower)?, address(upper)?)
+            }
+            _ => return Ok(None),
+        };
+        // Checked just above.
+        let companion = self.schema.ip_companion(path).expect("ip companion");
+        let term = |address: IpAddr| Term::from_field_ip_addr(companion.field, to_ipv6(address));
+        let lower = match lower {
+            Bound::Included(a) => Bound::Included(term(a)),
+            Bound::Excluded(a) => Bound::Excluded(term(a)),
+            Bound::Unbounded => Bound::Included(Term::from_field_ip_addr(
+                companion.field,
+                Ipv6Addr::UNSPECIFIED,
+            )),
+        };
+        let upper = match upper {
+            Bound::Included(a) => Bound::Included(term(a)),
+            Bound::Excluded(a) => Bound::Excluded(term(a)),
+            Bound::Unbounded => Bound::Included(Term::from_field_ip_addr(
+                companion.field,
+                Ipv6Addr::from(u128::MAX),
+            )),
+        };
+        Ok(Some(Box::new(RangeQuery::new(lower, upper))))
+    }
+
     fn field(&self, path: Option<&str>) -> ResolvedField {
         self.schema
             .resolve(path.unwrap_or(crate::language::DEFAULT_FIELD))
@@ -100,6 +176,15 @@ impl<'a> Translator<'a> {
             FieldKind::Timestamp => {
                 let nanos = self.instant(&field, value)?;
                 Ok(term_query(Term::from_field_i64(field.field, nanos)))
+            }
+            FieldKind::Ip => {
+                let address = value.trim().parse::<IpAddr>().map_err(|_| {
+                    SearchError::BadQuery(format!("{value:?} is not an IP address"))
+                })?;
+                Ok(term_query(Term::from_field_ip_addr(
+                    field.field,
+                    to_ipv6(address),
+                )))
             }
         }
     }
@@ -317,6 +402,7 @@ fn describe(field: &ResolvedField) -> String {
         FieldKind::Text => "a text field",
         FieldKind::Integer => "a numeric field",
         FieldKind::Json => "a sub-field of a JSON object",
+        FieldKind::Ip => "an IP address field",
     };
     format!("{} ({kind})", field_label(field))
 }

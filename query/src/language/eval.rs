@@ -53,7 +53,8 @@ impl Default for MatchOptions {
 ///   search index, which lowercases keywords, does); when both sides are
 ///   numbers they compare numerically (`403` equals `403.0`), when both are
 ///   RFC 3339 timestamps they compare as instants. Numbers and booleans in the
-///   event are compared through their JSON text too.
+///   event are compared through their JSON text too. A value written as a CIDR
+///   block (`10.0.0.0/8`, `fd00::/8`) matches every IP address inside it.
 /// * `Regex` must match the whole value (it is anchored), case-insensitively.
 /// * `Range` compares numerically for number bounds, as instants for time
 ///   bounds (event strings in RFC 3339 or `YYYY-MM-DD`; relative bounds are
@@ -112,6 +113,8 @@ struct Expected {
     lower: String,
     number: Option<f64>,
     time: Option<DateTime<Utc>>,
+    /// A CIDR block (`10.0.0.0/8`): matches every address inside it.
+    network: Option<ipnet::IpNet>,
 }
 
 impl Expected {
@@ -120,6 +123,10 @@ impl Expected {
             lower: lowercase(value),
             number: parse_number(value),
             time: parse_instant(value),
+            network: value
+                .contains('/')
+                .then(|| value.parse::<ipnet::IpNet>().ok())
+                .flatten(),
         }
     }
 }
@@ -307,6 +314,11 @@ fn keyword_equals(value: &Value, expected: &Expected) -> bool {
             eq_lowercase(s, &expected.lower)
                 || expected.number.is_some_and(|n| parse_number(s) == Some(n))
                 || expected.time.is_some_and(|t| parse_instant(s) == Some(t))
+                || expected.network.is_some_and(|network| {
+                    s.trim()
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|address| network.contains(&address))
+                })
         }
         Value::Number(n) => {
             expected.number.is_some_and(|e| n.as_f64() == Some(e))

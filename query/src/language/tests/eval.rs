@@ -202,3 +202,19 @@ fn programmatic_trees_with_invalid_patterns_never_match() {
     assert!(!bad.matches(&audit_event()));
     assert!(Query::Not(Box::new(bad)).matches(&audit_event()));
 }
+
+#[test]
+fn cidr_terms_match_addresses_inside_the_block() {
+    use crate::language::{parse, Matcher};
+    let event = serde_json::json!({"sourceIPs": ["192.168.1.20", "fd00::5"]});
+    for (query, expected) in [
+        ("sourceIPs:192.168.0.0/16", true),
+        ("sourceIPs:10.0.0.0/8", false),
+        ("sourceIPs:fd00::/8", true),
+        ("sourceIPs:192.168.1.20/32", true),
+        ("sourceIPs:IN [10.0.0.0/8 192.168.1.0/24]", true),
+    ] {
+        let matcher = Matcher::new(&parse(query).unwrap());
+        assert_eq!(matcher.matches(&event), expected, "{query}");
+    }
+}
