@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query as QueryParams, Request, State};
+use axum::body::Body;
+use axum::extract::{Path, Query as QueryParams, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::SearchError;
+use crate::export::export;
 use crate::language::{parse, parse_time};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
@@ -43,6 +45,8 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
     };
     let api = Router::new()
         .route("/api/v1/search", get(search_get).post(search_post))
+        .route("/api/v1/events/{id}/context", get(event_context))
+        .route("/api/v1/export", get(export_ndjson))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state.clone());
     Router::new()
@@ -164,6 +168,7 @@ pub fn build_request(
         order,
         search_after,
         fields,
+        count_total: true,
     })
 }
 
@@ -188,6 +193,83 @@ async fn run_search(state: ApiState, params: SearchParams) -> Result<Response, A
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(response).into_response())
+}
+
+/// Parameters of `/api/v1/events/{id}/context`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextParams {
+    /// Lines before the event (default 10, at most `max_limit`).
+    #[serde(default)]
+    pub before: Option<usize>,
+    /// Lines after the event (default 10, at most `max_limit`).
+    #[serde(default)]
+    pub after: Option<usize>,
+}
+
+async fn event_context(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ContextParams>,
+) -> Result<Response, ApiError> {
+    let limit = |name: &'static str, value: Option<usize>| {
+        let value = value.unwrap_or(10);
+        if value > state.settings.max_limit {
+            return Err(SearchError::BadParameter {
+                name,
+                reason: format!(
+                    "{value} is above the maximum of {}",
+                    state.settings.max_limit
+                ),
+            });
+        }
+        Ok(value)
+    };
+    let (before, after) = (
+        limit("before", params.before)?,
+        limit("after", params.after)?,
+    );
+    let engine = Arc::clone(&state.engine);
+    let lookup = id.clone();
+    let context = tokio::task::spawn_blocking(move || engine.context(&lookup, before, after))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    match context {
+        Some(context) => Ok(Json(context).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no event with id {id}"),
+        )),
+    }
+}
+
+/// Streams every matching event as NDJSON (`q`, `from`, `to`; oldest first), in bounded
+/// memory.
+async fn export_ndjson(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<SearchParams>,
+) -> Result<Response, ApiError> {
+    let request = build_request(
+        &SearchParams {
+            limit: Some(0),
+            ..params
+        },
+        &state.settings,
+    )?;
+    let engine = Arc::clone(&state.engine);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let errors = tx.clone();
+        let result = export(&engine, &request, |chunk| {
+            tx.blocking_send(Ok(chunk)).is_ok()
+        });
+        if let Err(error) = result {
+            tracing::error!(%error, "export failed");
+            let _ = errors.blocking_send(Err(std::io::Error::other(error.to_string())));
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {

@@ -2,10 +2,12 @@
 //! and the HTTP API.
 
 pub mod api;
+pub mod context;
 mod error;
 pub mod language;
 pub mod projection;
 pub mod search;
+pub mod export;
 pub mod translate;
 
 pub use error::SearchError;

@@ -87,6 +87,8 @@ pub struct SearchRequest {
     pub search_after: Option<Cursor>,
     /// Dotted paths to keep in each hit; empty keeps whole events.
     pub fields: Vec<String>,
+    /// Count every match for `total` (on by default; exports page through results without).
+    pub count_total: bool,
 }
 
 impl SearchRequest {
@@ -100,6 +102,7 @@ impl SearchRequest {
             order: SortOrder::Desc,
             search_after: None,
             fields: Vec::new(),
+            count_total: true,
         })
     }
 }
@@ -189,7 +192,9 @@ impl SearchEngine {
         let mut total = 0u64;
         let mut candidates: Vec<(i64, String, usize, DocAddress)> = Vec::new();
         for (slot, partition) in partitions.iter().enumerate() {
-            total += partition.searcher.search(query.as_ref(), &Count)? as u64;
+            if request.count_total {
+                total += partition.searcher.search(query.as_ref(), &Count)? as u64;
+            }
             if limit == 0 {
                 continue;
             }
