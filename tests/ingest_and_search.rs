@@ -425,3 +425,54 @@ fn cidr_and_address_ranges_match_source_ips() {
     }
     assert!(nonzero >= 2, "the corpus must exercise CIDR matches");
 }
+
+#[test]
+fn wildcards_regexes_and_existence_reach_into_json_objects() {
+    let data = tempfile::tempdir().unwrap();
+    ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    let raw = raw_audit_events();
+    let kind_is = |e: &Value, kind: &str| str_at(e, "requestObject.kind") == Some(kind);
+    let cases: Vec<(&str, u64)> = vec![
+        (
+            "requestObject.spec.containers:*",
+            count_raw(&raw, |e| path(e, "requestObject.spec.containers").is_some()),
+        ),
+        (
+            "requestObject.kind:pod",
+            count_raw(&raw, |e| kind_is(e, "Pod")),
+        ),
+        (
+            "requestObject.kind:*ole*",
+            count_raw(&raw, |e| {
+                str_at(e, "requestObject.kind").is_some_and(|k| k.to_lowercase().contains("ole"))
+            }),
+        ),
+        (
+            "requestObject.kind:/cluster.*/",
+            count_raw(&raw, |e| {
+                str_at(e, "requestObject.kind")
+                    .is_some_and(|k| k.to_lowercase().starts_with("cluster"))
+            }),
+        ),
+        (
+            "annotations.authorization.k8s.io/decision:allow",
+            count_raw(&raw, |e| {
+                path(e, "annotations")
+                    .and_then(|a| a.get("authorization.k8s.io/decision"))
+                    .and_then(Value::as_str)
+                    == Some("allow")
+            }),
+        ),
+    ];
+    for (query, expected) in cases {
+        assert!(expected > 0, "{query}: pick a case the corpus exercises");
+        assert_eq!(
+            search(data.path(), query, 1000)["total"],
+            expected,
+            "{query}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod context;
 mod error;
+pub mod json_pattern;
 pub mod language;
 pub mod projection;
 pub mod search;

@@ -15,6 +15,7 @@ use tantivy::query::{
 use tantivy::schema::{IndexRecordOption, Term};
 
 use crate::error::SearchError;
+use crate::json_pattern::JsonPathQuery;
 use crate::language::{parse_time, wildcard_to_regex, Query, RangeValue};
 
 /// Translates queries for one schema, resolving relative times against `now`.
@@ -227,7 +228,7 @@ impl<'a> Translator<'a> {
 
     fn regex(&self, field: ResolvedField, pattern: &str) -> Result<Boxed, SearchError> {
         let pattern = match field.kind {
-            FieldKind::Keyword | FieldKind::Text => format!("(?i){pattern}"),
+            FieldKind::Keyword | FieldKind::Text | FieldKind::Json => format!("(?i){pattern}"),
             _ => pattern.to_owned(),
         };
         self.regex_on_terms(field, &pattern, &pattern)
@@ -246,9 +247,16 @@ impl<'a> Translator<'a> {
                 })?;
                 Ok(Box::new(query))
             }
+            FieldKind::Json => {
+                let path = field.json_path.as_deref().unwrap_or("");
+                let query = JsonPathQuery::matching(field.field, path, regex).map_err(|e| {
+                    SearchError::BadQuery(format!("invalid pattern {original:?}: {e}"))
+                })?;
+                Ok(Box::new(query))
+            }
             _ => Err(SearchError::BadQuery(format!(
-                "pattern {original:?}: wildcards and regular expressions apply to keyword and text \
-                 fields, not to {}",
+                "pattern {original:?}: wildcards and regular expressions apply to keyword, text \
+                 and JSON fields, not to {}",
                 describe(&field)
             ))),
         }
@@ -262,8 +270,12 @@ impl<'a> Translator<'a> {
             FieldKind::Keyword | FieldKind::Text | FieldKind::Id => {
                 self.regex_on_terms(field, ".*", "*")
             }
+            FieldKind::Json => Ok(Box::new(JsonPathQuery::exists(
+                field.field,
+                field.json_path.as_deref().unwrap_or(""),
+            ))),
             _ => Err(SearchError::BadQuery(format!(
-                "{path}:* — existence queries apply to keyword, text and fast fields, not to {}",
+                "{path}:* — existence queries apply to keyword, text, JSON and fast fields, not to {}",
                 describe(&field)
             ))),
         }
