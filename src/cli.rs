@@ -35,6 +35,13 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Search the indexes.
     Search(SearchArgs),
+    /// Aggregate the matching events: counts per value or per time interval, distinct counts,
+    /// statistics.
+    Aggregate(AggregateArgs),
+    /// Write seeded, realistic container and audit logs (for benchmarks and large tests).
+    Generate(GenerateArgs),
+    /// Benchmark the pipeline on generated data, each figure next to its baseline.
+    Bench(BenchArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -106,4 +113,129 @@ pub enum ConfigCommand {
         /// The file to check.
         file: PathBuf,
     },
+}
+
+/// `kestrel aggregate`: one aggregation of the events matching a query.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("aggregation")
+        .required(true)
+        .args(["terms", "histogram", "cardinality", "stats", "percentiles"])
+))]
+pub struct AggregateArgs {
+    /// Earliest @timestamp: RFC 3339 or relative (now-15m).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Latest @timestamp.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AggregateFormat::Table)]
+    pub format: AggregateFormat,
+    /// Count events per value of FIELD, most frequent first (exact counts).
+    #[arg(long, value_name = "FIELD")]
+    pub terms: Option<String>,
+    /// Number of values listed by --terms.
+    #[arg(long, default_value_t = 10)]
+    pub size: u32,
+    /// Within each --terms value, count events per value of FIELD too.
+    #[arg(long, value_name = "FIELD", requires = "terms")]
+    pub then_terms: Option<String>,
+    /// Number of values listed by --then-terms (default: --size).
+    #[arg(long, requires = "then_terms")]
+    pub then_size: Option<u32>,
+    /// Count events per time interval of @timestamp.
+    #[arg(long)]
+    pub histogram: bool,
+    /// Interval of --histogram: auto (at most 100 buckets), or 30s, 5m, 1h, 1d, 1w, ...
+    #[arg(long, default_value = "auto")]
+    pub interval: String,
+    /// Approximate number of distinct values of FIELD (HyperLogLog).
+    #[arg(long, value_name = "FIELD")]
+    pub cardinality: Option<String>,
+    /// Count, min, max, avg and sum of a numeric FIELD.
+    #[arg(long, value_name = "FIELD")]
+    pub stats: Option<String>,
+    /// Approximate percentiles of a numeric FIELD.
+    #[arg(long, value_name = "FIELD")]
+    pub percentiles: Option<String>,
+    /// Percents of --percentiles, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "50,95,99")]
+    pub percents: Vec<f64>,
+    /// Memory limit of the aggregation: bytes, or with a unit (64MiB, 1GB). Default 256MiB.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// The query (Lucene-style; empty matches everything).
+    #[arg(default_value = "")]
+    pub query: Vec<String>,
+}
+
+/// Output of `kestrel aggregate`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AggregateFormat {
+    /// The API's JSON response: {"took_ms", "total", "aggregations"}.
+    Json,
+    /// A table for people.
+    Table,
+}
+
+/// `kestrel generate`: seeded synthetic logs laid out like a node's files.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write: Docker json-file logs, CRI logs, an audit log, or all three (60 %
+    /// container lines, 40 % audit events).
+    #[arg(long, value_enum, default_value_t = GenerateKind::Mixed)]
+    pub kind: GenerateKind,
+    /// Number of events (split lines count once).
+    #[arg(long, default_value_t = 10_000)]
+    pub events: u64,
+    /// Seed: the same seed and options give byte-identical files.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Start of the time range (RFC 3339).
+    #[arg(long, default_value = "2024-01-01T00:00:00Z")]
+    pub start: String,
+    /// Length of the time range: 1d, 12h, 1h30m, 2w, ...
+    #[arg(long, default_value = "1d")]
+    pub span: String,
+    /// Share of the events that belong to attacks (listed in OUT/ground-truth.jsonl).
+    #[arg(long, default_value_t = 0.001)]
+    pub attack_rate: f64,
+    /// Output directory (created; must be empty).
+    pub out: PathBuf,
+}
+
+/// What `kestrel generate` writes.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GenerateKind {
+    /// var/lib/docker/containers/<id>/<id>-json.log
+    Docker,
+    /// var/log/pods/<ns>_<pod>_<uid>/<container>/0.log
+    Cri,
+    /// var/log/kubernetes/audit/audit.log
+    Audit,
+    /// All three.
+    Mixed,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events to generate (mixed container logs and audit events).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Runs of each search case (p50/p99 over them).
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+    /// Where to keep the generated data and the indexes (default: <data_dir>/bench).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Keep the indexes built by the run.
+    #[arg(long)]
+    pub keep: bool,
 }

@@ -83,6 +83,33 @@ fn ingest_file(
     summary: &mut IngestSummary,
     acknowledgements: &mut Vec<Acknowledgement>,
 ) -> Result<(), CollectError> {
+    let mut batch: Vec<Event> = Vec::with_capacity(options.batch_max_events);
+    summary.bytes += normalize_file(path, options, |outputs| {
+        dispatch(
+            outputs,
+            &mut batch,
+            options.batch_max_events,
+            publisher,
+            dead_letters,
+            summary,
+            acknowledgements,
+        )
+    })?;
+    if !batch.is_empty() {
+        summary.events += batch.len() as u64;
+        acknowledgements.push(publisher.blocking_publish(std::mem::take(&mut batch))?);
+    }
+    Ok(())
+}
+
+/// Reads a whole file through its normalizer, handing the outputs to `sink` chunk by chunk
+/// (about 1 MiB of input at a time; `sink` must drain the vector). Returns the bytes read.
+/// The file is identified by its absolute path, symbolic links not resolved.
+pub fn normalize_file(
+    path: &Path,
+    options: &IngestOptions,
+    mut sink: impl FnMut(&mut Vec<Output>) -> Result<(), CollectError>,
+) -> Result<u64, CollectError> {
     let io_err = |source| CollectError::Io {
         path: path.to_owned(),
         source,
@@ -114,7 +141,6 @@ fn ingest_file(
     );
     let mut cursor = LineCursor::START;
     let mut outputs = Vec::new();
-    let mut batch: Vec<Event> = Vec::with_capacity(options.batch_max_events);
     loop {
         // Top the buffer up; a buffer left short means the file is exhausted.
         filled += read_some(&mut file, &mut buffer, filled).map_err(io_err)?;
@@ -129,21 +155,12 @@ fn ingest_file(
             |_| {},
         );
         let consumed = (cursor.offset - before) as usize;
-        summary.bytes += consumed as u64;
         if at_end {
             normalizer.flush(&mut outputs);
         }
-        dispatch(
-            &mut outputs,
-            &mut batch,
-            options.batch_max_events,
-            publisher,
-            dead_letters,
-            summary,
-            acknowledgements,
-        )?;
+        sink(&mut outputs)?;
         if at_end {
-            break;
+            return Ok(cursor.offset);
         }
         if consumed == 0 {
             // A single line longer than the buffer: grow it.
@@ -153,11 +170,6 @@ fn ingest_file(
         buffer.copy_within(consumed..filled, 0);
         filled -= consumed;
     }
-    if !batch.is_empty() {
-        summary.events += batch.len() as u64;
-        acknowledgements.push(publisher.blocking_publish(std::mem::take(&mut batch))?);
-    }
-    Ok(())
 }
 
 /// Splits outputs into event batches (published when full) and dead letters (stored now).

@@ -54,6 +54,11 @@ impl Rng {
         &items[self.below(items.len())]
     }
 
+    /// One string, uniformly.
+    pub fn pick_str<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
     /// One element of `(item, weight)` pairs, in proportion to the weights.
     pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
         let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
@@ -77,7 +82,10 @@ impl Rng {
     /// a precomputed cumulative table.
     pub fn zipf(&mut self, table: &Zipf) -> usize {
         let u = self.f64() * table.total;
-        table.cumulative.partition_point(|&c| c <= u).min(table.cumulative.len() - 1)
+        table
+            .cumulative
+            .partition_point(|&c| c <= u)
+            .min(table.cumulative.len() - 1)
     }
 
     /// `n` lowercase hexadecimal digits.

@@ -199,7 +199,7 @@ impl Civil {
         if self.nanos > 0 {
             let mut digits = 9;
             let mut nanos = self.nanos;
-            while nanos % 10 == 0 {
+            while nanos / 10 * 10 == nanos {
                 nanos /= 10;
                 digits -= 1;
             }
@@ -277,14 +277,19 @@ mod tests {
     #[test]
     fn json_escapes_like_go() {
         let raw = "a\"b\\c\n\t\u{1}<&> é";
-        assert_eq!(text(|o| json_str(o, raw.as_bytes())), "a\\\"b\\\\c\\n\\t\\u0001<&> é");
+        assert_eq!(
+            text(|o| json_str(o, raw.as_bytes())),
+            "a\\\"b\\\\c\\n\\t\\u0001<&> é"
+        );
         assert_eq!(
             text(|o| json_str_html(o, raw.as_bytes())),
             "a\\\"b\\\\c\\n\\t\\u0001\\u003c\\u0026\\u003e é"
         );
-        let back: String =
-            serde_json::from_str(&format!("\"{}\"", text(|o| json_str_html(o, raw.as_bytes()))))
-                .unwrap();
+        let back: String = serde_json::from_str(&format!(
+            "\"{}\"",
+            text(|o| json_str_html(o, raw.as_bytes()))
+        ))
+        .unwrap();
         assert_eq!(back, raw);
     }
 

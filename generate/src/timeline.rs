@@ -50,7 +50,11 @@ impl Timeline {
                 j += 1;
             }
             let (lo, hi) = (cumulative[j], cumulative[(j + 1).min(GRID)]);
-            let within = if hi > lo { (want - lo) / (hi - lo) } else { 0.0 };
+            let within = if hi > lo {
+                (want - lo) / (hi - lo)
+            } else {
+                0.0
+            };
             inverse.push(((j as f64 + within.clamp(0.0, 1.0)) / GRID as f64).min(1.0));
         }
         Timeline {
@@ -118,11 +122,6 @@ impl<'a> Clock<'a> {
     pub fn nudge(&mut self, rng: &mut Rng, lo: u64, hi: u64) -> i64 {
         let step = rng.range(lo, hi) as i64;
         self.set(self.last + step)
-    }
-
-    /// The last instant handed out.
-    pub fn last(&self) -> i64 {
-        self.last
     }
 }
 

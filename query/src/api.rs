@@ -47,6 +47,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route("/api/v1/search", get(search_get).post(search_post))
         .route("/api/v1/events/{id}/context", get(event_context))
         .route("/api/v1/export", get(export_ndjson))
+        .route("/api/v1/aggregate", axum::routing::post(aggregate))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state.clone());
     Router::new()
@@ -270,6 +271,39 @@ async fn export_ndjson(
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+/// `POST /api/v1/aggregate`: runs the aggregations of the JSON body (see
+/// [`crate::aggregate`]; any content type). Invalid requests are answered 400; requests beyond
+/// the memory or bucket limit 422.
+async fn aggregate(
+    State(state): State<ApiState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    use crate::aggregate::{AggregateParams, AggregateRequest};
+    let params: AggregateParams = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid aggregation request: {e}"),
+        )
+    })?;
+    let engine = Arc::clone(&state.engine);
+    let request = AggregateRequest::from_params(
+        &params,
+        engine.schema(),
+        engine.aggregation_limits(),
+        Utc::now(),
+    )?;
+    let response = tokio::task::spawn_blocking(move || engine.aggregate(&request))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| match e {
+            SearchError::AggregationLimit(message) => {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, message)
+            }
+            other => ApiError::from(other),
+        })?;
+    Ok(Json(response).into_response())
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {

@@ -26,6 +26,13 @@ pub enum SearchError {
     /// A stored event could not be decoded.
     #[error("stored event is not valid JSON: {0}")]
     Source(#[from] serde_json::Error),
+    /// An aggregation request is invalid (unknown kind, field that cannot be aggregated, bad
+    /// interval, ...).
+    #[error("invalid aggregation: {0}")]
+    BadAggregation(String),
+    /// An aggregation would exceed the memory or bucket limit (HTTP 422).
+    #[error("{0}")]
+    AggregationLimit(String),
 }
 
 impl SearchError {
@@ -33,7 +40,11 @@ impl SearchError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            SearchError::Parse(_) | SearchError::BadQuery(_) | SearchError::BadParameter { .. }
+            SearchError::Parse(_)
+                | SearchError::BadQuery(_)
+                | SearchError::BadParameter { .. }
+                | SearchError::BadAggregation(_)
+                | SearchError::AggregationLimit(_)
         )
     }
 }

@@ -1,14 +1,15 @@
 //! Kestrel's query side: the query language, the search engine over the partitioned indexes,
 //! and the HTTP API.
 
+pub mod aggregate;
 pub mod api;
 pub mod context;
 mod error;
+pub mod export;
 pub mod json_pattern;
 pub mod language;
 pub mod projection;
 pub mod search;
-pub mod export;
 pub mod translate;
 
 pub use error::SearchError;

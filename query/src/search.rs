@@ -20,6 +20,7 @@ use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, RangeQuery, Ter
 use tantivy::schema::{IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument};
 
+use crate::aggregate::AggregationLimits;
 use crate::error::SearchError;
 use crate::language::{parse, Query};
 use crate::projection::project;
@@ -135,6 +136,7 @@ pub struct SearchEngine {
     root: PathBuf,
     schema: EventSchema,
     readers: Mutex<HashMap<PartitionKey, IndexReader>>,
+    aggregation_limits: AggregationLimits,
 }
 
 type Sorted = Vec<((Option<i64>, Option<String>), DocAddress)>;
@@ -142,11 +144,25 @@ type Sorted = Vec<((Option<i64>, Option<String>), DocAddress)>;
 impl SearchEngine {
     /// An engine over the index root `root` (which may not exist yet: it then finds nothing).
     pub fn new(root: impl Into<PathBuf>) -> Arc<SearchEngine> {
+        SearchEngine::with_aggregation_limits(root, AggregationLimits::default())
+    }
+
+    /// An engine whose aggregations run within `limits` (see [`SearchEngine::aggregate`]).
+    pub fn with_aggregation_limits(
+        root: impl Into<PathBuf>,
+        limits: AggregationLimits,
+    ) -> Arc<SearchEngine> {
         Arc::new(SearchEngine {
             root: root.into(),
             schema: EventSchema::new(),
             readers: Mutex::new(HashMap::new()),
+            aggregation_limits: limits,
         })
+    }
+
+    /// The limits of aggregations.
+    pub fn aggregation_limits(&self) -> &AggregationLimits {
+        &self.aggregation_limits
     }
 
     /// The index root.
@@ -180,13 +196,12 @@ impl SearchEngine {
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
         let query = self.compile(&request.query, request.from.as_ref(), request.to.as_ref())?;
-        let page_query = match &request.search_after {
-            Some(cursor) => Some(BooleanQuery::new(vec![
+        let page_query = request.search_after.as_ref().map(|cursor| {
+            BooleanQuery::new(vec![
                 (Occur::Must, query.box_clone()),
                 (Occur::Must, self.after_cursor(cursor, request.order)),
-            ])),
-            None => None,
-        };
+            ])
+        });
         let partitions = self.searchers(request.from.as_ref(), request.to.as_ref())?;
         let limit = request.limit;
         let mut total = 0u64;

@@ -1,6 +1,9 @@
 //! The commands of the `kestrel` binary.
 
+mod aggregate;
+mod bench;
 mod config_check;
+mod generate;
 mod ingest;
 mod run;
 mod search;
@@ -27,6 +30,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query => run::run(config, false),
         Command::Ingest(args) => ingest::ingest(config, args),
         Command::Search(args) => search::search(config, args),
+        Command::Aggregate(args) => aggregate::aggregate(config, args),
+        Command::Generate(args) => generate::generate(args),
+        Command::Bench(args) => bench::bench(config, args),
         Command::Config { .. } => unreachable!("handled above"),
     }
 }

@@ -1,0 +1,68 @@
+//! `kestrel bench`: one reproducible benchmark of the pipeline on generated data, each figure
+//! next to its baseline measured in the same run.
+//!
+//! Phases:
+//! 1. **generate** the data set (seeded, cached in the work directory);
+//! 2. **normalize** every file to a black hole (collector ceiling);
+//! 3. **raw tantivy**: the same events indexed straight into one Tantivy index, timing only
+//!    document building, indexing and the commit (the indexing ceiling);
+//! 4. **ingest**: the whole pipeline (read, normalize, embedded bus, de-duplication,
+//!    time-partitioned indexes, commit);
+//! 5. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
+//!    cardinality; p50/p99 over repeated runs, next to ripgrep over the raw files when `rg` is
+//!    installed.
+
+mod measure;
+mod phases;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kestrel_config::Config;
+
+use crate::cli::BenchArgs;
+use report::Report;
+
+/// Runs the benchmark and prints (and optionally writes) its report.
+pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("bench"));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let raw = work.join(format!("raw-{}-{}", args.events, args.seed));
+    let mut report = Report::new(&args);
+    let generated = phases::generate(&raw, &args)?;
+    report.generate = Some(generated.clone());
+    report.normalize = Some(phases::normalize(&generated)?);
+    report.raw_tantivy = Some(phases::raw_tantivy(&generated, &work.join("raw-index"))?);
+    let index = work.join("pipeline");
+    report.ingest = Some(phases::ingest(&config, &generated, &index)?);
+    report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);
+    report.print();
+    if let Some(out) = &args.out {
+        std::fs::write(out, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("results written to {}", out.display());
+    }
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(work.join("raw-index"));
+        let _ = std::fs::remove_dir_all(&index);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Files of a generated data set, with their total size.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DataSet {
+    /// Directory holding the files.
+    pub dir: PathBuf,
+    /// The log files (ground truth excluded).
+    pub files: Vec<PathBuf>,
+    /// Events in the set.
+    pub events: u64,
+    /// Bytes of the log files.
+    pub bytes: u64,
+}

@@ -1,0 +1,135 @@
+//! The benchmark's report: a table for people, JSON for machines.
+
+use serde::Serialize;
+
+use super::phases::{Ingest, RawTantivy, SearchCase, Throughput};
+use super::DataSet;
+use crate::cli::BenchArgs;
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Events requested.
+    pub events: u64,
+    /// Generator seed.
+    pub seed: u64,
+    /// Runs per search case.
+    pub runs: usize,
+    /// Machine: CPU model and core count.
+    pub machine: String,
+    /// The data set.
+    pub generate: Option<DataSet>,
+    /// Normalization to a black hole.
+    pub normalize: Option<Throughput>,
+    /// Raw Tantivy indexing (ceiling).
+    pub raw_tantivy: Option<RawTantivy>,
+    /// The whole embedded pipeline.
+    pub ingest: Option<Ingest>,
+    /// Search and aggregation suite.
+    pub search: Option<Vec<SearchCase>>,
+}
+
+impl Report {
+    /// An empty report for these arguments.
+    pub fn new(args: &BenchArgs) -> Report {
+        Report {
+            events: args.events,
+            seed: args.seed,
+            runs: args.runs,
+            machine: machine(),
+            generate: None,
+            normalize: None,
+            raw_tantivy: None,
+            ingest: None,
+            search: None,
+        }
+    }
+
+    /// Prints the tables.
+    pub fn print(&self) {
+        println!("machine: {}", self.machine);
+        if let Some(data) = &self.generate {
+            println!(
+                "data: {} events, {:.1} MiB in {} files (seed {})",
+                data.events,
+                data.bytes as f64 / 1048576.0,
+                data.files.len(),
+                self.seed
+            );
+        }
+        println!();
+        println!(
+            "{:<34} {:>12} {:>10} {:>12} {:>10} {:>12}",
+            "phase", "events/s", "MiB/s", "MiB/cpu-s", "peak RSS", "vs baseline"
+        );
+        let raw_rate = self
+            .raw_tantivy
+            .as_ref()
+            .map(|r| r.throughput.mib_per_cpu_second);
+        let row = |name: &str, t: &Throughput, baseline: Option<f64>, label: &str| {
+            let ratio = baseline
+                .map(|b| format!("{:.2}x {label}", t.mib_per_cpu_second / b.max(1e-9)))
+                .unwrap_or_default();
+            println!(
+                "{:<34} {:>12.0} {:>10.1} {:>12.1} {:>9.0}M {:>12}",
+                name,
+                t.events_per_second,
+                t.mib_per_second,
+                t.mib_per_cpu_second,
+                t.cost.peak_rss_bytes as f64 / 1048576.0,
+                ratio
+            );
+        };
+        if let Some(t) = &self.normalize {
+            row("normalize (to black hole)", t, None, "");
+        }
+        if let Some(r) = &self.raw_tantivy {
+            row("raw tantivy indexing (ceiling)", &r.throughput, None, "");
+        }
+        if let Some(i) = &self.ingest {
+            row("pipeline: files -> committed index", &i.throughput, raw_rate, "raw");
+        }
+        if let (Some(r), Some(i)) = (&self.raw_tantivy, &self.ingest) {
+            println!(
+                "index bytes per raw byte: pipeline {:.3}, raw tantivy {:.3}",
+                i.index_bytes_per_raw_byte, r.index_bytes_per_raw_byte
+            );
+        }
+        if let Some(cases) = &self.search {
+            println!();
+            println!(
+                "{:<36} {:>10} {:>9} {:>9} {:>11} {:>9}",
+                "search", "total", "p50 ms", "p99 ms", "rg p50 ms", "vs rg"
+            );
+            for case in cases {
+                println!(
+                    "{:<36} {:>10} {:>9.2} {:>9.2} {:>11} {:>9}",
+                    case.name,
+                    case.total,
+                    case.kestrel.p50_ms,
+                    case.kestrel.p99_ms,
+                    case.ripgrep
+                        .map(|r| format!("{:.1}", r.p50_ms))
+                        .unwrap_or_else(|| "-".into()),
+                    case.speedup_vs_ripgrep
+                        .map(|s| format!("{s:.0}x"))
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+        }
+    }
+}
+
+fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{model}, {cores} cores")
+}
