@@ -29,6 +29,7 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
     }
     let options = IndexerOptions {
         writer_memory_bytes: config.indexer.writer_memory_mb << 20,
+        writer_threads: writer_threads(config),
         ..IndexerOptions::default()
     };
     let indexer = Indexer::open(config.index_dir(), options)
@@ -46,6 +47,16 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
         task,
         stats,
     })
+}
+
+/// Indexing threads per writer: the configured number, or the cores (at most 4) when 0.
+pub fn writer_threads(config: &Config) -> usize {
+    match config.indexer.writer_threads {
+        0 => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4),
+        n => n,
+    }
 }
 
 /// Opens the dead-letter store of the data directory.

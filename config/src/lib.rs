@@ -348,6 +348,9 @@ pub struct IndexerConfig {
     pub commit_max_events: usize,
     /// Memory budget of the index writer, in MiB. Default: `64`; at least 15.
     pub writer_memory_mb: usize,
+    /// Indexing threads per index writer; `0` picks the number of cores, at most 4.
+    /// Default: `0`.
+    pub writer_threads: usize,
     /// How long to keep events; older ones are deleted. Default: `None`,
     /// keep forever.
     #[serde(with = "serde_helpers::option_duration")]
@@ -361,6 +364,7 @@ impl Default for IndexerConfig {
             commit_interval: Duration::from_secs(2),
             commit_max_events: 50_000,
             writer_memory_mb: 64,
+            writer_threads: 0,
             retention: None,
         }
     }

@@ -22,6 +22,9 @@ pub struct IndexerOptions {
     /// How many partition writers stay open; the least recently used is committed and closed
     /// beyond that.
     pub max_open_partitions: usize,
+    /// Indexing threads per partition writer (each needs at least 15 MB of the memory
+    /// budget, which grows to match).
+    pub writer_threads: usize,
 }
 
 impl Default for IndexerOptions {
@@ -29,6 +32,7 @@ impl Default for IndexerOptions {
         IndexerOptions {
             writer_memory_bytes: 64 << 20,
             max_open_partitions: 4,
+            writer_threads: 1,
         }
     }
 }
@@ -60,14 +64,18 @@ struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    fn open(dir: PathBuf, schema: &EventSchema, memory: usize) -> Result<Self, IndexError> {
+    fn open(dir: PathBuf, schema: &EventSchema, options: &IndexerOptions) -> Result<Self, IndexError> {
         let index: Index = open_index(&dir, schema, true)?;
         let tantivy_err = |source| IndexError::Tantivy {
             path: dir.clone(),
             source,
         };
+        let threads = options.writer_threads.max(1);
         let writer = index
-            .writer_with_num_threads(1, memory.max(15_000_000))
+            .writer_with_num_threads(
+                threads,
+                options.writer_memory_bytes.max(15_000_000 * threads),
+            )
             .map_err(tantivy_err)?;
         let reader = index
             .reader_builder()
@@ -199,11 +207,7 @@ impl Indexer {
         self.clock += 1;
         if !self.partitions.contains_key(&key) {
             self.evict_if_full()?;
-            let writer = PartitionWriter::open(
-                key.dir(&self.root),
-                &self.schema,
-                self.options.writer_memory_bytes,
-            )?;
+            let writer = PartitionWriter::open(key.dir(&self.root), &self.schema, &self.options)?;
             self.partitions.insert(key, writer);
         }
         let clock = self.clock;
@@ -296,6 +300,7 @@ mod tests {
         let options = IndexerOptions {
             writer_memory_bytes: 15_000_000,
             max_open_partitions: 2,
+            writer_threads: 1,
         };
         let mut indexer = Indexer::open(dir.path(), options).unwrap();
         let days: Vec<Event> = (1..=5)

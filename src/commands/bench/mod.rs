@@ -36,11 +36,31 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report::new(&args);
     let generated = phases::generate(&raw, &args)?;
     report.generate = Some(generated.clone());
-    report.normalize = Some(phases::normalize(&generated)?);
-    report.raw_tantivy = Some(phases::raw_tantivy(&generated, &work.join("raw-index"))?);
-    let index = work.join("pipeline");
-    report.ingest = Some(phases::ingest(&config, &generated, &index)?);
-    report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);
+    let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
+    if let Some(unknown) = args
+        .phases
+        .iter()
+        .find(|p| !["normalize", "raw", "ingest", "search"].contains(&p.as_str()))
+    {
+        anyhow::bail!("--phases: unknown phase {unknown:?} (normalize, raw, ingest, search)");
+    }
+    if wants("normalize") {
+        report.normalize = Some(phases::normalize(&generated)?);
+    }
+    if wants("raw") {
+        report.raw_tantivy = Some(phases::raw_tantivy(
+            &config,
+            &generated,
+            &work.join("raw-index"),
+        )?);
+    }
+    let index = work.join(format!("pipeline-{}-{}", args.events, args.seed));
+    if wants("ingest") {
+        report.ingest = Some(phases::ingest(&config, &generated, &index)?);
+    }
+    if wants("search") {
+        report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);
+    }
     report.print();
     if let Some(out) = &args.out {
         std::fs::write(out, serde_json::to_vec_pretty(&report)?)

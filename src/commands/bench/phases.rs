@@ -135,12 +135,14 @@ pub struct RawTantivy {
 }
 
 /// See [`RawTantivy`].
-pub fn raw_tantivy(data: &DataSet, dir: &Path) -> anyhow::Result<RawTantivy> {
+pub fn raw_tantivy(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Result<RawTantivy> {
     eprintln!("raw tantivy: indexing the same events into one index");
     let _ = std::fs::remove_dir_all(dir);
     let schema = EventSchema::new();
     let index = open_index(dir, &schema, true)?;
-    let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 64 << 20)?;
+    let threads = crate::pipeline::writer_threads(config);
+    let memory = (config.indexer.writer_memory_mb << 20).max(15_000_000 * threads);
+    let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(threads, memory)?;
     let options = ingest_options();
     let mut indexing = Duration::ZERO;
     let mut events = 0u64;
