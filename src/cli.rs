@@ -240,6 +240,10 @@ pub struct BenchArgs {
     pub keep: bool,
     /// Phases to run, comma-separated, among normalize, raw, ingest, search (search needs
     /// ingest's index, kept from an earlier `--keep` run when ingest is not run).
-    #[arg(long, value_delimiter = ',', default_value = "normalize,raw,ingest,search")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "normalize,raw,ingest,search"
+    )]
     pub phases: Vec<String>,
 }

@@ -64,7 +64,11 @@ struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    fn open(dir: PathBuf, schema: &EventSchema, options: &IndexerOptions) -> Result<Self, IndexError> {
+    fn open(
+        dir: PathBuf,
+        schema: &EventSchema,
+        options: &IndexerOptions,
+    ) -> Result<Self, IndexError> {
         let index: Index = open_index(&dir, schema, true)?;
         let tantivy_err = |source| IndexError::Tantivy {
             path: dir.clone(),

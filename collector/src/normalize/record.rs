@@ -15,7 +15,10 @@ pub const PARTIAL_FLAG: &str = "partial";
 
 /// The processing flags of `event` (see [`FLAGS_FIELD`]).
 pub fn flags(event: &Event) -> impl Iterator<Item = &str> {
-    event.log.iter().flat_map(|l| l.flags.iter().map(String::as_str))
+    event
+        .log
+        .iter()
+        .flat_map(|l| l.flags.iter().map(String::as_str))
 }
 
 /// Whether `event` carries the [`PARTIAL_FLAG`].

@@ -56,7 +56,12 @@ pub fn generate(dir: &Path, args: &BenchArgs) -> anyhow::Result<DataSet> {
     let marker = dir.join("complete");
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(dir);
-        eprintln!("generating {} events (seed {}) in {}", args.events, args.seed, dir.display());
+        eprintln!(
+            "generating {} events (seed {}) in {}",
+            args.events,
+            args.seed,
+            dir.display()
+        );
         let options = GenerateOptions {
             kind: Kind::Mixed,
             events: args.events,
@@ -246,6 +251,15 @@ pub struct SearchCase {
     pub speedup_vs_ripgrep: Option<f64>,
 }
 
+/// A search of the suite: name, query, limit, time range, ripgrep pattern.
+type SearchSpec = (
+    &'static str,
+    &'static str,
+    usize,
+    Option<(&'static str, &'static str)>,
+    Option<&'static str>,
+);
+
 const DAY_FROM: &str = "2024-01-01T00:00:00Z";
 const DAY_TO: &str = "2024-01-01T23:59:59.999999999Z";
 
@@ -255,8 +269,14 @@ pub fn search(index_root: &Path, raw: &Path, runs: usize) -> anyhow::Result<Vec<
     let engine = SearchEngine::new(index_root);
     let rg_available = Command::new("rg").arg("--version").output().is_ok();
     let mut cases = Vec::new();
-    let searches: [(&str, &str, usize, Option<(&str, &str)>, Option<&str>); 3] = [
-        ("needle term, last 100 hits", "jndi", 100, None, Some("jndi")),
+    let searches: [SearchSpec; 3] = [
+        (
+            "needle term, last 100 hits",
+            "jndi",
+            100,
+            None,
+            Some("jndi"),
+        ),
         (
             "phrase",
             "\"order created\"",

@@ -87,7 +87,12 @@ impl Report {
             row("raw tantivy indexing (ceiling)", &r.throughput, None, "");
         }
         if let Some(i) = &self.ingest {
-            row("pipeline: files -> committed index", &i.throughput, raw_rate, "raw");
+            row(
+                "pipeline: files -> committed index",
+                &i.throughput,
+                raw_rate,
+                "raw",
+            );
         }
         if let (Some(r), Some(i)) = (&self.raw_tantivy, &self.ingest) {
             println!(
