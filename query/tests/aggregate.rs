@@ -370,6 +370,13 @@ fn date_histograms_match_the_stored_timestamps() {
         );
     }
     assert_eq!(response["total"], expected.values().sum::<u64>());
+    // `from` and `to` bound @timestamp, not when the events were read.
+    let response = corpus.run(json!({"from": from, "to": to,
+        "aggs": {"i": {"date_histogram": {"field": "event.ingested", "interval": "1d"}}}}));
+    assert_eq!(
+        response["aggregations"]["i"]["buckets"],
+        json!([{"key": "2024-05-01T00:00:00Z", "count": expected.values().sum::<u64>()}])
+    );
 
     // auto: at most ~100 buckets over [from, to], or over the data when unbounded.
     let (from, to) = ("2018-10-25T00:00:00Z", "2018-10-26T23:59:59.999999999Z");

@@ -36,7 +36,8 @@
 //!   10s, 30s, 1m, 5m, 10m, 30m, 1h, 3h, 6h, 12h, 1d, 1w, 30d, 90d, 365d giving at most 100
 //!   buckets over `[from, to]` (an open end is the earliest/latest matching event). Empty
 //!   buckets are included (`min_count: 0`) across that span.
-//! * `cardinality` is a HyperLogLog estimate (about 2% relative error; exact for small counts).
+//! * `cardinality` is a HyperLogLog estimate (about 2% relative error; practically exact below
+//!   about 200 distinct values).
 //!   `percentiles` are a DDSketch estimate (about 1% relative error).
 //! * `min`/`max` of a timestamp field are RFC 3339 instants, to the microsecond.
 //!

@@ -155,18 +155,17 @@ impl Builder<'_> {
                     "min_doc_count": min_count,
                 });
                 let span = self.spans.get(&field.column).copied().unwrap_or_default();
-                if let (Some(low), Some(high)) = (span.low, span.high) {
+                if let (Some(low), Some(high), 0) = (span.low, span.high, *min_count) {
+                    // The series covers the whole span, empty buckets included: refuse before
+                    // Tantivy fills millions of them.
                     let buckets = interval.buckets_between(low, high);
                     if buckets > u64::from(self.limits.max_buckets) {
                         return Err(self.limits.buckets_exceeded(buckets));
                     }
-                    if *min_count == 0 {
-                        // The series covers the whole span, empty buckets included.
-                        histogram["extended_bounds"] = json!({
-                            "min": interval.bucket_of(low) as f64,
-                            "max": interval.bucket_of(high) as f64,
-                        });
-                    }
+                    histogram["extended_bounds"] = json!({
+                        "min": interval.bucket_of(low) as f64,
+                        "max": interval.bucket_of(high) as f64,
+                    });
                 }
                 json!({ "histogram": histogram })
             }

@@ -3,10 +3,10 @@
 //! within the memory limit; one final conversion.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use std::sync::Arc;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::agg_result::{AggregationResult, MetricResult};
 use tantivy::aggregation::intermediate_agg_result::{IntermediateAggregationResults, PruneMode};
@@ -48,9 +48,16 @@ impl SearchEngine {
         let bound = |t: Option<&chrono::DateTime<chrono::Utc>>| {
             t.map(kestrel_indexer::document::timestamp_nanos)
         };
-        let (low, high) = (bound(from), bound(to));
+        // `from` and `to` bound `@timestamp`; other timestamps (`event.ingested`) are only
+        // bounded by the matching events.
+        let range_column = self.schema().resolve("@timestamp").name;
         let mut unbounded = Vec::new();
         for column in histogram_columns(&request.aggs) {
+            let (low, high) = if column == range_column {
+                (bound(from), bound(to))
+            } else {
+                (None, None)
+            };
             spans.insert(column.clone(), TimeSpan { low, high });
             if low.is_none() || high.is_none() {
                 unbounded.push(column);
