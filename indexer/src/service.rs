@@ -10,6 +10,7 @@ use kestrel_event::Event;
 use tokio::time::Instant;
 
 use crate::error::IndexError;
+use crate::partition::PartitionKey;
 use crate::writer::{AddOutcome, Indexer};
 
 /// When to commit.
@@ -98,6 +99,10 @@ async fn add_events(
     let stats = Arc::clone(stats);
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
+        let mut events = events;
+        // Grouped by partition (stable, so each partition keeps the read order): a batch that
+        // spans several days switches writers once per day, not once per event.
+        events.sort_by_key(|e| PartitionKey::of(e.kind(), &e.timestamp));
         let result = events.iter().try_for_each(|event| {
             match indexer.add(event)? {
                 AddOutcome::Added => stats.added.fetch_add(1, Ordering::Relaxed),

@@ -31,7 +31,7 @@ impl Default for IndexerOptions {
     fn default() -> Self {
         IndexerOptions {
             writer_memory_bytes: 64 << 20,
-            max_open_partitions: 4,
+            max_open_partitions: 8,
             writer_threads: 1,
         }
     }
