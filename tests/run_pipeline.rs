@@ -218,3 +218,66 @@ fn api_requires_a_token_when_configured_and_explains_bad_queries() {
     assert_eq!(status, 200, "health needs no token");
     kestrel.stop();
 }
+
+#[test]
+fn api_serves_tls_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("abc-json.log"), docker_line(7, "stdout")).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &logs,
+        port,
+        &format!(
+            "[query.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let curl = |extra: &[&str], path: &str| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "5"])
+            .args(extra)
+            .arg(format!("https://localhost:{port}{path}"))
+            .output()
+            .expect("curl runs")
+    };
+    let cacert = cert.to_str().unwrap();
+    let found = wait_for(Duration::from_secs(30), || {
+        let output = curl(&["--cacert", cacert], "/api/v1/search?q=line&limit=5");
+        let body: Value = serde_json::from_slice(&output.stdout).ok()?;
+        (body["total"] == 1).then_some(body)
+    });
+    let refused = curl(&[], "/healthz");
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{port}/healthz"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found.is_some(), "search over https with the CA works");
+    assert!(
+        !refused.status.success(),
+        "an untrusted certificate is refused by the client"
+    );
+    assert!(
+        !plain.status.success() || !String::from_utf8_lossy(&plain.stdout).contains("ok"),
+        "plain http is not served"
+    );
+}

@@ -114,14 +114,41 @@ async fn serve_api(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
         max_limit: config.query.max_limit,
         tokens: config.query.auth.tokens.clone(),
     };
-    let listener = tokio::net::TcpListener::bind(config.query.listen)
+    let app = router(engine, settings);
+    let listen = config.query.listen;
+    let Some(tls) = &config.query.tls else {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        tracing::info!(%listen, tls = false, "query api listening");
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+            .context("query api");
+    };
+    // Only the first install wins; a second (tests, embedding) keeps the same provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
         .await
-        .with_context(|| format!("listening on {}", config.query.listen))?;
-    tracing::info!(listen = %config.query.listen, "query api listening");
-    axum::serve(listener, router(engine, settings))
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
+        .with_context(|| {
+            format!(
+                "query.tls: loading certificate {} and key {}",
+                tls.cert.display(),
+                tls.key.display()
+            )
+        })?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    tracing::info!(%listen, tls = true, "query api listening");
+    axum_server::bind_rustls(listen, tls_config)
+        .handle(handle)
+        .serve(app.into_make_service())
         .await
         .context("query api")
 }
