@@ -476,3 +476,89 @@ fn wildcards_regexes_and_existence_reach_into_json_objects() {
         );
     }
 }
+
+#[test]
+fn remaining_query_forms_match_independent_counts() {
+    let data = tempfile::tempdir().unwrap();
+    ingest(
+        data.path(),
+        &[corpus_file("combined/k8s_audit_events_all.jsonl")],
+    );
+    let raw = raw_audit_events();
+    let verb = |e: &Value| str_at(e, "verb").unwrap_or("").to_owned();
+    let stage_time = |e: &Value| {
+        let text = str_at(e, "stageTimestamp")
+            .or_else(|| str_at(e, "requestReceivedTimestamp"))
+            .or_else(|| str_at(e, "timestamp"))
+            .unwrap();
+        chrono::DateTime::parse_from_rfc3339(text).unwrap()
+    };
+    let after_2019 = chrono::DateTime::parse_from_rfc3339("2019-01-01T00:00:00Z").unwrap();
+    let cases: Vec<(&str, u64)> = vec![
+        (
+            "verb:IN [create patch update]",
+            count_raw(&raw, |e| {
+                matches!(verb(e).as_str(), "create" | "patch" | "update")
+            }),
+        ),
+        ("VERB:get", 0),
+        ("verb:GET", count_raw(&raw, |e| verb(e) == "get")),
+        ("-verb:get", count_raw(&raw, |e| verb(e) != "get")),
+        (
+            "verb:(get OR list) AND NOT objectRef.resource:pods",
+            count_raw(&raw, |e| {
+                matches!(verb(e).as_str(), "get" | "list")
+                    && str_at(e, "objectRef.resource") != Some("pods")
+            }),
+        ),
+        (
+            "verb:/(de|up).*/",
+            count_raw(&raw, |e| {
+                let v = verb(e);
+                v.starts_with("de") || v.starts_with("up")
+            }),
+        ),
+        (
+            "@timestamp:>=2019-01-01T00:00:00Z",
+            count_raw(&raw, |e| stage_time(e) >= after_2019),
+        ),
+        (
+            "@timestamp:[* TO 2019-01-01T00:00:00Z}",
+            count_raw(&raw, |e| stage_time(e) < after_2019),
+        ),
+        ("@timestamp:>now-1h", 0),
+        (
+            "responseStatus.code:>=400 AND user.username:*admin*",
+            count_raw(&raw, |e| {
+                path(e, "responseStatus.code")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    >= 400
+                    && str_at(e, "user.username").is_some_and(|u| u.contains("admin"))
+            }),
+        ),
+    ];
+    for (query, expected) in cases {
+        let output = kestrel(data.path())
+            .args(["search", "--format", "json", "--limit", "1000", "--", query])
+            .output()
+            .unwrap();
+        if query.starts_with("VERB") {
+            // Field names are case-sensitive: an unknown field matches nothing.
+            assert!(output.status.success());
+        }
+        let response: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{query}: {}", String::from_utf8_lossy(&output.stderr)));
+        assert_eq!(response["total"], expected, "{query}");
+    }
+    let output = kestrel(data.path())
+        .args(["search", "--limit", "100000", "*"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a limit above query.max_limit is refused"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("limit"));
+}

@@ -2,7 +2,7 @@
 //! export of 1M events in bounded memory.
 //!
 //! The 1M-event test is `#[ignore]`d in the default debug run; `tests/run.sh` runs it against the
-//! release binary (`KESTREL_BIN=target/release/kestrel cargo test --test large -- --ignored`).
+//! release binary (`RELEASE_BINARY=target/release/kestrel cargo test --test large -- --ignored`).
 
 mod common;
 
@@ -13,9 +13,9 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// The binary under test: `KESTREL_BIN` when set (the release build), else this build's.
+/// The binary under test: `RELEASE_BINARY` when set (the release build), else this build's.
 fn binary() -> PathBuf {
-    std::env::var_os("KESTREL_BIN")
+    std::env::var_os("RELEASE_BINARY")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kestrel")))
 }

@@ -30,6 +30,6 @@ cargo test --workspace --all-targets --locked
 
 say "large tests (release build: 1M events exported in bounded memory)"
 cargo build --release --locked --bin kestrel
-KESTREL_BIN="$repo/target/release/kestrel" cargo test --locked --test large -- --ignored
+RELEASE_BINARY="$repo/target/release/kestrel" cargo test --locked --test large -- --ignored
 
 say "all tests passed"

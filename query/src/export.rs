@@ -5,7 +5,7 @@ use crate::error::SearchError;
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
 /// Events read per page.
-pub const EXPORT_PAGE: usize = 2_000;
+pub const EXPORT_PAGE: usize = 10_000;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
