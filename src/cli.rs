@@ -92,7 +92,11 @@ pub struct SearchArgs {
     #[arg(long)]
     pub fields: Option<String>,
     /// The query (Lucene-style; empty matches everything).
-    #[arg(default_value = "", allow_hyphen_values = true, trailing_var_arg = true)]
+    #[arg(
+        default_value = "",
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
     pub query: Vec<String>,
 }
 
@@ -166,7 +170,11 @@ pub struct AggregateArgs {
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// The query (Lucene-style; empty matches everything).
-    #[arg(default_value = "", allow_hyphen_values = true, trailing_var_arg = true)]
+    #[arg(
+        default_value = "",
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
     pub query: Vec<String>,
 }
 

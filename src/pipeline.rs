@@ -40,6 +40,7 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
     let policy = CommitPolicy {
         interval: config.indexer.commit_interval,
         max_events: config.indexer.commit_max_events,
+        retention: config.indexer.retention,
     };
     let task = tokio::spawn(run_indexer(indexer, subscriber, policy, Arc::clone(&stats)));
     Ok(EmbeddedIndexer {

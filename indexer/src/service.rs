@@ -20,6 +20,8 @@ pub struct CommitPolicy {
     pub interval: Duration,
     /// Commit as soon as this many events are uncommitted.
     pub max_events: usize,
+    /// Delete partitions older than this (checked after commits, at most every minute).
+    pub retention: Option<Duration>,
 }
 
 impl Default for CommitPolicy {
@@ -27,6 +29,7 @@ impl Default for CommitPolicy {
         CommitPolicy {
             interval: Duration::from_secs(2),
             max_events: 50_000,
+            retention: None,
         }
     }
 }
@@ -65,7 +68,14 @@ pub async fn run_indexer(
 ) -> Result<Indexer, IndexError> {
     let mut waiting: Vec<Acker> = Vec::new();
     let mut deadline: Option<Instant> = None;
+    let mut retention_checked: Option<Instant> = None;
     loop {
+        if let Some(retention) = policy.retention {
+            if retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                retention_checked = Some(Instant::now());
+                indexer = apply_retention(indexer, retention).await?;
+            }
+        }
         let next = match deadline {
             Some(at) => match tokio::time::timeout_at(at, subscriber.next()).await {
                 Ok(next) => next,
@@ -142,6 +152,17 @@ async fn commit(
         acker.ack();
     }
     Ok(indexer)
+}
+
+async fn apply_retention(indexer: Indexer, retention: Duration) -> Result<Indexer, IndexError> {
+    let (indexer, result) = tokio::task::spawn_blocking(move || {
+        let mut indexer = indexer;
+        let result = indexer.apply_retention(retention, chrono::Utc::now());
+        (indexer, result)
+    })
+    .await
+    .map_err(join_error)?;
+    result.map(|_| indexer)
 }
 
 fn join_error(e: tokio::task::JoinError) -> IndexError {

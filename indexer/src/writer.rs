@@ -10,7 +10,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::document::to_document;
 use crate::error::IndexError;
-use crate::partition::PartitionKey;
+use crate::partition::{list_partitions, PartitionKey};
 use crate::schema::EventSchema;
 use crate::storage::open_index;
 
@@ -207,6 +207,34 @@ impl Indexer {
         Ok(stats)
     }
 
+    /// Deletes every partition whose whole day is older than `retention` before `now`
+    /// (committing and closing its writer first if open). Returns the partitions deleted.
+    pub fn apply_retention(
+        &mut self,
+        retention: std::time::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PartitionKey>, IndexError> {
+        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let Some(horizon) = now.checked_sub_signed(retention) else {
+            return Ok(Vec::new());
+        };
+        let keys = list_partitions(&self.root).map_err(|source| IndexError::Io {
+            path: self.root.clone(),
+            source,
+        })?;
+        let mut dropped = Vec::new();
+        for key in keys.into_iter().filter(|k| k.end() <= horizon) {
+            if let Some(mut partition) = self.partitions.remove(&key) {
+                partition.commit()?;
+            }
+            let dir = key.dir(&self.root);
+            std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io { path: dir, source })?;
+            tracing::info!(partition = %key.dir(&self.root).display(), "partition past retention deleted");
+            dropped.push(key);
+        }
+        Ok(dropped)
+    }
+
     fn partition(&mut self, key: PartitionKey) -> Result<&mut PartitionWriter, IndexError> {
         self.clock += 1;
         if !self.partitions.contains_key(&key) {
@@ -296,6 +324,38 @@ mod tests {
         assert_eq!(again.add(&b).unwrap(), AddOutcome::Added);
         again.commit().unwrap();
         assert_eq!(count(dir.path(), key), 2);
+    }
+
+    #[test]
+    fn retention_deletes_only_days_entirely_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        for day in 1..=3 {
+            indexer
+                .add(&event(
+                    &format!("d{day}"),
+                    &format!("2024-01-0{day}T12:00:00Z"),
+                ))
+                .unwrap();
+        }
+        indexer.commit().unwrap();
+        let now = parse_timestamp("2024-01-04T06:00:00Z").unwrap();
+        // 30 hours back is 2024-01-03T00:00: days 1 and 2 are entirely older.
+        let dropped = indexer
+            .apply_retention(std::time::Duration::from_secs(30 * 3600), now)
+            .unwrap();
+        let days: Vec<String> = dropped.iter().map(|k| k.day.to_string()).collect();
+        assert_eq!(days, ["2024-01-01", "2024-01-02"]);
+        let left: Vec<String> = list_partitions(dir.path())
+            .unwrap()
+            .iter()
+            .map(|k| k.day.to_string())
+            .collect();
+        assert_eq!(left, ["2024-01-03"]);
+        assert_eq!(
+            indexer.add(&event("d3", "2024-01-03T12:00:00Z")).unwrap(),
+            AddOutcome::Duplicate
+        );
     }
 
     #[test]
