@@ -4,51 +4,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-            .arg("--data-dir")
-            .arg(data)
-            .arg("query")
-            .env("KESTREL_QUERY__LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server { child, port };
-        wait_for(Duration::from_secs(20), || {
-            http_get(&server.url("/healthz"), None).ok()
-        })
-        .expect("kestrel query starts");
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        http_get(&self.url(path), None).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn server(data: &Path) -> QueryServer {
+    QueryServer::start(Path::new(env!("CARGO_BIN_EXE_kestrel")), data, &[])
 }
 
 /// (time, offset, stream, log) of each valid line of a Docker json-file log, read here.
@@ -80,7 +42,7 @@ fn context_returns_the_neighbouring_lines_of_the_same_stream_in_order() {
     let data = tempfile::tempdir().unwrap();
     let file = corpus_file("beats_docker_json/docker_corrupted.log");
     ingest(data.path(), std::slice::from_ref(&file));
-    let server = Server::start(data.path());
+    let server = server(data.path());
 
     let mut raw = raw_docker_lines(&file);
     raw.sort();
@@ -147,7 +109,7 @@ fn export_streams_every_match_once_as_ndjson() {
             corpus_file("beats_docker_json/docker_corrupted.log"),
         ],
     );
-    let server = Server::start(data.path());
+    let server = server(data.path());
     for (query, expected) in [
         ("*", 134u64),
         ("event.kind:k8s_audit", 114),

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -57,33 +57,20 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-struct Server {
-    child: Child,
-    port: u16,
+type Server = QueryServer;
+
+fn start_server(data: &Path) -> Server {
+    QueryServer::start(&binary(), data, &[("KESTREL_QUERY__MAX_LIMIT", "10000")])
 }
 
-impl Server {
-    fn start(data: &Path) -> Server {
-        let port = free_port();
-        let child = kestrel_bin(data)
-            .arg("query")
-            .env("KESTREL_QUERY__LISTEN", format!("127.0.0.1:{port}"))
-            .env("KESTREL_QUERY__MAX_LIMIT", "10000")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server { child, port };
-        wait_for(Duration::from_secs(30), || {
-            http_get(&server.url("/healthz"), None).ok()
-        })
-        .expect("kestrel query starts");
-        server
-    }
+/// What the large tests need of the server beyond [`QueryServer`].
+trait LargeServer {
+    fn anon_rss(pid: u32) -> u64;
+    fn peak_anon_during<T>(&self, work: impl FnOnce() -> T) -> (T, u64);
+    fn export(&self, query: &str) -> (u64, u64);
+}
 
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
+impl LargeServer for QueryServer {
     /// Anonymous (heap) resident memory of the server now, bytes. Index files are
     /// memory-mapped: their pages count in RSS but are cache the kernel can drop, so they are
     /// not what "bounded memory" is about.
@@ -111,7 +98,7 @@ impl Server {
             std::thread::spawn(move || {
                 let mut peak = 0;
                 while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                    peak = peak.max(Server::anon_rss(pid));
+                    peak = peak.max(<QueryServer as LargeServer>::anon_rss(pid));
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 peak
@@ -144,19 +131,12 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn deep_pagination_over_100k_events_returns_each_event_exactly_once() {
     let work = tempfile::tempdir().unwrap();
     let total = 100_000u64;
     generate_and_ingest(work.path(), total);
-    let server = Server::start(&work.path().join("data"));
+    let server = start_server(&work.path().join("data"));
     let mut seen = std::collections::HashSet::new();
     let mut previous: Option<(String, String)> = None;
     let mut cursor: Option<String> = None;
@@ -196,7 +176,7 @@ fn export_of_a_million_events_runs_in_bounded_memory() {
     let work = tempfile::tempdir().unwrap();
     let total = 1_000_000u64;
     generate_and_ingest(work.path(), total);
-    let server = Server::start(&work.path().join("data"));
+    let server = start_server(&work.path().join("data"));
     // A small export first: the memory the server needs whatever the size.
     let ((small, small_ids), small_peak) = server.peak_anon_during(|| server.export("verb:create"));
     assert!(small > 0 && small == small_ids);

@@ -155,3 +155,52 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
 pub fn path<'a>(value: &'a Value, dotted: &str) -> Option<&'a Value> {
     dotted.split('.').try_fold(value, |v, key| v.get(key))
 }
+
+/// A `kestrel query` process serving a data directory on a free port; killed on drop.
+pub struct QueryServer {
+    /// The process.
+    pub child: std::process::Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl QueryServer {
+    /// Starts `binary query` over `data` with extra environment variables and waits until
+    /// it answers.
+    pub fn start(binary: &Path, data: &Path, env: &[(&str, &str)]) -> QueryServer {
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("query")
+            .env("KESTREL_QUERY__LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("kestrel query starts");
+        let server = QueryServer { child, port };
+        wait_for(Duration::from_secs(30), || {
+            http_get(&server.url("/healthz"), None).ok()
+        })
+        .expect("kestrel query answers");
+        server
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// GET `path`: status and JSON body.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        http_get(&self.url(path), None).expect("the server answers")
+    }
+}
+
+impl Drop for QueryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
