@@ -385,6 +385,9 @@ pub struct QueryConfig {
     /// Largest limit a query may ask for. Default: `10000`; at least
     /// `default_limit`.
     pub max_limit: usize,
+    /// Memory one aggregation request may use, in MiB; beyond it the request fails
+    /// (HTTP 422) instead of the process running out of memory. Default: `256`; at least 1.
+    pub aggregation_memory_mb: usize,
     /// Who may query.
     pub auth: AuthConfig,
     /// Serve HTTPS instead of HTTP. Default: `None` (plain HTTP).
@@ -398,6 +401,7 @@ impl Default for QueryConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_QUERY_PORT)),
             default_limit: 100,
             max_limit: 10_000,
+            aggregation_memory_mb: 256,
             auth: AuthConfig::default(),
             tls: None,
         }

@@ -209,6 +209,7 @@ fn validate_indexer(config: &Config, errors: &mut Errors) {
 fn validate_query(config: &Config, errors: &mut Errors) {
     let q = &config.query;
     errors.at_least("query.default_limit", q.default_limit, 1);
+    errors.at_least("query.aggregation_memory_mb", q.aggregation_memory_mb, 1);
     if q.max_limit < q.default_limit {
         errors.add(
             "query.max_limit",

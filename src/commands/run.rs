@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use kestrel_collector::tail::{run_tailer, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, ReadFrom};
+use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings};
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
@@ -108,7 +109,11 @@ fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
 }
 
 async fn serve_api(config: Config, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let engine = SearchEngine::new(config.index_dir());
+    let limits = AggregationLimits {
+        memory_limit_bytes: (config.query.aggregation_memory_mb as u64) << 20,
+        ..AggregationLimits::default()
+    };
+    let engine = SearchEngine::with_aggregation_limits(config.index_dir(), limits);
     let settings = ApiSettings {
         default_limit: config.query.default_limit,
         max_limit: config.query.max_limit,
