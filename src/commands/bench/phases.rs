@@ -51,6 +51,16 @@ impl Throughput {
     }
 }
 
+/// A progress bar on stderr (drawn only on a terminal) counting `unit` up to `total`.
+fn progress(phase: &str, total: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let template = format!("{phase:<12} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} {{eta}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 /// The generated data set (generated once per events/seed and reused).
 pub fn generate(dir: &Path, args: &BenchArgs) -> anyhow::Result<DataSet> {
     let marker = dir.join("complete");
@@ -111,20 +121,24 @@ fn ingest_options() -> IngestOptions {
 pub fn normalize(data: &DataSet) -> anyhow::Result<Throughput> {
     eprintln!("normalize: {} files", data.files.len());
     let options = ingest_options();
+    let bar = progress("normalize", data.events, "events");
     let (events, cost) = measure(|| -> anyhow::Result<u64> {
         let mut events = 0u64;
         for file in &data.files {
             normalize_file(file, &options, |outputs| {
-                events += outputs
+                let count = outputs
                     .iter()
                     .filter(|o| matches!(o, Output::Event(_)))
                     .count() as u64;
+                events += count;
+                bar.inc(count);
                 outputs.clear();
                 Ok(())
             })?;
         }
         Ok(events)
     });
+    bar.finish_and_clear();
     Ok(Throughput::new(events?, data.bytes, cost))
 }
 
@@ -154,12 +168,14 @@ pub fn raw_tantivy(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Resul
     let cpu_before = super::measure::cpu_seconds();
     super::measure::reset_peak_rss();
     let mut normalizing_cpu = 0.0;
+    let bar = progress("raw tantivy", data.events, "events");
     for file in &data.files {
         let mut chunk_started = super::measure::cpu_seconds();
         normalize_file(file, &options, |outputs| {
             let now = super::measure::cpu_seconds();
             normalizing_cpu += now - chunk_started;
             let started = Instant::now();
+            bar.inc(outputs.len() as u64);
             for output in outputs.drain(..) {
                 if let Output::Event(event) = output {
                     let source = event.to_json();
@@ -174,6 +190,7 @@ pub fn raw_tantivy(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Resul
             Ok(())
         })?;
     }
+    bar.finish_and_clear();
     let started = Instant::now();
     writer.commit()?;
     writer.wait_merging_threads()?;
@@ -206,13 +223,27 @@ pub fn ingest(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Result<Ing
     let _ = std::fs::remove_dir_all(dir);
     let config = config.clone().with_data_dir(dir.to_owned());
     let files = data.files.clone();
+    let events = data.events;
     let (outcome, cost) = measure(|| -> anyhow::Result<(u64, u64, u64)> {
         runtime()?.block_on(async {
             let dead_letters = dead_letter_store(&config)?;
             let indexer = start_indexer(&config)?;
+            let bar = progress("ingest", events, "events");
+            let stats = std::sync::Arc::clone(&indexer.stats);
+            let ticker = {
+                let bar = bar.clone();
+                tokio::spawn(async move {
+                    loop {
+                        bar.set_position(stats.added());
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                })
+            };
             let summary =
                 ingest_files(files, ingest_options(), indexer.publisher, dead_letters).await;
             indexer.task.await??;
+            ticker.abort();
+            bar.finish_and_clear();
             let summary = summary?;
             Ok((
                 summary.bytes,
