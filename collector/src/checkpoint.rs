@@ -47,7 +47,7 @@ pub enum CheckpointError {
 }
 
 /// Checkpoints of every file, by path, persisted in one JSON file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Checkpoints {
     path: PathBuf,
     positions: BTreeMap<String, FilePosition>,

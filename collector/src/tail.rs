@@ -104,9 +104,9 @@ pub async fn run_tailer(
     stats: Arc<TailStats>,
 ) -> Result<(), CollectError> {
     let checkpoints = Checkpoints::load(&options.checkpoint_path)?;
+    let resume = checkpoints.clone();
     let (ack_tx, ack_rx) = mpsc::channel(64);
     let checkpointer = tokio::spawn(run_checkpointer(checkpoints, ack_rx));
-    let resume = Checkpoints::load(&options.checkpoint_path)?;
     let reader = tokio::task::spawn_blocking(move || {
         let mut tailer = Tailer {
             options,
