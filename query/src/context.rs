@@ -11,6 +11,7 @@ use tantivy::schema::{IndexRecordOption, Term};
 use tantivy::{DocAddress, Order};
 
 use crate::error::SearchError;
+use crate::keyset::beyond;
 use crate::search::SearchEngine;
 
 /// An event and its neighbours.
@@ -114,43 +115,25 @@ impl SearchEngine {
             return Ok(Vec::new());
         }
         let schema = self.schema();
-        let ts_field = schema.resolve("@timestamp").field;
-        let offset_field = schema.resolve("log.offset").field;
-        let ts = |v| Term::from_field_i64(ts_field, v);
-        let offset = |v| Term::from_field_i64(offset_field, v);
-        let (beyond_ts, beyond_offset) = match order {
-            Order::Desc => (
-                RangeQuery::new(
-                    Bound::Included(ts(i64::MIN)),
-                    Bound::Excluded(ts(anchor.timestamp)),
-                ),
-                RangeQuery::new(
-                    Bound::Included(offset(i64::MIN)),
-                    Bound::Excluded(offset(anchor.offset)),
-                ),
-            ),
-            Order::Asc => (
-                RangeQuery::new(
-                    Bound::Excluded(ts(anchor.timestamp)),
-                    Bound::Included(ts(i64::MAX)),
-                ),
-                RangeQuery::new(
-                    Bound::Excluded(offset(anchor.offset)),
-                    Bound::Included(offset(i64::MAX)),
-                ),
-            ),
+        let offset = |v| Term::from_field_i64(schema.resolve("log.offset").field, v);
+        let descending = order == Order::Desc;
+        let offset_beyond = if descending {
+            RangeQuery::new(
+                Bound::Included(offset(i64::MIN)),
+                Bound::Excluded(offset(anchor.offset)),
+            )
+        } else {
+            RangeQuery::new(
+                Bound::Excluded(offset(anchor.offset)),
+                Bound::Included(offset(i64::MAX)),
+            )
         };
-        let same_ts = TermQuery::new(ts(anchor.timestamp), IndexRecordOption::Basic);
-        let position: Box<dyn TantivyQuery> = Box::new(BooleanQuery::new(vec![
-            (Occur::Should, Box::new(beyond_ts) as Box<dyn TantivyQuery>),
-            (
-                Occur::Should,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, Box::new(same_ts) as Box<dyn TantivyQuery>),
-                    (Occur::Must, Box::new(beyond_offset)),
-                ])),
-            ),
-        ]));
+        let position = beyond(
+            schema.resolve("@timestamp").field,
+            anchor.timestamp,
+            descending,
+            offset_beyond,
+        );
         let query = BooleanQuery::new(vec![
             (Occur::Must, siblings.box_clone()),
             (Occur::Must, position),

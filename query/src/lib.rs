@@ -7,6 +7,7 @@ pub mod context;
 mod error;
 pub mod export;
 pub mod json_pattern;
+mod keyset;
 pub mod language;
 pub mod projection;
 pub mod search;

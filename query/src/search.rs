@@ -16,12 +16,13 @@ use kestrel_indexer::{list_partitions, open_index, EventSchema, IndexError, Part
 use serde::{Deserialize, Serialize};
 use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Term, Value};
+use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, RangeQuery};
+use tantivy::schema::{Term, Value};
 use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::aggregate::AggregationLimits;
 use crate::error::SearchError;
+use crate::keyset::beyond;
 use crate::language::{parse, Query};
 use crate::projection::project;
 use crate::translate::{time_filter, Translator};
@@ -278,37 +279,19 @@ impl SearchEngine {
 
     /// Events strictly after `cursor` in `order`: `(ts, id)` beyond the cursor's.
     fn after_cursor(&self, cursor: &Cursor, order: SortOrder) -> Box<dyn TantivyQuery> {
-        let ts_field = self.schema.resolve("@timestamp").field;
-        let id_field = self.schema.resolve("event.id").field;
-        let ts = |v| Term::from_field_i64(ts_field, v);
-        let id = Term::from_field_text(id_field, &cursor.id);
-        let (beyond_ts, beyond_id) = match order {
-            SortOrder::Desc => (
-                RangeQuery::new(
-                    Bound::Included(ts(i64::MIN)),
-                    Bound::Excluded(ts(cursor.timestamp)),
-                ),
-                RangeQuery::new(Bound::Unbounded, Bound::Excluded(id)),
-            ),
-            SortOrder::Asc => (
-                RangeQuery::new(
-                    Bound::Excluded(ts(cursor.timestamp)),
-                    Bound::Included(ts(i64::MAX)),
-                ),
-                RangeQuery::new(Bound::Excluded(id), Bound::Unbounded),
-            ),
+        let id = Term::from_field_text(self.schema.resolve("event.id").field, &cursor.id);
+        let descending = order == SortOrder::Desc;
+        let id_beyond = if descending {
+            RangeQuery::new(Bound::Unbounded, Bound::Excluded(id))
+        } else {
+            RangeQuery::new(Bound::Excluded(id), Bound::Unbounded)
         };
-        let same_ts = TermQuery::new(ts(cursor.timestamp), IndexRecordOption::Basic);
-        Box::new(BooleanQuery::new(vec![
-            (Occur::Should, Box::new(beyond_ts) as Box<dyn TantivyQuery>),
-            (
-                Occur::Should,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, Box::new(same_ts) as Box<dyn TantivyQuery>),
-                    (Occur::Must, Box::new(beyond_id)),
-                ])),
-            ),
-        ]))
+        beyond(
+            self.schema.resolve("@timestamp").field,
+            cursor.timestamp,
+            descending,
+            id_beyond,
+        )
     }
 
     /// Searchers of the partitions overlapping `[from, to]`, refreshed to their last commit,
