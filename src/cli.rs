@@ -27,8 +27,13 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run collector, embedded bus, indexer and query API in one process.
+    /// Run collector, bus (embedded unless Kafka is configured), indexer and query API in one
+    /// process.
     Run,
+    /// Run the collector alone, publishing to Kafka.
+    Collector,
+    /// Run an indexer alone, a member of the indexers' Kafka consumer group.
+    Indexer,
     /// Serve the query API over the data directory's indexes.
     Query,
     /// Ingest files once through the normalizers and the indexer, then exit.

@@ -3,9 +3,13 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use std::sync::atomic::AtomicBool;
+
+use kestrel_bus::kafka::KafkaProducer;
 use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_collector::normalize::Format;
 use kestrel_config::{BusKind, Config, SourceFormat};
+use kestrel_indexer::kafka::{run_kafka_indexer, KafkaIndexerSettings};
 use kestrel_indexer::service::{run_indexer, CommitPolicy, IndexingStats};
 use kestrel_indexer::{Indexer, IndexerOptions};
 use tokio::task::JoinHandle;
@@ -24,7 +28,7 @@ pub struct EmbeddedIndexer {
 pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
     if config.bus.kind != BusKind::Embedded {
         anyhow::bail!(
-            "bus.kind = \"kafka\": the Kafka bus is not available in this version; use the embedded bus"
+            "bus.kind = \"kafka\": this command indexes in process; use kestrel run, collector or indexer"
         );
     }
     let options = IndexerOptions {
@@ -47,6 +51,34 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
         publisher,
         task,
         stats,
+    })
+}
+
+/// Starts an indexer consuming the Kafka events topic, on a blocking thread of its own; it
+/// stops (committing its shards) once `stop` is set.
+pub fn start_kafka_indexer(
+    config: &Config,
+    dead_letters: Arc<KafkaProducer>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<Result<(), kestrel_indexer::IndexError>> {
+    let settings = KafkaIndexerSettings {
+        kafka: config.bus.kafka.clone(),
+        index_root: config.index_dir(),
+        options: IndexerOptions {
+            writer_memory_bytes: config.indexer.writer_memory_mb << 20,
+            writer_threads: writer_threads(config),
+            ..IndexerOptions::default()
+        },
+        policy: CommitPolicy {
+            interval: config.indexer.commit_interval,
+            max_events: config.indexer.commit_max_events,
+            retention: config.indexer.retention,
+        },
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let stats = Arc::new(IndexingStats::default());
+    tokio::task::spawn_blocking(move || {
+        run_kafka_indexer(settings, dead_letters, runtime, stop, stats)
     })
 }
 

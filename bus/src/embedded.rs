@@ -1,7 +1,11 @@
-//! The embedded, in-process bus.
+//! The embedded, in-process bus, and the publishing handle shared with the Kafka bus.
+
+use std::sync::Arc;
 
 use kestrel_event::Event;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::kafka::{Deliveries, KafkaProducer};
 
 /// Errors of the embedded bus.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,48 +47,82 @@ impl Acker {
     }
 }
 
-/// Resolves once the consumer has made a published batch durable.
+/// Resolves once the next stage has made a published batch durable: the indexer committed it
+/// (embedded bus) or every in-sync replica holds it (Kafka).
 #[derive(Debug)]
-pub struct Acknowledgement(oneshot::Receiver<()>);
+pub struct Acknowledgement(AckInner);
+
+#[derive(Debug)]
+enum AckInner {
+    Embedded(oneshot::Receiver<()>),
+    Kafka(Deliveries),
+}
 
 impl Acknowledgement {
     /// Waits for the acknowledgement.
     pub async fn wait(self) -> Result<(), BusError> {
-        self.0.await.map_err(|_| BusError::NotAcknowledged)
+        match self.0 {
+            AckInner::Embedded(rx) => rx.await.map_err(|_| BusError::NotAcknowledged),
+            AckInner::Kafka(deliveries) => match deliveries.delivered().await {
+                true => Ok(()),
+                false => Err(BusError::NotAcknowledged),
+            },
+        }
     }
 }
 
 /// The producing side; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Publisher {
-    tx: mpsc::Sender<Batch>,
+pub struct Publisher(PublisherInner);
+
+#[derive(Debug, Clone)]
+enum PublisherInner {
+    Embedded(mpsc::Sender<Batch>),
+    Kafka(Arc<KafkaProducer>),
 }
 
 impl Publisher {
+    /// A publisher to Kafka.
+    pub fn kafka(producer: Arc<KafkaProducer>) -> Publisher {
+        Publisher(PublisherInner::Kafka(producer))
+    }
+
     /// Publishes a batch, waiting for room when the bus is full (backpressure). Returns the
     /// acknowledgement to await before moving any checkpoint past these events.
     pub async fn publish(&self, events: Vec<Event>) -> Result<Acknowledgement, BusError> {
+        let tx = match &self.0 {
+            PublisherInner::Embedded(tx) => tx,
+            PublisherInner::Kafka(producer) => {
+                let deliveries = producer.send(&events).await;
+                return Ok(Acknowledgement(AckInner::Kafka(deliveries)));
+            }
+        };
         let (ack_tx, ack_rx) = oneshot::channel();
         let batch = Batch {
             events,
             acker: Acker(ack_tx),
         };
-        self.tx.send(batch).await.map_err(|_| BusError::Closed)?;
-        Ok(Acknowledgement(ack_rx))
+        tx.send(batch).await.map_err(|_| BusError::Closed)?;
+        Ok(Acknowledgement(AckInner::Embedded(ack_rx)))
     }
-}
 
-impl Publisher {
     /// Like [`Publisher::publish`], for code running on a blocking thread (never call it from
     /// an async task).
     pub fn blocking_publish(&self, events: Vec<Event>) -> Result<Acknowledgement, BusError> {
+        let tx = match &self.0 {
+            PublisherInner::Embedded(tx) => tx,
+            PublisherInner::Kafka(producer) => {
+                let deliveries = producer.blocking_send(&events);
+                return Ok(Acknowledgement(AckInner::Kafka(deliveries)));
+            }
+        };
         let (ack_tx, ack_rx) = oneshot::channel();
         let batch = Batch {
             events,
             acker: Acker(ack_tx),
         };
-        self.tx.blocking_send(batch).map_err(|_| BusError::Closed)?;
-        Ok(Acknowledgement(ack_rx))
+        tx.blocking_send(batch).map_err(|_| BusError::Closed)?;
+        Ok(Acknowledgement(AckInner::Embedded(ack_rx)))
     }
 }
 
@@ -104,7 +142,7 @@ impl Subscriber {
 /// Creates an embedded bus holding at most `capacity_batches` batches in flight.
 pub fn embedded(capacity_batches: usize) -> (Publisher, Subscriber) {
     let (tx, rx) = mpsc::channel(capacity_batches.max(1));
-    (Publisher { tx }, Subscriber { rx })
+    (Publisher(PublisherInner::Embedded(tx)), Subscriber { rx })
 }
 
 #[cfg(test)]

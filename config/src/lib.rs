@@ -310,6 +310,9 @@ pub struct KafkaConfig {
     pub group_id: String,
     /// Number of partitions when Kestrel creates the topic. Default: `6`.
     pub partitions: i32,
+    /// Replication factor when Kestrel creates the topics; `-1` takes the
+    /// brokers' `default.replication.factor`. Default: `-1`.
+    pub replication_factor: i32,
     /// Extra librdkafka properties passed through as they are, e.g.
     /// `security.protocol`, `sasl.mechanism`, `sasl.username`. Dotted names
     /// may be written as quoted keys (`"security.protocol" = "SASL_SSL"`) or as
@@ -328,6 +331,7 @@ impl Default for KafkaConfig {
             dead_letter_topic: "kestrel-dead-letters".to_owned(),
             group_id: "kestrel-indexers".to_owned(),
             partitions: 6,
+            replication_factor: -1,
             properties: BTreeMap::new(),
         }
     }

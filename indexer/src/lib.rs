@@ -5,9 +5,11 @@
 //! - [`partition`]: one index per event kind and UTC day.
 //! - [`writer`]: the [`Indexer`], which adds each event at most once and commits.
 //! - [`service`]: the indexing loop that drains the bus and acknowledges what it committed.
+//! - [`kafka`]: the Kafka consumer, exactly once through offsets kept in the index commits.
 
 pub mod document;
 mod error;
+pub mod kafka;
 pub mod partition;
 pub mod schema;
 pub mod service;
@@ -15,7 +17,9 @@ mod storage;
 pub mod writer;
 
 pub use error::IndexError;
-pub use partition::{list_partitions, PartitionKey, PartitionKind};
+pub use partition::{
+    list_partition_dirs, list_partitions, PartitionDir, PartitionKey, PartitionKind,
+};
 pub use schema::{EventSchema, FieldKind, ResolvedField};
 pub use storage::open_index;
 pub use writer::{AddOutcome, CommitStats, Indexer, IndexerOptions};

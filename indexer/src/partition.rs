@@ -2,6 +2,11 @@
 //!
 //! Layout: `<index root>/<event kind>/<YYYY-MM-DD>/`. Retention drops whole directories, and a
 //! search opens only the partitions whose day overlaps its time range.
+//!
+//! An indexer fed by Kafka writes one such tree per Kafka partition, a shard, under
+//! `<index root>/shards/<topic>-<partition>/`, so that whoever owns the Kafka partition owns
+//! its indexes (and the offsets recorded in their commits). Searches cover the root and every
+//! shard ([`list_partition_dirs`]).
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +123,46 @@ pub fn list_partitions(root: &Path) -> std::io::Result<Vec<PartitionKey>> {
     }
     keys.sort();
     Ok(keys)
+}
+
+/// Directory under the index root that holds the shards of Kafka-fed indexers.
+pub const SHARDS_DIR: &str = "shards";
+
+/// One partition found on disk: its key and its directory (under the root or under a shard).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionDir {
+    /// Which kind and day.
+    pub key: PartitionKey,
+    /// Its directory.
+    pub dir: PathBuf,
+}
+
+/// Lists the partitions under `root` and under every shard of `root/shards/`, oldest first.
+pub fn list_partition_dirs(root: &Path) -> std::io::Result<Vec<PartitionDir>> {
+    let mut roots = vec![root.to_path_buf()];
+    match std::fs::read_dir(root.join(SHARDS_DIR)) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    roots.push(entry.path());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut dirs = Vec::new();
+    for shard_root in roots {
+        for key in list_partitions(&shard_root)? {
+            dirs.push(PartitionDir {
+                key,
+                dir: key.dir(&shard_root),
+            });
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 #[cfg(test)]

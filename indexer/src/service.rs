@@ -43,6 +43,8 @@ pub struct IndexingStats {
     pub duplicates: AtomicU64,
     /// Commits that made events durable.
     pub commits: AtomicU64,
+    /// Messages that were not events, sent to the dead-letter topic.
+    pub dead_letters: AtomicU64,
 }
 
 impl IndexingStats {

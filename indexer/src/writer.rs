@@ -110,15 +110,21 @@ impl PartitionWriter {
         Ok(found > 0)
     }
 
-    fn commit(&mut self) -> Result<u64, IndexError> {
-        if self.pending_ids.is_empty() {
+    /// Commits what was added, with `payload` in the commit's metadata. Without pending events
+    /// nothing is written unless `force` (to record a payload alone).
+    fn commit(&mut self, payload: Option<&str>, force: bool) -> Result<u64, IndexError> {
+        if self.pending_ids.is_empty() && !force {
             return Ok(0);
         }
         let tantivy_err = |source| IndexError::Tantivy {
             path: self.dir.clone(),
             source,
         };
-        self.writer.commit().map_err(tantivy_err)?;
+        let mut prepared = self.writer.prepare_commit().map_err(tantivy_err)?;
+        if let Some(payload) = payload {
+            prepared.set_payload(payload);
+        }
+        prepared.commit().map_err(tantivy_err)?;
         self.reader.reload().map_err(tantivy_err)?;
         let events = self.pending_ids.len() as u64;
         self.pending_ids.clear();
@@ -138,6 +144,7 @@ pub struct Indexer {
     options: IndexerOptions,
     partitions: HashMap<PartitionKey, PartitionWriter>,
     clock: u64,
+    payload: Option<String>,
 }
 
 impl Indexer {
@@ -154,6 +161,7 @@ impl Indexer {
             options,
             partitions: HashMap::new(),
             clock: 0,
+            payload: None,
         })
     }
 
@@ -194,17 +202,58 @@ impl Indexer {
         self.partitions.values().map(|p| p.pending_ids.len()).sum()
     }
 
+    /// Sets the payload that every later commit writes into the partitions' commit metadata,
+    /// including the commits the indexer makes on its own (closing the least recently used
+    /// writer, retention).
+    pub fn set_commit_payload(&mut self, payload: Option<String>) {
+        self.payload = payload;
+    }
+
     /// Makes every added event durable and searchable.
     pub fn commit(&mut self) -> Result<CommitStats, IndexError> {
         let mut stats = CommitStats::default();
         for partition in self.partitions.values_mut() {
-            let events = partition.commit()?;
+            let events = partition.commit(self.payload.as_deref(), false)?;
             if events > 0 {
                 stats.partitions += 1;
                 stats.events += events;
             }
         }
         Ok(stats)
+    }
+
+    /// Commits every partition holding added events with the payload `payload_for(members)`,
+    /// where `members` lists those partitions. When none holds any, the most recently used
+    /// open partition is committed with the payload alone, so the payload is recorded anyway
+    /// (if no partition is open, nothing is written and `members` is empty).
+    pub fn commit_round(
+        &mut self,
+        payload_for: impl FnOnce(&[PartitionKey]) -> String,
+    ) -> Result<(Vec<PartitionKey>, CommitStats), IndexError> {
+        let mut members: Vec<PartitionKey> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| !p.pending_ids.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        if members.is_empty() {
+            members.extend(
+                self.partitions
+                    .iter()
+                    .max_by_key(|(_, p)| p.last_used)
+                    .map(|(k, _)| *k),
+            );
+        }
+        members.sort();
+        let payload = payload_for(&members);
+        let mut stats = CommitStats::default();
+        for key in &members {
+            // Every member was listed from the open partitions just above.
+            let partition = self.partitions.get_mut(key).expect("member is open");
+            stats.events += partition.commit(Some(&payload), true)?;
+            stats.partitions += 1;
+        }
+        Ok((members, stats))
     }
 
     /// Deletes every partition whose whole day is older than `retention` before `now`
@@ -225,7 +274,7 @@ impl Indexer {
         let mut dropped = Vec::new();
         for key in keys.into_iter().filter(|k| k.end() <= horizon) {
             if let Some(mut partition) = self.partitions.remove(&key) {
-                partition.commit()?;
+                partition.commit(self.payload.as_deref(), false)?;
             }
             let dir = key.dir(&self.root);
             std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io { path: dir, source })?;
@@ -262,11 +311,30 @@ impl Indexer {
             return Ok(());
         };
         if let Some(mut partition) = self.partitions.remove(&oldest) {
-            partition.commit()?;
+            partition.commit(self.payload.as_deref(), false)?;
             tracing::debug!(partition = %partition.dir.display(), "closed partition writer");
         }
         Ok(())
     }
+}
+
+/// The payload of the last commit of every partition under `root` (not its shards).
+pub fn commit_payloads(root: &Path) -> Result<Vec<(PartitionKey, Option<String>)>, IndexError> {
+    let keys = list_partitions(root).map_err(|source| IndexError::Io {
+        path: root.to_owned(),
+        source,
+    })?;
+    let schema = EventSchema::new();
+    let mut payloads = Vec::with_capacity(keys.len());
+    for key in keys {
+        let dir = key.dir(root);
+        let index = open_index(&dir, &schema, false)?;
+        let metas = index
+            .load_metas()
+            .map_err(|source| IndexError::Tantivy { path: dir, source })?;
+        payloads.push((key, metas.payload));
+    }
+    Ok(payloads)
 }
 
 #[cfg(test)]

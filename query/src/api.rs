@@ -308,7 +308,7 @@ async fn aggregate(
 
 async fn ready(State(state): State<ApiState>) -> Response {
     let root = state.engine.root().to_owned();
-    let readable = tokio::task::spawn_blocking(move || kestrel_indexer::list_partitions(&root))
+    let readable = tokio::task::spawn_blocking(move || kestrel_indexer::list_partition_dirs(&root))
         .await
         .map(|r| r.is_ok())
         .unwrap_or(false);

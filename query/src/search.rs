@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use kestrel_indexer::{list_partitions, open_index, EventSchema, IndexError, PartitionKey};
+use kestrel_indexer::{
+    list_partition_dirs, open_index, EventSchema, IndexError, PartitionDir, PartitionKey,
+};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, TopDocs};
@@ -136,7 +138,7 @@ pub struct PartitionSearcher {
 pub struct SearchEngine {
     root: PathBuf,
     schema: EventSchema,
-    readers: Mutex<HashMap<PartitionKey, IndexReader>>,
+    readers: Mutex<HashMap<PathBuf, IndexReader>>,
     aggregation_limits: AggregationLimits,
 }
 
@@ -301,27 +303,28 @@ impl SearchEngine {
         from: Option<&DateTime<Utc>>,
         to: Option<&DateTime<Utc>>,
     ) -> Result<Vec<PartitionSearcher>, SearchError> {
-        let keys = list_partitions(&self.root).map_err(|source| IndexError::Io {
+        let partitions = list_partition_dirs(&self.root).map_err(|source| IndexError::Io {
             path: self.root.clone(),
             source,
         })?;
         // A poisoned lock only means another search panicked; the cache itself stays valid.
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        readers.retain(|key, _| keys.contains(key));
+        readers.retain(|dir, _| partitions.iter().any(|p| &p.dir == dir));
         let mut selected = Vec::new();
-        for key in keys.into_iter().filter(|k| k.overlaps(from, to)) {
-            let reader = match readers.get(&key) {
+        for PartitionDir { key, dir } in partitions.into_iter().filter(|p| p.key.overlaps(from, to))
+        {
+            let reader = match readers.get(&dir) {
                 Some(reader) => {
                     reader.reload()?;
                     reader.clone()
                 }
                 None => {
-                    let index = open_index(&key.dir(&self.root), &self.schema, false)?;
+                    let index = open_index(&dir, &self.schema, false)?;
                     let reader: IndexReader = index
                         .reader_builder()
                         .reload_policy(ReloadPolicy::Manual)
                         .try_into()?;
-                    readers.insert(key, reader.clone());
+                    readers.insert(dir, reader.clone());
                     reader
                 }
             };

@@ -26,8 +26,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
     match cli.command {
-        Command::Run => run::run(config, true),
-        Command::Query => run::run(config, false),
+        Command::Run => run::run(config, run::Roles::ALL),
+        Command::Collector => run::run(config, run::Roles::COLLECTOR),
+        Command::Indexer => run::run(config, run::Roles::INDEXER),
+        Command::Query => run::run(config, run::Roles::QUERY),
         Command::Ingest(args) => ingest::ingest(config, args),
         Command::Search(args) => search::search(config, args),
         Command::Aggregate(args) => aggregate::aggregate(config, args),

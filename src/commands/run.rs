@@ -1,5 +1,5 @@
-//! `kestrel run` (collector, embedded bus, indexer and query API in one process) and
-//! `kestrel query` (the query API alone).
+//! `kestrel run` (collector, bus, indexer and query API in one process) and the commands that
+//! run one role: `kestrel collector`, `kestrel indexer`, `kestrel query`.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,22 +13,67 @@ use kestrel_query::api::{router, ApiSettings};
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
 
-use crate::pipeline::{dead_letter_store, format_of, runtime, start_indexer};
+use kestrel_bus::kafka::KafkaProducer;
+use kestrel_bus::Publisher;
+use kestrel_config::BusKind;
+
+use crate::pipeline::{dead_letter_store, format_of, runtime, start_indexer, start_kafka_indexer};
+
+/// The roles a process takes (each also subject to its `enabled` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    collector: bool,
+    indexer: bool,
+    query: bool,
+}
+
+impl Roles {
+    /// Everything in one process.
+    pub const ALL: Roles = Roles {
+        collector: true,
+        indexer: true,
+        query: true,
+    };
+    /// The collector alone.
+    pub const COLLECTOR: Roles = Roles {
+        collector: true,
+        indexer: false,
+        query: false,
+    };
+    /// An indexer alone.
+    pub const INDEXER: Roles = Roles {
+        collector: false,
+        indexer: true,
+        query: false,
+    };
+    /// The query API alone.
+    pub const QUERY: Roles = Roles {
+        collector: false,
+        indexer: false,
+        query: true,
+    };
+}
 
 /// Runs until SIGINT or SIGTERM; then stops reading, commits what was read, persists
 /// checkpoints and exits.
-pub fn run(config: Config, with_pipeline: bool) -> anyhow::Result<ExitCode> {
+pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
+    if config.bus.kind == BusKind::Embedded && roles != Roles::ALL && roles != Roles::QUERY {
+        anyhow::bail!(
+            "bus.kind = \"embedded\" runs collector and indexer in one process (kestrel run); \
+             set bus.kind = \"kafka\" to run them apart"
+        );
+    }
     runtime()?.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let api = if config.query.enabled {
+        let api = if roles.query && config.query.enabled {
             Some(tokio::spawn(serve_api(config.clone(), shutdown_rx.clone())))
         } else {
             None
         };
-        let pipeline = if with_pipeline {
-            Some(start_pipeline(&config)?)
-        } else {
-            None
+        let pipeline = match (roles.collector || roles.indexer, config.bus.kind) {
+            (false, _) => None,
+            (true, BusKind::Embedded) => Some(start_pipeline(&config)?),
+            (true, BusKind::Kafka) => Some(start_kafka_pipeline(&config, roles).await?),
         };
         wait_for_signal().await;
         tracing::info!("shutting down");
@@ -38,7 +83,9 @@ pub fn run(config: Config, with_pipeline: bool) -> anyhow::Result<ExitCode> {
             if let Some(tailer) = pipeline.tailer {
                 tailer.await.context("collector task")??;
             }
-            pipeline.indexer.await.context("indexer task")??;
+            if let Some(indexer) = pipeline.indexer {
+                indexer.await.context("indexer task")??;
+            }
         }
         if let Some(api) = api {
             api.await.context("api task")??;
@@ -50,32 +97,81 @@ pub fn run(config: Config, with_pipeline: bool) -> anyhow::Result<ExitCode> {
 struct RunningPipeline {
     stop: Arc<AtomicBool>,
     tailer: Option<tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>>,
-    indexer: tokio::task::JoinHandle<Result<kestrel_indexer::Indexer, kestrel_indexer::IndexError>>,
+    indexer: Option<tokio::task::JoinHandle<Result<(), kestrel_indexer::IndexError>>>,
+}
+
+/// Collector publishing to Kafka and/or an indexer consuming from it, per `roles`.
+async fn start_kafka_pipeline(config: &Config, roles: Roles) -> anyhow::Result<RunningPipeline> {
+    kestrel_bus::kafka::ensure_topics(&config.bus.kafka).await?;
+    let producer = Arc::new(KafkaProducer::new(&config.bus.kafka)?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let indexer = if roles.indexer && config.indexer.enabled {
+        Some(start_kafka_indexer(
+            config,
+            Arc::clone(&producer),
+            Arc::clone(&stop),
+        ))
+    } else {
+        None
+    };
+    let tailer = if roles.collector && config.collector.enabled {
+        Some(start_tailer(
+            config,
+            Publisher::kafka(producer),
+            Arc::clone(&stop),
+        )?)
+    } else {
+        None
+    };
+    Ok(RunningPipeline {
+        stop,
+        tailer,
+        indexer,
+    })
 }
 
 fn start_pipeline(config: &Config) -> anyhow::Result<RunningPipeline> {
     let indexer = start_indexer(config)?;
     let stop = Arc::new(AtomicBool::new(false));
     let tailer = if config.collector.enabled {
-        let options = tail_options(config)?;
-        let dead_letters = dead_letter_store(config)?;
-        tracing::info!(sources = options.sources.len(), "collector started");
-        Some(tokio::spawn(run_tailer(
-            options,
-            indexer.publisher,
-            dead_letters,
-            Arc::clone(&stop),
-            Arc::new(TailStats::default()),
-        )))
+        Some(start_tailer(config, indexer.publisher, Arc::clone(&stop))?)
     } else {
         drop(indexer.publisher);
         None
     };
+    let task = indexer.task;
+    let indexer = tokio::spawn(async move { task.await.map_err(join_error)?.map(|_| ()) });
     Ok(RunningPipeline {
         stop,
         tailer,
-        indexer: indexer.task,
+        indexer: Some(indexer),
     })
+}
+
+type TailerTask = tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>;
+
+fn start_tailer(
+    config: &Config,
+    publisher: Publisher,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<TailerTask> {
+    let options = tail_options(config)?;
+    let dead_letters = dead_letter_store(config)?;
+    tracing::info!(sources = options.sources.len(), "collector started");
+    Ok(tokio::spawn(run_tailer(
+        options,
+        publisher,
+        dead_letters,
+        stop,
+        Arc::new(TailStats::default()),
+    )))
+}
+
+fn join_error(e: tokio::task::JoinError) -> kestrel_indexer::IndexError {
+    kestrel_indexer::IndexError::Io {
+        path: "indexer task".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {

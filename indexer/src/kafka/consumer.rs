@@ -1,0 +1,385 @@
+//! The Kafka consumer of an indexer: a member of the indexers' consumer group that indexes
+//! each assigned partition into its own shard and records the offsets in the shard's commits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use kestrel_bus::kafka::{consumer_config, KafkaProducer};
+use kestrel_bus::rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use kestrel_bus::rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+use kestrel_bus::rdkafka::statistics::Statistics;
+use kestrel_bus::rdkafka::types::RDKafkaRespErr;
+use kestrel_bus::rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use kestrel_config::KafkaConfig;
+use kestrel_event::Event;
+
+use super::shard::{shard_root, Absorbed, Shard};
+use crate::error::IndexError;
+use crate::service::{CommitPolicy, IndexingStats};
+use crate::writer::IndexerOptions;
+
+/// How long one poll of the consumer waits for a message.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What a Kafka-fed indexer needs.
+#[derive(Debug, Clone)]
+pub struct KafkaIndexerSettings {
+    /// Brokers, topics, group and client properties.
+    pub kafka: KafkaConfig,
+    /// The index root; shards go under `<root>/shards/`.
+    pub index_root: PathBuf,
+    /// Writer tuning of every shard.
+    pub options: IndexerOptions,
+    /// When shards commit, and retention.
+    pub policy: CommitPolicy,
+}
+
+/// Consumes the events topic until `stop` is set, then commits every shard and leaves the
+/// group. Blocking: run it on a thread of its own (`spawn_blocking`). Poison messages (not
+/// an event) are copied to the dead-letter topic through `dead_letters`, using `runtime` to
+/// wait for their delivery.
+pub fn run_kafka_indexer(
+    settings: KafkaIndexerSettings,
+    dead_letters: Arc<KafkaProducer>,
+    runtime: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+    stats: Arc<IndexingStats>,
+) -> Result<(), IndexError> {
+    let shards = Arc::new(Mutex::new(Shards {
+        open: HashMap::new(),
+        settings: settings.clone(),
+        failure: None,
+    }));
+    let context = IndexerContext {
+        shards: Arc::clone(&shards),
+        topic: settings.kafka.topic.clone(),
+    };
+    let consumer: BaseConsumer<IndexerContext> = consumer_config(&settings.kafka)
+        .create_with_context(context)
+        .map_err(|e| kafka_error("creating the consumer", e))?;
+    consumer
+        .subscribe(&[&settings.kafka.topic])
+        .map_err(|e| kafka_error("subscribing", e))?;
+    tracing::info!(topic = %settings.kafka.topic, group = %settings.kafka.group_id, "kafka indexer started");
+    let poison = PoisonHandler {
+        producer: dead_letters,
+        runtime,
+        topic: settings.kafka.dead_letter_topic.clone(),
+    };
+    let mut retention_checked = Instant::now() - Duration::from_secs(3600);
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(failure) = lock(&shards).failure.take() {
+            return Err(failure);
+        }
+        match consumer.poll(POLL) {
+            Some(Ok(message)) => handle_message(&shards, &message, &poison, &stats)?,
+            Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
+            None => {}
+        }
+        let committed = lock(&shards).commit_due(&stats)?;
+        commit_offsets(
+            &consumer,
+            &settings.kafka.topic,
+            &committed,
+            CommitMode::Async,
+        );
+        if let Some(retention) = settings.policy.retention {
+            if retention_checked.elapsed() >= Duration::from_secs(60) {
+                retention_checked = Instant::now();
+                lock(&shards).apply_retention(retention)?;
+            }
+        }
+    }
+    let committed = lock(&shards).commit_all(&stats)?;
+    commit_offsets(
+        &consumer,
+        &settings.kafka.topic,
+        &committed,
+        CommitMode::Sync,
+    );
+    consumer.unsubscribe();
+    lock(&shards).open.clear();
+    tracing::info!("kafka indexer stopped");
+    Ok(())
+}
+
+fn handle_message(
+    shards: &Mutex<Shards>,
+    message: &BorrowedMessage<'_>,
+    poison: &PoisonHandler,
+    stats: &IndexingStats,
+) -> Result<(), IndexError> {
+    let mut shards = lock(shards);
+    let Some(shard) = shards.open.get_mut(&message.partition()) else {
+        // A message of a partition revoked since it was fetched: its new owner reads it.
+        return Ok(());
+    };
+    let event = message.payload().map(Event::from_json);
+    match event {
+        Some(Ok(event)) => {
+            match shard.absorb(message.offset(), &event)? {
+                Absorbed::Added => stats.added.fetch_add(1, Ordering::Relaxed),
+                Absorbed::Duplicate => stats.duplicates.fetch_add(1, Ordering::Relaxed),
+                Absorbed::Behind => 0,
+            };
+            Ok(())
+        }
+        Some(Err(error)) => {
+            if shard.skip(message.offset()) {
+                poison.send(message, &error.to_string())?;
+                stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+        None => {
+            if shard.skip(message.offset()) {
+                poison.send(message, "message without payload")?;
+                stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Copies messages that are not events to the dead-letter topic, with where they came from
+/// and why they were refused as headers.
+struct PoisonHandler {
+    producer: Arc<KafkaProducer>,
+    runtime: tokio::runtime::Handle,
+    topic: String,
+}
+
+impl PoisonHandler {
+    fn send(&self, message: &BorrowedMessage<'_>, reason: &str) -> Result<(), IndexError> {
+        let source = format!(
+            "{}/{}/{}",
+            message.topic(),
+            message.partition(),
+            message.offset()
+        );
+        tracing::warn!(%source, %reason, "message is not an event; sent to the dead-letter topic");
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "kestrel.source",
+                value: Some(source.as_str()),
+            })
+            .insert(Header {
+                key: "kestrel.error",
+                value: Some(reason),
+            });
+        let payload = message.payload().unwrap_or_default();
+        self.runtime
+            .block_on(
+                self.producer
+                    .send_raw(&self.topic, message.key(), payload, Some(headers)),
+            )
+            .map_err(|e| IndexError::Io {
+                path: self.topic.clone().into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+}
+
+/// The shards this indexer owns, shared between the poll loop and the rebalance callback
+/// (which runs inside `poll`, on the same thread, so the lock is never contended).
+struct Shards {
+    open: HashMap<i32, Shard>,
+    settings: KafkaIndexerSettings,
+    /// An error raised in a callback, returned by the loop.
+    failure: Option<IndexError>,
+}
+
+impl Shards {
+    fn assign(&mut self, partition: i32) -> Result<Option<i64>, IndexError> {
+        if let Some(shard) = self.open.get(&partition) {
+            return Ok(shard.resume_offset());
+        }
+        let root = shard_root(
+            &self.settings.index_root,
+            &self.settings.kafka.topic,
+            partition,
+        );
+        let shard = Shard::open(root, partition, self.settings.options.clone())?;
+        let offset = shard.resume_offset();
+        tracing::info!(partition, resume_offset = ?offset, "kafka partition assigned");
+        self.open.insert(partition, shard);
+        Ok(offset)
+    }
+
+    /// Commits and closes the shards of revoked partitions.
+    fn revoke(
+        &mut self,
+        partitions: &[i32],
+        stats: &IndexingStats,
+    ) -> Result<Vec<(i32, i64)>, IndexError> {
+        let mut committed = Vec::new();
+        for partition in partitions {
+            if let Some(mut shard) = self.open.remove(partition) {
+                if let Some((end, _)) = shard.commit()? {
+                    stats.commits.fetch_add(1, Ordering::Relaxed);
+                    committed.push((*partition, end));
+                }
+                tracing::info!(partition, "kafka partition revoked");
+            }
+        }
+        Ok(committed)
+    }
+
+    fn commit_due(&mut self, stats: &IndexingStats) -> Result<Vec<(i32, i64)>, IndexError> {
+        let policy = self.settings.policy;
+        self.commit_where(stats, |shard| {
+            shard.commit_due(policy.max_events, policy.interval)
+        })
+    }
+
+    fn commit_all(&mut self, stats: &IndexingStats) -> Result<Vec<(i32, i64)>, IndexError> {
+        self.commit_where(stats, |shard| shard.uncommitted() > 0)
+    }
+
+    fn commit_where(
+        &mut self,
+        stats: &IndexingStats,
+        due: impl Fn(&Shard) -> bool,
+    ) -> Result<Vec<(i32, i64)>, IndexError> {
+        let mut committed = Vec::new();
+        for shard in self.open.values_mut().filter(|s| due(s)) {
+            let started = Instant::now();
+            if let Some((end, commit)) = shard.commit()? {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    partition = shard.partition(),
+                    offset = end,
+                    events = commit.events,
+                    millis = started.elapsed().as_millis() as u64,
+                    "shard committed"
+                );
+                committed.push((shard.partition(), end));
+            }
+        }
+        Ok(committed)
+    }
+
+    fn apply_retention(&mut self, retention: Duration) -> Result<(), IndexError> {
+        self.open
+            .values_mut()
+            .try_for_each(|shard| shard.apply_retention(retention))
+    }
+}
+
+/// Reports what the indexes hold to Kafka's committed offsets, which serve lag monitoring
+/// only (consumption resumes from the offsets in the indexes).
+fn commit_offsets<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    committed: &[(i32, i64)],
+    mode: CommitMode,
+) {
+    if committed.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in committed {
+        if let Err(error) = list.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+            tracing::warn!(%error, partition, "invalid offset");
+        }
+    }
+    if let Err(error) = consumer.commit(&list, mode) {
+        tracing::debug!(%error, "kafka offset commit failed (lag monitoring only)");
+    }
+}
+
+struct IndexerContext {
+    shards: Arc<Mutex<Shards>>,
+    topic: String,
+}
+
+impl ClientContext for IndexerContext {
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        for (partition, figures) in &topic.partitions {
+            if figures.partition < 0 || figures.consumer_lag < 0 {
+                continue;
+            }
+            tracing::trace!(partition, lag = figures.consumer_lag, "consumer lag");
+        }
+    }
+}
+
+impl ConsumerContext for IndexerContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let assigned: Vec<i32> = partitions
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let mut shards = lock(&self.shards);
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                for partition in assigned {
+                    match shards.assign(partition) {
+                        Ok(Some(offset)) => {
+                            if let Err(error) = partitions.set_partition_offset(
+                                &self.topic,
+                                partition,
+                                Offset::Offset(offset),
+                            ) {
+                                tracing::error!(%error, partition, "cannot set the start offset");
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::error!(%error, partition, "cannot open the partition's shard");
+                            shards.failure.get_or_insert(error);
+                        }
+                    }
+                }
+                if let Err(error) = consumer.assign(partitions) {
+                    tracing::error!(%error, "kafka assignment failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let stats = IndexingStats::default();
+                match shards.revoke(&assigned, &stats) {
+                    Ok(committed) => {
+                        commit_offsets(consumer, &self.topic, &committed, CommitMode::Sync)
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "commit on revocation failed");
+                        shards.failure.get_or_insert(error);
+                    }
+                }
+                if let Err(error) = consumer.unassign() {
+                    tracing::error!(%error, "kafka unassignment failed");
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "kafka rebalance error");
+                if let Err(error) = consumer.unassign() {
+                    tracing::error!(%error, "kafka unassignment failed");
+                }
+            }
+        }
+    }
+}
+
+fn lock(shards: &Mutex<Shards>) -> MutexGuard<'_, Shards> {
+    // A poisoned lock means the loop panicked; the process is going down anyway.
+    shards.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn kafka_error(what: &str, error: kestrel_bus::rdkafka::error::KafkaError) -> IndexError {
+    IndexError::Io {
+        path: format!("kafka: {what}").into(),
+        source: std::io::Error::other(error.to_string()),
+    }
+}
