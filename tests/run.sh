@@ -19,6 +19,17 @@ command -v cargo >/dev/null || { echo "error: cargo is required" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 
+# The Kafka tests start their own brokers (they kill and restart them): Tansu, an Apache
+# Kafka-compatible broker, built from the crate registry once (several minutes) and reused.
+tansu="${KESTREL_TEST_TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
+if [ ! -x "$tansu" ]; then
+  say "installing the Tansu broker (cargo install tansu)"
+  cargo install tansu --locked --features dynostore,libsql
+  tansu="$HOME/.cargo/bin/tansu"
+fi
+export KESTREL_TEST_TANSU="$tansu"
+"$tansu" --version
+
 say "format"
 cargo fmt --all -- --check
 
