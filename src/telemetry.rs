@@ -1,4 +1,4 @@
-//! Structured logs with `tracing`.
+//! Structured logs with `tracing`, and Prometheus metrics.
 
 use std::io::IsTerminal;
 
@@ -20,4 +20,38 @@ pub fn init(config: &LogConfig) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Installs the global Prometheus recorder and returns a renderer of its metrics. With
+/// `listen`, also serves them on `http://<listen>/metrics` (call from within the runtime).
+pub fn install_metrics(
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<kestrel_query::api::MetricsRenderer> {
+    use anyhow::Context;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    let builder = PrometheusBuilder::new();
+    let handle = match listen {
+        None => builder
+            .install_recorder()
+            .context("installing the metrics recorder")?,
+        Some(addr) => {
+            let (recorder, exporter) = builder
+                .with_http_listener(addr)
+                .build()
+                .with_context(|| format!("metrics.listen: cannot serve on {addr}"))?;
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
+            tokio::spawn(async move {
+                if let Err(error) = exporter.await {
+                    tracing::error!(?error, "metrics listener failed");
+                }
+            });
+            tracing::info!(listen = %addr, "metrics listening");
+            handle
+        }
+    };
+    Ok(kestrel_query::api::MetricsRenderer::new(move || {
+        handle.render()
+    }))
 }

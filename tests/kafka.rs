@@ -400,7 +400,14 @@ fn a_poison_message_goes_to_the_dead_letter_topic_and_consumption_continues() {
     let mut writers = Writers::create(&logs);
     let config = write_config(dir.path(), &logs, &broker.brokers(), "poison");
     let data = dir.path().join("data");
-    let kestrel = Role::start(&config, "run", dir.path().join("run.log"));
+    let metrics_port = free_port();
+    let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    let kestrel = Role::start_with(
+        &config,
+        "run",
+        dir.path().join("run.log"),
+        &[("KESTREL_METRICS__LISTEN", &metrics_listen)],
+    );
 
     writers.write(200);
     wait_for(Duration::from_secs(60), || {
@@ -450,4 +457,28 @@ fn a_poison_message_goes_to_the_dead_letter_topic_and_consumption_continues() {
         "{}",
         kestrel.log()
     );
+
+    // The indexer's metrics tell the same story (lag comes with the 5 s client statistics).
+    let url = format!("http://{metrics_listen}/metrics");
+    let wanted = [
+        "kestrel_indexer_events_indexed_total 500",
+        "kestrel_indexer_dead_letters_total 1",
+        "kestrel_indexer_consumer_lag{topic=\"events\",partition=",
+        "kestrel_indexer_segments{",
+        "kestrel_indexer_commit_duration_seconds",
+    ];
+    let page = wait_for(Duration::from_secs(20), || {
+        let page = ureq::get(&url)
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        wanted.iter().all(|w| page.contains(w)).then_some(page)
+    });
+    let last = ureq::get(&url)
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok());
+    assert!(page.is_some(), "metrics lack one of {wanted:?}: {last:?}");
 }

@@ -67,6 +67,8 @@ pub struct Config {
     pub query: QueryConfig,
     /// Kestrel's own diagnostic logging.
     pub log: LogConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             indexer: IndexerConfig::default(),
             query: QueryConfig::default(),
             log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -447,6 +450,18 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// Private key (PEM). Required.
     pub key: PathBuf,
+}
+
+/// Prometheus metrics. The query API serves them on `/metrics` (with its
+/// authentication); `listen` adds a listener of their own, for processes
+/// without the query API (`kestrel collector`, `kestrel indexer`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of a plain HTTP listener serving `/metrics`, `IP:PORT`.
+    /// Default: unset (only the query API serves them).
+    #[serde(deserialize_with = "serde_helpers::optional_socket_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// Kestrel's own logging.

@@ -61,6 +61,13 @@ pub fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Err
     })
 }
 
+/// An optional `SocketAddr` (see [`socket_addr`]).
+pub fn optional_socket_addr<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    socket_addr(d).map(Some)
+}
+
 /// A leaf or a table in the Kafka properties.
 enum PropertyValue {
     Leaf(String),

@@ -261,6 +261,10 @@ fn example_optional_settings_are_valid() {
     let props = std::mem::take(&mut config.bus.kafka.properties);
     assert_eq!(props.get("security.protocol").unwrap(), "SASL_SSL");
     assert_eq!(props.len(), 4);
+    assert_eq!(
+        config.metrics.listen.take(),
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
     assert_eq!(config, Config::default());
 }
 
@@ -317,6 +321,7 @@ fn example_documents_every_key() {
         "query.auth",
         "query.tls",
         "log",
+        "metrics",
     ];
     for table in tables {
         assert!(sections.contains(table), "example lacks [{table}]");

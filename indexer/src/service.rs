@@ -48,6 +48,31 @@ pub struct IndexingStats {
 }
 
 impl IndexingStats {
+    /// Counts an event added to the index.
+    pub fn record_added(&self) {
+        self.added.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("kestrel_indexer_events_indexed_total").increment(1);
+    }
+
+    /// Counts an event the index already held.
+    pub fn record_duplicate(&self) {
+        self.duplicates.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("kestrel_indexer_duplicates_total").increment(1);
+    }
+
+    /// Counts a message sent to the dead-letter topic.
+    pub fn record_dead_letter(&self) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("kestrel_indexer_dead_letters_total").increment(1);
+    }
+
+    /// Counts a commit that made events durable, and its latency.
+    pub fn record_commit(&self, took: Duration) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("kestrel_indexer_commits_total").increment(1);
+        metrics::histogram!("kestrel_indexer_commit_duration_seconds").record(took.as_secs_f64());
+    }
+
     /// Events added so far.
     pub fn added(&self) -> u64 {
         self.added.load(Ordering::Relaxed)
@@ -117,9 +142,9 @@ async fn add_events(
         events.sort_by_key(|e| PartitionKey::of(e.kind(), &e.timestamp));
         let result = events.iter().try_for_each(|event| {
             match indexer.add(event)? {
-                AddOutcome::Added => stats.added.fetch_add(1, Ordering::Relaxed),
-                AddOutcome::Duplicate => stats.duplicates.fetch_add(1, Ordering::Relaxed),
-            };
+                AddOutcome::Added => stats.record_added(),
+                AddOutcome::Duplicate => stats.record_duplicate(),
+            }
             Ok(())
         });
         (indexer, result)
@@ -134,6 +159,7 @@ async fn commit(
     waiting: &mut Vec<Acker>,
     stats: &Arc<IndexingStats>,
 ) -> Result<Indexer, IndexError> {
+    let started = Instant::now();
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
         let result = indexer.commit();
@@ -143,7 +169,7 @@ async fn commit(
     .map_err(join_error)?;
     let committed = result?;
     if committed.events > 0 {
-        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.record_commit(started.elapsed());
         tracing::debug!(
             events = committed.events,
             partitions = committed.partitions,

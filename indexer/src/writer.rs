@@ -202,6 +202,14 @@ impl Indexer {
         self.partitions.values().map(|p| p.pending_ids.len()).sum()
     }
 
+    /// Searchable segments of every open partition, as of its last commit.
+    pub fn segment_counts(&self) -> Vec<(PartitionKey, usize)> {
+        self.partitions
+            .iter()
+            .map(|(key, p)| (*key, p.reader.searcher().segment_readers().len()))
+            .collect()
+    }
+
     /// Sets the payload that every later commit writes into the partitions' commit metadata,
     /// including the commits the indexer makes on its own (closing the least recently used
     /// writer, retention).

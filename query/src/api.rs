@@ -29,6 +29,30 @@ pub struct ApiSettings {
     /// Accepted bearer tokens; empty means no authentication (only allowed on loopback, which
     /// configuration validation enforces).
     pub tokens: Vec<String>,
+    /// Renders the process's Prometheus metrics for `/metrics` (not served when `None`).
+    pub metrics: Option<MetricsRenderer>,
+}
+
+/// Renders Prometheus metrics in the text exposition format.
+#[derive(Clone)]
+pub struct MetricsRenderer(Arc<dyn Fn() -> String + Send + Sync>);
+
+impl MetricsRenderer {
+    /// A renderer calling `render`.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> MetricsRenderer {
+        MetricsRenderer(Arc::new(render))
+    }
+
+    /// The metrics, now.
+    pub fn render(&self) -> String {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for MetricsRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsRenderer")
+    }
 }
 
 #[derive(Clone)]
@@ -48,6 +72,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route("/api/v1/events/{id}/context", get(event_context))
         .route("/api/v1/export", get(export_ndjson))
         .route("/api/v1/aggregate", axum::routing::post(aggregate))
+        .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state.clone());
     Router::new()
@@ -304,6 +329,20 @@ async fn aggregate(
             other => ApiError::from(other),
         })?;
     Ok(Json(response).into_response())
+}
+
+async fn metrics_text(State(state): State<ApiState>) -> Response {
+    match &state.settings.metrics {
+        Some(renderer) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            renderer.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {

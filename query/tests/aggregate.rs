@@ -772,6 +772,7 @@ fn settings() -> ApiSettings {
         default_limit: 100,
         max_limit: 1000,
         tokens: Vec::new(),
+        metrics: None,
     }
 }
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 use kestrel_collector::tail::{run_tailer, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, ReadFrom};
 use kestrel_query::aggregate::AggregationLimits;
-use kestrel_query::api::{router, ApiSettings};
+use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
 
@@ -65,8 +65,13 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
     }
     runtime()?.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let metrics = crate::telemetry::install_metrics(config.metrics.listen)?;
         let api = if roles.query && config.query.enabled {
-            Some(tokio::spawn(serve_api(config.clone(), shutdown_rx.clone())))
+            Some(tokio::spawn(serve_api(
+                config.clone(),
+                metrics,
+                shutdown_rx.clone(),
+            )))
         } else {
             None
         };
@@ -204,7 +209,11 @@ fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
     })
 }
 
-async fn serve_api(config: Config, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+async fn serve_api(
+    config: Config,
+    metrics: MetricsRenderer,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let limits = AggregationLimits {
         memory_limit_bytes: (config.query.aggregation_memory_mb as u64) << 20,
         ..AggregationLimits::default()
@@ -214,6 +223,7 @@ async fn serve_api(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
         default_limit: config.query.default_limit,
         max_limit: config.query.max_limit,
         tokens: config.query.auth.tokens.clone(),
+        metrics: Some(metrics),
     };
     let app = router(engine, settings);
     let listen = config.query.listen;

@@ -25,6 +25,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         default_limit: config.query.default_limit,
         max_limit: config.query.max_limit,
         tokens: Vec::new(),
+        metrics: None,
     };
     let request = match build_request(&params, &settings) {
         Ok(request) => request,

@@ -51,6 +51,7 @@ pub fn run_kafka_indexer(
     let shards = Arc::new(Mutex::new(Shards {
         open: HashMap::new(),
         settings: settings.clone(),
+        stats: Arc::clone(&stats),
         failure: None,
     }));
     let context = IndexerContext {
@@ -121,23 +122,23 @@ fn handle_message(
     match event {
         Some(Ok(event)) => {
             match shard.absorb(message.offset(), &event)? {
-                Absorbed::Added => stats.added.fetch_add(1, Ordering::Relaxed),
-                Absorbed::Duplicate => stats.duplicates.fetch_add(1, Ordering::Relaxed),
-                Absorbed::Behind => 0,
-            };
+                Absorbed::Added => stats.record_added(),
+                Absorbed::Duplicate => stats.record_duplicate(),
+                Absorbed::Behind => {}
+            }
             Ok(())
         }
         Some(Err(error)) => {
             if shard.skip(message.offset()) {
                 poison.send(message, &error.to_string())?;
-                stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+                stats.record_dead_letter();
             }
             Ok(())
         }
         None => {
             if shard.skip(message.offset()) {
                 poison.send(message, "message without payload")?;
-                stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+                stats.record_dead_letter();
             }
             Ok(())
         }
@@ -188,6 +189,7 @@ impl PoisonHandler {
 struct Shards {
     open: HashMap<i32, Shard>,
     settings: KafkaIndexerSettings,
+    stats: Arc<IndexingStats>,
     /// An error raised in a callback, returned by the loop.
     failure: Option<IndexError>,
 }
@@ -218,8 +220,9 @@ impl Shards {
         let mut committed = Vec::new();
         for partition in partitions {
             if let Some(mut shard) = self.open.remove(partition) {
+                let started = Instant::now();
                 if let Some((end, _)) = shard.commit()? {
-                    stats.commits.fetch_add(1, Ordering::Relaxed);
+                    stats.record_commit(started.elapsed());
                     committed.push((*partition, end));
                 }
                 tracing::info!(partition, "kafka partition revoked");
@@ -248,7 +251,7 @@ impl Shards {
         for shard in self.open.values_mut().filter(|s| due(s)) {
             let started = Instant::now();
             if let Some((end, commit)) = shard.commit()? {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.record_commit(started.elapsed());
                 tracing::debug!(
                     partition = shard.partition(),
                     offset = end,
@@ -305,7 +308,8 @@ impl ClientContext for IndexerContext {
             if figures.partition < 0 || figures.consumer_lag < 0 {
                 continue;
             }
-            tracing::trace!(partition, lag = figures.consumer_lag, "consumer lag");
+            metrics::gauge!("kestrel_indexer_consumer_lag", "topic" => self.topic.clone(), "partition" => partition.to_string())
+                .set(figures.consumer_lag as f64);
         }
     }
 }
@@ -348,7 +352,7 @@ impl ConsumerContext for IndexerContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                let stats = IndexingStats::default();
+                let stats = Arc::clone(&shards.stats);
                 match shards.revoke(&assigned, &stats) {
                     Ok(committed) => {
                         commit_offsets(consumer, &self.topic, &committed, CommitMode::Sync)

@@ -141,6 +141,14 @@ impl Shard {
             }
             .to_payload()
         })?;
+        for (key, segments) in self.indexer.segment_counts() {
+            metrics::gauge!(
+                "kestrel_indexer_segments",
+                "shard" => self.partition.to_string(),
+                "index" => member_name(&key)
+            )
+            .set(segments as f64);
+        }
         self.round += 1;
         self.start = Some(end);
         self.absorbed = 0;
