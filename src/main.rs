@@ -7,6 +7,11 @@ mod telemetry;
 
 use clap::Parser;
 
+// Indexing allocates and frees many small buffers per event (documents, tokens, JSON): a
+// thread-caching allocator spends far less time there than the system one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     match commands::dispatch(cli) {

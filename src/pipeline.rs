@@ -60,6 +60,7 @@ pub fn start_kafka_indexer(
     config: &Config,
     dead_letters: Arc<KafkaProducer>,
     stop: Arc<AtomicBool>,
+    stats: Arc<IndexingStats>,
 ) -> JoinHandle<Result<(), kestrel_indexer::IndexError>> {
     let settings = KafkaIndexerSettings {
         kafka: config.bus.kafka.clone(),
@@ -76,7 +77,6 @@ pub fn start_kafka_indexer(
         },
     };
     let runtime = tokio::runtime::Handle::current();
-    let stats = Arc::new(IndexingStats::default());
     tokio::task::spawn_blocking(move || {
         run_kafka_indexer(settings, dead_letters, runtime, stop, stats)
     })

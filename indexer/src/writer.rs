@@ -172,6 +172,21 @@ impl Indexer {
 
     /// Adds an event unless the index already holds one with the same id.
     pub fn add(&mut self, event: &Event) -> Result<AddOutcome, IndexError> {
+        self.add_inner(event, None)
+    }
+
+    /// Like [`Indexer::add`], with the event's JSON already at hand (`source`, as
+    /// [`Event::to_json`] writes it), which is stored as the event's source instead of
+    /// serializing the event again.
+    pub fn add_with_source(
+        &mut self,
+        event: &Event,
+        source: &str,
+    ) -> Result<AddOutcome, IndexError> {
+        self.add_inner(event, Some(source))
+    }
+
+    fn add_inner(&mut self, event: &Event, source: Option<&str>) -> Result<AddOutcome, IndexError> {
         let key = PartitionKey::of(event.kind(), &event.timestamp);
         let id_field = self
             .schema
@@ -185,7 +200,8 @@ impl Indexer {
         if partition.contains(&id_term, event.id())? {
             return Ok(AddOutcome::Duplicate);
         }
-        let doc = to_document(&schema, event, event.to_json());
+        let source = source.map_or_else(|| event.to_json(), str::to_owned);
+        let doc = to_document(&schema, event, source);
         partition
             .writer
             .add_document(doc)

@@ -115,6 +115,7 @@ async fn start_kafka_pipeline(config: &Config, roles: Roles) -> anyhow::Result<R
             config,
             Arc::clone(&producer),
             Arc::clone(&stop),
+            Arc::new(kestrel_indexer::service::IndexingStats::default()),
         ))
     } else {
         None

@@ -118,10 +118,13 @@ fn handle_message(
         // A message of a partition revoked since it was fetched: its new owner reads it.
         return Ok(());
     };
-    let event = message.payload().map(Event::from_json);
+    let payload = message.payload();
+    let event = payload.map(|bytes| Event::from_json(bytes).map(|e| (e, bytes)));
     match event {
-        Some(Ok(event)) => {
-            match shard.absorb(message.offset(), &event)? {
+        Some(Ok((event, bytes))) => {
+            // Event::from_json accepted it, so it is UTF-8 JSON.
+            let source = std::str::from_utf8(bytes).unwrap_or_default();
+            match shard.absorb(message.offset(), &event, source)? {
                 Absorbed::Added => stats.record_added(),
                 Absorbed::Duplicate => stats.record_duplicate(),
                 Absorbed::Behind => {}

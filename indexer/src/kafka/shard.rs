@@ -84,12 +84,18 @@ impl Shard {
         self.absorbed >= max_events || self.dirty_since.is_some_and(|at| at.elapsed() >= interval)
     }
 
-    /// Adds the event of the message at `offset` (unless already durable or indexed).
-    pub fn absorb(&mut self, offset: i64, event: &Event) -> Result<Absorbed, IndexError> {
+    /// Adds the event of the message at `offset`, whose payload `source` is the event's JSON
+    /// (unless already durable or indexed).
+    pub fn absorb(
+        &mut self,
+        offset: i64,
+        event: &Event,
+        source: &str,
+    ) -> Result<Absorbed, IndexError> {
         if !self.advance(offset) {
             return Ok(Absorbed::Behind);
         }
-        Ok(match self.indexer.add(event)? {
+        Ok(match self.indexer.add_with_source(event, source)? {
             AddOutcome::Added => Absorbed::Added,
             AddOutcome::Duplicate => Absorbed::Duplicate,
         })

@@ -8,10 +8,13 @@
 //!    document building, indexing and the commit (the indexing ceiling);
 //! 4. **ingest**: the whole pipeline (read, normalize, embedded bus, de-duplication,
 //!    time-partitioned indexes, commit);
-//! 5. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
+//! 5. **kafka** (when a broker is given): the same pipeline with Kafka between the collector
+//!    and an indexer of the consumer group, to committed index;
+//! 6. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
 //!    cardinality; p50/p99 over repeated runs, next to ripgrep over the raw files when `rg` is
 //!    installed.
 
+mod kafka;
 mod measure;
 mod phases;
 mod report;
@@ -40,9 +43,11 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(unknown) = args
         .phases
         .iter()
-        .find(|p| !["normalize", "raw", "ingest", "search"].contains(&p.as_str()))
+        .find(|p| !["normalize", "raw", "ingest", "kafka", "search"].contains(&p.as_str()))
     {
-        anyhow::bail!("--phases: unknown phase {unknown:?} (normalize, raw, ingest, search)");
+        anyhow::bail!(
+            "--phases: unknown phase {unknown:?} (normalize, raw, ingest, kafka, search)"
+        );
     }
     if wants("normalize") {
         report.normalize = Some(phases::normalize(&generated)?);
@@ -57,6 +62,19 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let index = work.join(format!("pipeline-{}-{}", args.events, args.seed));
     if wants("ingest") {
         report.ingest = Some(phases::ingest(&config, &generated, &index)?);
+    }
+    let brokers = args
+        .kafka_brokers
+        .clone()
+        .or_else(|| Some(config.bus.kafka.brokers.clone()).filter(|b| !b.is_empty()));
+    match (wants("kafka"), brokers) {
+        (true, Some(brokers)) => {
+            let dir = work.join(format!("kafka-{}-{}", args.events, args.seed));
+            report.kafka = Some(kafka::kafka_ingest(&config, &brokers, &generated, &dir)?);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        (true, None) => eprintln!("kafka: skipped, no broker (--kafka-brokers)"),
+        (false, _) => {}
     }
     if wants("search") {
         report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);

@@ -38,7 +38,7 @@ pub struct Throughput {
 }
 
 impl Throughput {
-    fn new(events: u64, bytes: u64, cost: PhaseCost) -> Throughput {
+    pub(super) fn new(events: u64, bytes: u64, cost: PhaseCost) -> Throughput {
         let mib = bytes as f64 / (1024.0 * 1024.0);
         Throughput {
             events,
@@ -52,7 +52,7 @@ impl Throughput {
 }
 
 /// A progress bar on stderr (drawn only on a terminal) counting `unit` up to `total`.
-fn progress(phase: &str, total: u64, unit: &str) -> indicatif::ProgressBar {
+pub(super) fn progress(phase: &str, total: u64, unit: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
     let template = format!("{phase:<12} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} {{eta}}");
     if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
@@ -108,7 +108,7 @@ fn collect_logs(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn ingest_options() -> IngestOptions {
+pub(super) fn ingest_options() -> IngestOptions {
     IngestOptions {
         format: Format::Auto,
         host_name: "bench".into(),

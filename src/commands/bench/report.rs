@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::kafka::KafkaIngest;
 use super::phases::{Ingest, RawTantivy, SearchCase, Throughput};
 use super::DataSet;
 use crate::cli::BenchArgs;
@@ -25,6 +26,8 @@ pub struct Report {
     pub raw_tantivy: Option<RawTantivy>,
     /// The whole embedded pipeline.
     pub ingest: Option<Ingest>,
+    /// The whole pipeline through Kafka.
+    pub kafka: Option<KafkaIngest>,
     /// Search and aggregation suite.
     pub search: Option<Vec<SearchCase>>,
 }
@@ -41,6 +44,7 @@ impl Report {
             normalize: None,
             raw_tantivy: None,
             ingest: None,
+            kafka: None,
             search: None,
         }
     }
@@ -94,10 +98,31 @@ impl Report {
                 "raw",
             );
         }
+        if let Some(k) = &self.kafka {
+            row(
+                "pipeline through kafka -> index",
+                &k.throughput,
+                raw_rate,
+                "raw",
+            );
+            if let Some(i) = &self.ingest {
+                println!(
+                    "kafka vs embedded bus: {:.2}x per cpu-s, {:.2}x wall-clock",
+                    k.throughput.mib_per_cpu_second / i.throughput.mib_per_cpu_second.max(1e-9),
+                    k.throughput.mib_per_second / i.throughput.mib_per_second.max(1e-9)
+                );
+            }
+        }
         if let (Some(r), Some(i)) = (&self.raw_tantivy, &self.ingest) {
             println!(
                 "index bytes per raw byte: pipeline {:.3}, raw tantivy {:.3}",
                 i.index_bytes_per_raw_byte, r.index_bytes_per_raw_byte
+            );
+        }
+        if let Some(k) = &self.kafka {
+            println!(
+                "index bytes per raw byte through kafka: {:.3}",
+                k.index_bytes_per_raw_byte
             );
         }
         if let Some(cases) = &self.search {
