@@ -3,7 +3,7 @@
 //! consumer group index, processes and the broker are killed with SIGKILL, and every line ends
 //! up indexed exactly once.
 //!
-//! The broker binary is `$KESTREL_TEST_TANSU`, else `tansu` on the PATH or in `~/.cargo/bin`
+//! The broker binary is `$TANSU_BINARY`, else `tansu` on the PATH or in `~/.cargo/bin`
 //! (`bash tests/run.sh` installs it). Without it these tests fail: they never skip.
 
 mod common;
@@ -24,7 +24,7 @@ const TOPIC: &str = "events";
 const DEAD_LETTER_TOPIC: &str = "dead-letters";
 
 fn tansu_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("KESTREL_TEST_TANSU") {
+    if let Some(path) = std::env::var_os("TANSU_BINARY") {
         return PathBuf::from(path);
     }
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
@@ -39,7 +39,7 @@ fn tansu_binary() -> PathBuf {
     }
     candidates.into_iter().find(|p| p.is_file()).expect(
         "the Kafka tests need the Tansu broker: run `bash tests/run.sh` (it installs it) \
-         or set KESTREL_TEST_TANSU to its binary",
+         or set TANSU_BINARY to its binary",
     )
 }
 

@@ -21,13 +21,13 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 
 # The Kafka tests start their own brokers (they kill and restart them): Tansu, an Apache
 # Kafka-compatible broker, built from the crate registry once (several minutes) and reused.
-tansu="${KESTREL_TEST_TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
+tansu="${TANSU_BINARY:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
 if [ ! -x "$tansu" ]; then
   say "installing the Tansu broker (cargo install tansu)"
   cargo install tansu --locked --features dynostore,libsql
   tansu="$HOME/.cargo/bin/tansu"
 fi
-export KESTREL_TEST_TANSU="$tansu"
+export TANSU_BINARY="$tansu"
 "$tansu" --version
 
 say "format"

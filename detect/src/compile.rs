@@ -1,0 +1,220 @@
+//! A detection rule compiled to matchers, and its evaluation on an event.
+
+use serde_json::{Map, Value};
+
+use crate::condition::{parse_condition, Condition};
+use crate::error::RuleError;
+use crate::mapping::{covers, field_paths};
+use crate::rule::{LogSource, SigmaRule};
+use crate::value::{text, wildcard_pattern, FieldSpec, Pattern, ValueTest};
+
+/// A detection rule ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// The rule's id (else its name, else its title).
+    pub id: String,
+    /// Name by which correlations refer to it.
+    pub name: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Level (`medium` when unset).
+    pub level: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Its log source.
+    pub logsource: LogSource,
+    searches: Vec<Search>,
+    condition: Condition,
+}
+
+#[derive(Debug, Clone)]
+enum Search {
+    /// Maps: any map matches when all its fields match.
+    Maps(Vec<Vec<FieldCheck>>),
+    /// Keywords: any matches any text of the event.
+    Keywords(Vec<Pattern>),
+}
+
+#[derive(Debug, Clone)]
+struct FieldCheck {
+    paths: Vec<String>,
+    test: ValueTest,
+}
+
+impl CompiledRule {
+    /// Compiles a rule; errors name the rule and the search identifier at fault.
+    pub fn compile(rule: &SigmaRule) -> Result<CompiledRule, RuleError> {
+        let error = |part: &str, message: String| RuleError::Detection {
+            rule: rule.reference().to_owned(),
+            part: part.to_owned(),
+            message,
+        };
+        let mut names = Vec::new();
+        let mut searches = Vec::new();
+        for (name, value) in &rule.detection {
+            if name == "condition" || name == "timeframe" {
+                continue;
+            }
+            let search =
+                compile_search(&rule.logsource, value).map_err(|message| error(name, message))?;
+            names.push(name.clone());
+            searches.push(search);
+        }
+        let condition_text = match rule.detection.get("condition") {
+            Some(Value::String(text)) => text.clone(),
+            // A list of conditions: any of them.
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            _ => return Err(error("condition", "missing".into())),
+        };
+        let condition = parse_condition(&condition_text, &names)
+            .map_err(|message| error("condition", message))?;
+        Ok(CompiledRule {
+            id: rule.reference().to_owned(),
+            name: rule.name.clone(),
+            title: rule.title.clone(),
+            level: rule.level.clone().unwrap_or_else(|| "medium".into()),
+            tags: rule.tags.clone(),
+            logsource: rule.logsource.clone(),
+            searches,
+            condition,
+        })
+    }
+
+    /// Whether the rule's log source covers events of `kind` (`event.kind`).
+    pub fn covers(&self, kind: &str) -> bool {
+        covers(&self.logsource, kind)
+    }
+
+    /// Whether `event` (an event as JSON) matches the rule's detection.
+    pub fn matches(&self, event: &Value) -> bool {
+        let mut results: Vec<Option<bool>> = vec![None; self.searches.len()];
+        self.condition
+            .eval(&mut |i| *results[i].get_or_insert_with(|| self.searches[i].matches(event)))
+    }
+}
+
+impl Search {
+    fn matches(&self, event: &Value) -> bool {
+        match self {
+            Search::Maps(maps) => maps
+                .iter()
+                .any(|checks| checks.iter().all(|check| check.matches(event))),
+            Search::Keywords(patterns) => {
+                let mut texts = Vec::new();
+                collect_texts(event, &mut texts);
+                texts.iter().any(|t| {
+                    let lowered = t.to_lowercase();
+                    let leaf = Value::String((*t).clone());
+                    patterns
+                        .iter()
+                        .any(|p| crate::value::pattern_matches(p, &leaf, Some(&lowered)))
+                })
+            }
+        }
+    }
+}
+
+impl FieldCheck {
+    fn matches(&self, event: &Value) -> bool {
+        let mut leaves = Vec::new();
+        for path in &self.paths {
+            resolve(event, path, &mut leaves);
+        }
+        self.test.matches(&leaves, |other| {
+            let mut found = Vec::new();
+            resolve(event, other, &mut found);
+            found
+        })
+    }
+}
+
+fn compile_search(logsource: &LogSource, value: &Value) -> Result<Search, String> {
+    match value {
+        Value::Object(map) => Ok(Search::Maps(vec![compile_map(logsource, map)?])),
+        Value::Array(items) if items.iter().all(Value::is_object) => {
+            let maps = items
+                .iter()
+                .filter_map(Value::as_object)
+                .map(|map| compile_map(logsource, map))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Search::Maps(maps))
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(keyword_pattern)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Search::Keywords),
+        scalar => Ok(Search::Keywords(vec![keyword_pattern(scalar)?])),
+    }
+}
+
+fn keyword_pattern(value: &Value) -> Result<Pattern, String> {
+    let keyword = text(value).ok_or_else(|| format!("unsupported keyword {value}"))?;
+    let wrapped = match (keyword.starts_with('*'), keyword.ends_with('*')) {
+        (true, true) => keyword,
+        (true, false) => format!("{keyword}*"),
+        (false, true) => format!("*{keyword}"),
+        (false, false) => format!("*{keyword}*"),
+    };
+    wildcard_pattern(&wrapped, false)
+}
+
+fn compile_map(logsource: &LogSource, map: &Map<String, Value>) -> Result<Vec<FieldCheck>, String> {
+    map.iter()
+        .map(|(key, values)| {
+            let spec = FieldSpec::parse(key)?;
+            let test = ValueTest::compile(&spec, values).map_err(|e| format!("{key}: {e}"))?;
+            Ok(FieldCheck {
+                paths: field_paths(logsource, &spec.field),
+                test,
+            })
+        })
+        .collect()
+}
+
+/// Collects the values at a dotted `path`, descending into every element of arrays on the way
+/// and yielding the elements of an array found at the end. Keys that themselves contain dots
+/// (`app.kubernetes.io/name`) are found too.
+pub fn resolve<'a>(value: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                resolve(item, path, out);
+            }
+        }
+        Value::Object(map) => {
+            if let Some(found) = map.get(path) {
+                push_leaf(found, out);
+                return;
+            }
+            let mut split = path.match_indices('.').map(|(i, _)| i);
+            for dot in split.by_ref() {
+                if let Some(child) = map.get(&path[..dot]) {
+                    resolve(child, &path[dot + 1..], out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn push_leaf<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => out.extend(items.iter()),
+        other => out.push(other),
+    }
+}
+
+fn collect_texts<'a>(value: &'a Value, out: &mut Vec<&'a String>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| collect_texts(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_texts(v, out)),
+        _ => {}
+    }
+}

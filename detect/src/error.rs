@@ -1,0 +1,37 @@
+//! Errors of rule loading and compilation.
+
+use std::path::PathBuf;
+
+/// Why a rule could not be loaded or compiled; every variant names the rule (file, title or
+/// id) and the part of it at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// A rule file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A document is not valid YAML or not a Sigma rule.
+    #[error("{origin}: document {document}: {message}")]
+    Format {
+        /// File (or other origin) of the rule.
+        origin: String,
+        /// Index of the YAML document in the file, from 1.
+        document: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The detection section is invalid.
+    #[error("rule {rule:?}: detection.{part}: {message}")]
+    Detection {
+        /// The rule's title or id.
+        rule: String,
+        /// The search identifier or `condition`.
+        part: String,
+        /// What is wrong.
+        message: String,
+    },
+}

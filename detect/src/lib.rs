@@ -1,0 +1,19 @@
+//! Sigma detection rules, compiled once and evaluated on events.
+//!
+//! - [`rule`]: the Sigma rule format (specification v2): detection rules and correlation
+//!   rules, read from YAML (one or several documents per file).
+//! - [`value`]: field specifications with their modifiers, compiled to value matchers.
+//! - [`condition`]: the condition expression (`selection and not 1 of filter_*`).
+//! - [`mapping`]: field names of a log source mapped to Kestrel's event fields.
+//! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
+
+pub mod compile;
+pub mod condition;
+mod error;
+pub mod mapping;
+pub mod rule;
+pub mod value;
+
+pub use compile::CompiledRule;
+pub use error::RuleError;
+pub use rule::{load_rules, parse_rules, RuleDocument, SigmaRule};

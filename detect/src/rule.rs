@@ -1,0 +1,179 @@
+//! The Sigma rule format: detection rules and correlation rules.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::RuleError;
+
+/// Where a rule's events come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct LogSource {
+    /// e.g. `application`.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// e.g. `kubernetes`.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// e.g. `audit`.
+    #[serde(default)]
+    pub service: Option<String>,
+}
+
+/// A Sigma detection rule, as written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SigmaRule {
+    /// Short title.
+    pub title: String,
+    /// Unique id (UUID).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name by which correlation rules refer to it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `stable`, `test`, `experimental`...
+    #[serde(default)]
+    pub status: Option<String>,
+    /// What it detects.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tags, among them MITRE ATT&CK techniques (`attack.t1609`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `informational`, `low`, `medium`, `high` or `critical`.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Which events it applies to.
+    #[serde(default)]
+    pub logsource: LogSource,
+    /// Search identifiers and the condition.
+    pub detection: Map<String, Value>,
+    /// Known benign causes.
+    #[serde(default)]
+    pub falsepositives: Vec<String>,
+}
+
+impl SigmaRule {
+    /// The id if any, else the name, else the title: how errors and alerts name the rule.
+    pub fn reference(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.name.as_deref())
+            .unwrap_or(&self.title)
+    }
+}
+
+/// A Sigma correlation rule: a condition over the matches of other rules in a time window.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorrelationRule {
+    /// Short title.
+    pub title: String,
+    /// Unique id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name by which other correlations refer to it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Level of its alerts.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The correlation itself.
+    pub correlation: Correlation,
+}
+
+/// The `correlation` section.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Correlation {
+    /// `event_count`, `value_count`, `temporal` or `temporal_ordered`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The rules correlated, by name or id.
+    pub rules: Vec<String>,
+    /// Fields whose values group the matches.
+    #[serde(rename = "group-by", default)]
+    pub group_by: Vec<String>,
+    /// The window, `Ns`, `Nm`, `Nh` or `Nd`.
+    pub timespan: String,
+    /// Thresholds (`gte: 10`, and `field` for `value_count`).
+    #[serde(default)]
+    pub condition: Option<Map<String, Value>>,
+    /// Per-rule names of a group-by field.
+    #[serde(default)]
+    pub aliases: Option<Map<String, Value>>,
+    /// Whether the correlated rules also raise alerts of their own.
+    #[serde(default)]
+    pub generate: bool,
+}
+
+/// One YAML document of a rule file.
+#[derive(Debug, Clone)]
+pub enum RuleDocument {
+    /// A detection rule.
+    Detection(SigmaRule),
+    /// A correlation rule.
+    Correlation(CorrelationRule),
+}
+
+/// Parses every rule of one YAML text (documents separated by `---`); `origin` names it in
+/// errors.
+pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<RuleDocument>, RuleError> {
+    let mut rules = Vec::new();
+    for (index, document) in yaml_serde::Deserializer::from_str(text).enumerate() {
+        let format = |message: String| RuleError::Format {
+            origin: origin.to_owned(),
+            document: index + 1,
+            message,
+        };
+        let value = Value::deserialize(document).map_err(|e| format(e.to_string()))?;
+        if value.is_null() {
+            continue;
+        }
+        let rule = if value.get("correlation").is_some() {
+            serde_json::from_value(value).map(RuleDocument::Correlation)
+        } else {
+            serde_json::from_value(value).map(RuleDocument::Detection)
+        };
+        rules.push(rule.map_err(|e| format(e.to_string()))?);
+    }
+    Ok(rules)
+}
+
+/// Loads the rules of a file, or of every `.yml` / `.yaml` file under a directory (sorted by
+/// path, so the order is stable).
+pub fn load_rules(path: &Path) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RuleError::Io { path, source }
+    };
+    let mut files = Vec::new();
+    if path.is_dir() {
+        collect_rule_files(path, &mut files).map_err(io(path))?;
+        files.sort();
+    } else {
+        files.push(path.to_owned());
+    }
+    let mut rules = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(io(&file))?;
+        for rule in parse_rules(&file.display().to_string(), &text)? {
+            rules.push((file.clone(), rule));
+        }
+    }
+    Ok(rules)
+}
+
+fn collect_rule_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_rule_files(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,596 @@
+//! Field specifications (`field|modifier|...`) and the values they test, compiled to matchers.
+//!
+//! Semantics follow the Sigma specification: values are case-insensitive unless `cased`, `*`
+//! and `?` are wildcards (`\*`, `\?`, `\\` escape them), a list of values matches when any
+//! matches (every one with `all`), and a field holding an array matches when any element does.
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use ipnet::IpNet;
+use regex::{Regex, RegexBuilder};
+use serde_json::Value;
+
+/// A modifier of a field specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modifier {
+    /// `contains`: `*value*`.
+    Contains,
+    /// `startswith`: `value*`.
+    StartsWith,
+    /// `endswith`: `*value`.
+    EndsWith,
+    /// `all`: every value of the list must match.
+    All,
+    /// `re`: the value is a regular expression.
+    Re,
+    /// `i` after `re`: case-insensitive regex.
+    ReCaseInsensitive,
+    /// `m` after `re`: multi-line regex.
+    ReMultiLine,
+    /// `s` after `re`: `.` matches new lines.
+    ReDotAll,
+    /// `cidr`: the field is an IP address in the network.
+    Cidr,
+    /// `exists`: the value (`true`/`false`) says whether the field must be present.
+    Exists,
+    /// `cased`: case-sensitive comparison.
+    Cased,
+    /// `neq`: the field differs from the value.
+    Neq,
+    /// `lt`: numeric less than.
+    Lt,
+    /// `lte`: numeric less than or equal.
+    Lte,
+    /// `gt`: numeric greater than.
+    Gt,
+    /// `gte`: numeric greater than or equal.
+    Gte,
+    /// `base64`: the value, base64-encoded.
+    Base64,
+    /// `base64offset`: the value base64-encoded at each of the three offsets.
+    Base64Offset,
+    /// `windash`: `-` may also be written `/`, `–`, `—` or `―`.
+    Windash,
+    /// `fieldref`: the value names another field whose value must be equal.
+    FieldRef,
+}
+
+impl Modifier {
+    fn parse(name: &str, after_re: bool) -> Option<Modifier> {
+        Some(match name {
+            "contains" => Modifier::Contains,
+            "startswith" => Modifier::StartsWith,
+            "endswith" => Modifier::EndsWith,
+            "all" => Modifier::All,
+            "re" => Modifier::Re,
+            "i" if after_re => Modifier::ReCaseInsensitive,
+            "m" if after_re => Modifier::ReMultiLine,
+            "s" if after_re => Modifier::ReDotAll,
+            "cidr" => Modifier::Cidr,
+            "exists" => Modifier::Exists,
+            "cased" => Modifier::Cased,
+            "neq" => Modifier::Neq,
+            "lt" => Modifier::Lt,
+            "lte" => Modifier::Lte,
+            "gt" => Modifier::Gt,
+            "gte" => Modifier::Gte,
+            "base64" => Modifier::Base64,
+            "base64offset" => Modifier::Base64Offset,
+            "windash" => Modifier::Windash,
+            "fieldref" => Modifier::FieldRef,
+            _ => return None,
+        })
+    }
+}
+
+/// `field|modifier|...` split into the field and its modifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The field (empty for keyword searches).
+    pub field: String,
+    /// The modifiers, in order.
+    pub modifiers: Vec<Modifier>,
+}
+
+impl FieldSpec {
+    /// Parses a detection map key; the error names the unknown modifier.
+    pub fn parse(key: &str) -> Result<FieldSpec, String> {
+        let mut parts = key.split('|');
+        let field = parts.next().unwrap_or_default().to_owned();
+        let mut modifiers = Vec::new();
+        for name in parts {
+            let after_re = modifiers.contains(&Modifier::Re);
+            let modifier = Modifier::parse(name, after_re)
+                .ok_or_else(|| format!("unknown modifier {name:?} in {key:?}"))?;
+            modifiers.push(modifier);
+        }
+        Ok(FieldSpec { field, modifiers })
+    }
+
+    fn has(&self, modifier: Modifier) -> bool {
+        self.modifiers.contains(&modifier)
+    }
+}
+
+/// What one value of a detection map tests on one leaf of the event.
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// A lone `*`: any value at all, objects and arrays included.
+    Any,
+    /// Equal text (lowercase unless cased).
+    Exact(String),
+    /// Text starting with.
+    Prefix(String),
+    /// Text ending with.
+    Suffix(String),
+    /// Text containing.
+    Contains(String),
+    /// Wildcards or a regular expression.
+    Regex(Regex),
+    /// A number equal (numbers, or text that reads as the number).
+    Number(f64),
+    /// A numeric comparison.
+    Compare(Comparison, f64),
+    /// An IP address inside the network.
+    Cidr(IpNet),
+}
+
+/// Numeric comparison of the `lt`, `lte`, `gt`, `gte` modifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Lte,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Gte,
+}
+
+/// The compiled test of one field specification.
+#[derive(Debug, Clone)]
+pub enum ValueTest {
+    /// The field is present (`true`) or absent (`false`).
+    Exists(bool),
+    /// The field is absent or null (`field: null`).
+    Null,
+    /// The field equals another field (`fieldref`), `cased` or not.
+    FieldRef {
+        /// The other field.
+        other: String,
+        /// Case-sensitive.
+        cased: bool,
+    },
+    /// Values: each a set of alternatives (base64offset, windash); any value matches, or all
+    /// of them with `all`. `negate` (`neq`) inverts each value's result.
+    Values {
+        /// Per value, its alternative patterns.
+        values: Vec<Vec<Pattern>>,
+        /// Every value must match.
+        all: bool,
+        /// Case-sensitive.
+        cased: bool,
+        /// `neq`.
+        negate: bool,
+    },
+}
+
+impl ValueTest {
+    /// Compiles the values of a field specification.
+    pub fn compile(spec: &FieldSpec, values: &Value) -> Result<ValueTest, String> {
+        if spec.has(Modifier::Exists) {
+            return match values {
+                Value::Bool(b) => Ok(ValueTest::Exists(*b)),
+                Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(ValueTest::Exists(true)),
+                Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(ValueTest::Exists(false)),
+                other => Err(format!("exists takes true or false, not {other}")),
+            };
+        }
+        let cased = spec.has(Modifier::Cased);
+        if spec.has(Modifier::FieldRef) {
+            let Value::String(other) = values else {
+                return Err("fieldref takes the name of a field".into());
+            };
+            return Ok(ValueTest::FieldRef {
+                other: other.clone(),
+                cased,
+            });
+        }
+        let list: Vec<&Value> = match values {
+            Value::Array(items) => items.iter().collect(),
+            Value::Null => return Ok(ValueTest::Null),
+            single => vec![single],
+        };
+        let compiled = list
+            .into_iter()
+            .map(|value| compile_value(spec, value, cased))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ValueTest::Values {
+            values: compiled,
+            all: spec.has(Modifier::All),
+            cased,
+            negate: spec.has(Modifier::Neq),
+        })
+    }
+
+    /// Whether the leaves found at the field (empty when absent) pass the test. `other`
+    /// resolves another field (for `fieldref`).
+    pub fn matches<'a>(
+        &self,
+        leaves: &[&'a Value],
+        other: impl Fn(&str) -> Vec<&'a Value>,
+    ) -> bool {
+        match self {
+            ValueTest::Exists(wanted) => leaves.iter().any(|v| !v.is_null()) == *wanted,
+            ValueTest::Null => leaves.iter().all(|v| v.is_null()),
+            ValueTest::FieldRef { other: name, cased } => {
+                let others = other(name);
+                leaves.iter().any(|leaf| {
+                    others.iter().any(|o| match (text(leaf), text(o)) {
+                        (Some(a), Some(b)) if *cased => a == b,
+                        (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
+                        _ => false,
+                    })
+                })
+            }
+            ValueTest::Values {
+                values,
+                all,
+                cased,
+                negate,
+            } => {
+                let lowered: Vec<Option<String>> = leaves
+                    .iter()
+                    .map(|leaf| text(leaf).map(|t| if *cased { t } else { t.to_lowercase() }))
+                    .collect();
+                let value_matches = |alternatives: &Vec<Pattern>| {
+                    let hit = leaves.iter().zip(&lowered).any(|(leaf, lowered)| {
+                        alternatives
+                            .iter()
+                            .any(|p| pattern_matches(p, leaf, lowered.as_deref()))
+                    });
+                    hit != *negate
+                };
+                if *all {
+                    values.iter().all(value_matches)
+                } else {
+                    values.iter().any(value_matches)
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn pattern_matches(pattern: &Pattern, leaf: &Value, lowered: Option<&str>) -> bool {
+    match pattern {
+        Pattern::Any => !leaf.is_null(),
+        Pattern::Number(n) => number(leaf).is_some_and(|v| v == *n),
+        Pattern::Compare(op, n) => number(leaf).is_some_and(|v| match op {
+            Comparison::Lt => v < *n,
+            Comparison::Lte => v <= *n,
+            Comparison::Gt => v > *n,
+            Comparison::Gte => v >= *n,
+        }),
+        Pattern::Cidr(net) => lowered
+            .and_then(|t| t.parse::<IpAddr>().ok())
+            .is_some_and(|ip| net.contains(&ip)),
+        Pattern::Exact(s) => lowered == Some(s.as_str()),
+        Pattern::Prefix(s) => lowered.is_some_and(|t| t.starts_with(s.as_str())),
+        Pattern::Suffix(s) => lowered.is_some_and(|t| t.ends_with(s.as_str())),
+        Pattern::Contains(s) => {
+            lowered.is_some_and(|t| memchr::memmem::find(t.as_bytes(), s.as_bytes()).is_some())
+        }
+        Pattern::Regex(re) => lowered.is_some_and(|t| re.is_match(t)),
+    }
+}
+
+/// The text of a leaf: strings as they are, numbers and booleans as written in JSON.
+pub fn text(leaf: &Value) -> Option<String> {
+    match leaf {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn number(leaf: &Value) -> Option<f64> {
+    match leaf {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn compile_value(spec: &FieldSpec, value: &Value, cased: bool) -> Result<Vec<Pattern>, String> {
+    let comparison = [
+        (Modifier::Lt, Comparison::Lt),
+        (Modifier::Lte, Comparison::Lte),
+        (Modifier::Gt, Comparison::Gt),
+        (Modifier::Gte, Comparison::Gte),
+    ]
+    .into_iter()
+    .find(|(m, _)| spec.has(*m));
+    if let Some((_, op)) = comparison {
+        let n = number(value).ok_or_else(|| format!("{value} is not a number"))?;
+        return Ok(vec![Pattern::Compare(op, n)]);
+    }
+    if spec.has(Modifier::Cidr) {
+        let text = text(value).unwrap_or_default();
+        let net = text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+            .map_err(|_| format!("{text:?} is not a CIDR network"))?;
+        return Ok(vec![Pattern::Cidr(net)]);
+    }
+    if let Value::Number(n) = value {
+        if spec.modifiers.is_empty() || spec.modifiers == [Modifier::Neq] {
+            return Ok(vec![Pattern::Number(n.as_f64().unwrap_or(f64::NAN))]);
+        }
+    }
+    let raw = text(value).ok_or_else(|| format!("unsupported value {value}"))?;
+    if spec.has(Modifier::Re) {
+        let regex = RegexBuilder::new(&raw)
+            .case_insensitive(spec.has(Modifier::ReCaseInsensitive))
+            .multi_line(spec.has(Modifier::ReMultiLine))
+            .dot_matches_new_line(spec.has(Modifier::ReDotAll))
+            .build()
+            .map_err(|e| format!("invalid regular expression {raw:?}: {e}"))?;
+        return Ok(vec![Pattern::Regex(regex)]);
+    }
+    let mut variants = vec![raw];
+    if spec.has(Modifier::Windash) {
+        variants = windash_variants(&variants[0]);
+    }
+    if spec.has(Modifier::Base64) {
+        variants = variants.iter().map(|v| base64_plain(v)).collect();
+    } else if spec.has(Modifier::Base64Offset) {
+        variants = variants.iter().flat_map(|v| base64_offsets(v)).collect();
+    }
+    let wrap = |v: String| -> String {
+        let contains = spec.has(Modifier::Contains)
+            || (spec.has(Modifier::Base64Offset) && !spec.has(Modifier::StartsWith));
+        if contains {
+            format!("*{v}*")
+        } else if spec.has(Modifier::StartsWith) {
+            format!("{v}*")
+        } else if spec.has(Modifier::EndsWith) {
+            format!("*{v}")
+        } else {
+            v
+        }
+    };
+    variants
+        .into_iter()
+        .map(|v| wildcard_pattern(&wrap(v), cased))
+        .collect()
+}
+
+/// Compiles a Sigma value with wildcards.
+pub fn wildcard_pattern(value: &str, cased: bool) -> Result<Pattern, String> {
+    let tokens = tokenize(value);
+    if tokens == [Token::Star] {
+        return Ok(Pattern::Any);
+    }
+    let fold = |s: String| if cased { s } else { s.to_lowercase() };
+    let literal_only = |ts: &[Token]| ts.iter().all(|t| matches!(t, Token::Char(_)));
+    let collect = |ts: &[Token]| -> String {
+        ts.iter()
+            .filter_map(|t| match t {
+                Token::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    };
+    let n = tokens.len();
+    let starts_star = tokens.first() == Some(&Token::Star);
+    let ends_star = n > 1 && tokens.last() == Some(&Token::Star);
+    let inner_from = usize::from(starts_star);
+    let inner_to = n - usize::from(ends_star);
+    if inner_from <= inner_to && literal_only(&tokens[inner_from..inner_to]) {
+        let literal = fold(collect(&tokens[inner_from..inner_to]));
+        return Ok(match (starts_star, ends_star) {
+            (false, false) => Pattern::Exact(literal),
+            (false, true) => Pattern::Prefix(literal),
+            (true, false) => Pattern::Suffix(literal),
+            (true, true) => Pattern::Contains(literal),
+        });
+    }
+    let mut regex = String::from("^");
+    for token in &tokens {
+        match token {
+            Token::Star => regex.push_str(".*"),
+            Token::Question => regex.push('.'),
+            Token::Char(c) => regex.push_str(&regex::escape(&fold(c.to_string()))),
+        }
+    }
+    regex.push('$');
+    RegexBuilder::new(&regex)
+        .dot_matches_new_line(true)
+        .build()
+        .map(Pattern::Regex)
+        .map_err(|e| format!("cannot compile {value:?}: {e}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    Star,
+    Question,
+}
+
+fn tokenize(value: &str) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(&next @ ('*' | '?' | '\\')) => {
+                    chars.next();
+                    tokens.push(Token::Char(next));
+                }
+                _ => tokens.push(Token::Char('\\')),
+            },
+            '*' => tokens.push(Token::Star),
+            '?' => tokens.push(Token::Question),
+            other => tokens.push(Token::Char(other)),
+        }
+    }
+    tokens
+}
+
+fn windash_variants(value: &str) -> Vec<String> {
+    let mut variants = vec![value.to_owned()];
+    for dash in ['/', '\u{2013}', '\u{2014}', '\u{2015}'] {
+        let variant: String = value
+            .chars()
+            .map(|c| if c == '-' { dash } else { c })
+            .collect();
+        if !variants.contains(&variant) {
+            variants.push(variant);
+        }
+    }
+    variants
+}
+
+fn base64_plain(value: &str) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(value)
+        .trim_end_matches('=')
+        .to_owned()
+}
+
+/// The three encodings of `value` at byte offsets 0, 1 and 2 of a base64 stream, keeping only
+/// the characters that do not depend on the surrounding bytes (as pySigma computes them).
+fn base64_offsets(value: &str) -> Vec<String> {
+    const START: [usize; 3] = [0, 2, 3];
+    const END_TRIM: [usize; 3] = [0, 3, 2];
+    (0..3)
+        .map(|offset| {
+            let mut bytes = vec![b' '; offset];
+            bytes.extend_from_slice(value.as_bytes());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let end = encoded.len() - END_TRIM[(value.len() + offset) % 3];
+            encoded[START[offset].min(end)..end].to_owned()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn test(key: &str, values: Value, leaf: Value) -> bool {
+        let spec = FieldSpec::parse(key).unwrap();
+        let compiled = ValueTest::compile(&spec, &values).unwrap();
+        let leaves: Vec<&Value> = match &leaf {
+            Value::Null => vec![],
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        compiled.matches(&leaves, |_| Vec::new())
+    }
+
+    #[test]
+    fn plain_values_are_case_insensitive_and_exact() {
+        assert!(test("verb", json!("CREATE"), json!("create")));
+        assert!(!test("verb", json!("create"), json!("created")));
+        assert!(!test("verb|cased", json!("CREATE"), json!("create")));
+    }
+
+    #[test]
+    fn wildcards_and_escapes() {
+        assert!(test("f", json!("a*c"), json!("abbbc")));
+        assert!(test("f", json!("a?c"), json!("abc")));
+        assert!(!test("f", json!("a?c"), json!("abbc")));
+        assert!(test("f", json!("a\\*c"), json!("a*c")));
+        assert!(!test("f", json!("a\\*c"), json!("abc")));
+        assert!(test("f", json!("*"), json!("anything")));
+    }
+
+    #[test]
+    fn string_modifiers() {
+        assert!(test("f|contains", json!("/BIN/sh"), json!("x=/bin/sh;")));
+        assert!(test(
+            "f|startswith",
+            json!("system:"),
+            json!("system:anonymous")
+        ));
+        assert!(test(
+            "f|endswith",
+            json!(".sock"),
+            json!("/run/docker.sock")
+        ));
+        assert!(!test("f|contains|all", json!(["a", "z"]), json!("abc")));
+        assert!(test("f|contains|all", json!(["a", "c"]), json!("abc")));
+    }
+
+    #[test]
+    fn numbers_lists_and_arrays() {
+        assert!(test("code", json!([401, 403]), json!(403)));
+        assert!(test("code", json!("403"), json!(403)));
+        assert!(!test("code", json!([401, 403]), json!(200)));
+        assert!(test("code|gte", json!(400), json!(404)));
+        assert!(!test("code|lt", json!(400), json!(404)));
+        assert!(test(
+            "ips",
+            json!("10.0.0.1"),
+            json!(["1.1.1.1", "10.0.0.1"])
+        ));
+    }
+
+    #[test]
+    fn regex_cidr_exists_neq() {
+        assert!(test("f|re", json!("^a.c$"), json!("abc")));
+        assert!(!test("f|re", json!("^A"), json!("abc")));
+        assert!(test("f|re|i", json!("^A"), json!("abc")));
+        assert!(test("ip|cidr", json!("10.0.0.0/8"), json!("10.2.3.4")));
+        assert!(!test("ip|cidr", json!("10.0.0.0/8"), json!("11.2.3.4")));
+        assert!(test("f|exists", json!(true), json!("x")));
+        assert!(test("f|exists", json!(false), Value::Null));
+        assert!(test("f|neq", json!("a"), json!("b")));
+        assert!(!test("f|neq", json!("a"), json!("A")));
+        assert!(test("f", Value::Null, Value::Null));
+    }
+
+    #[test]
+    fn encodings() {
+        // "ping" -> cGluZw
+        assert!(test(
+            "f|base64|contains",
+            json!("ping"),
+            json!("xx cGluZw yy")
+        ));
+        // Whatever the offset of "whoami" in the encoded stream, one variant is found.
+        for prefix in ["", "a", "ab"] {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{prefix}whoami now"));
+            assert!(
+                test("f|base64offset|contains", json!("whoami"), json!(encoded)),
+                "{prefix:?} {encoded}"
+            );
+        }
+        assert!(test(
+            "f|windash|contains",
+            json!("-enc"),
+            json!("ps /enc x")
+        ));
+        assert!(test(
+            "f|windash|contains",
+            json!("-enc"),
+            json!("ps \u{2013}enc x")
+        ));
+    }
+
+    #[test]
+    fn bad_specifications_are_explained() {
+        assert!(FieldSpec::parse("f|frobnicate")
+            .unwrap_err()
+            .contains("frobnicate"));
+        let spec = FieldSpec::parse("f|re").unwrap();
+        assert!(ValueTest::compile(&spec, &json!("(")).is_err());
+    }
+}
