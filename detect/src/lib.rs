@@ -6,9 +6,11 @@
 //! - [`condition`]: the condition expression (`selection and not 1 of filter_*`).
 //! - [`mapping`]: field names of a log source mapped to Kestrel's event fields.
 //! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
+//! - [`correlation`]: correlation rules and their bounded, serializable windows.
 
 pub mod compile;
 pub mod condition;
+pub mod correlation;
 mod error;
 pub mod mapping;
 pub mod rule;
