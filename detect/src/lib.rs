@@ -7,15 +7,18 @@
 //! - [`mapping`]: field names of a log source mapped to Kestrel's event fields.
 //! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
 //! - [`correlation`]: correlation rules and their bounded, serializable windows.
+//! - [`engine`]: the [`Detector`], rules and correlations together, raising [`Alert`]s.
 
 pub mod compile;
 pub mod condition;
 pub mod correlation;
+pub mod engine;
 mod error;
 pub mod mapping;
 pub mod rule;
 pub mod value;
 
 pub use compile::CompiledRule;
+pub use engine::{Alert, Detector};
 pub use error::RuleError;
 pub use rule::{load_rules, parse_rules, RuleDocument, SigmaRule};

@@ -52,6 +52,21 @@ pub struct SigmaRule {
     /// Known benign causes.
     #[serde(default)]
     pub falsepositives: Vec<String>,
+    /// Kestrel's extension: how repeated matches are folded into one alert.
+    #[serde(default)]
+    pub suppression: Option<Suppression>,
+}
+
+/// Suppression of repeated alerts (a custom attribute, which Sigma allows): matches of the
+/// rule with the same values of `by` within `window` of the first are counted on its alert
+/// instead of raising new ones.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Suppression {
+    /// Fields whose values identify a repeat (none: every match of the rule).
+    #[serde(default)]
+    pub by: Vec<String>,
+    /// How long after an alert repeats are folded into it (`10m`).
+    pub window: String,
 }
 
 impl SigmaRule {
@@ -83,6 +98,9 @@ pub struct CorrelationRule {
     pub level: Option<String>,
     /// The correlation itself.
     pub correlation: Correlation,
+    /// Suppression of repeated alerts.
+    #[serde(default)]
+    pub suppression: Option<Suppression>,
 }
 
 /// The `correlation` section.

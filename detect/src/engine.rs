@@ -1,0 +1,440 @@
+//! The detector: every rule and correlation of a rule set evaluated on each event, in event
+//! time, producing alerts, with repeats folded by suppression (and counted, never dropped).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::compile::{resolve, CompiledRule};
+use crate::correlation::{parse_timespan, CompiledCorrelation, CorrelationHit, CorrelationState};
+use crate::error::RuleError;
+use crate::rule::{RuleDocument, Suppression};
+use crate::value::text;
+
+/// An alert: what fired, on which events, and how to find them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Stable id of the alert (rule, group and first event), for idempotent storage.
+    pub id: String,
+    /// The rule or correlation.
+    pub rule_id: String,
+    /// Its title.
+    pub title: String,
+    /// Its level.
+    pub level: String,
+    /// Its tags (ATT&CK techniques as `attack.tNNNN`).
+    pub tags: Vec<String>,
+    /// Time of the first triggering event (RFC 3339).
+    pub first_seen: String,
+    /// Time of the last triggering or suppressed event (RFC 3339).
+    pub last_seen: String,
+    /// Group-by field → value (correlations and suppression keys).
+    pub group: BTreeMap<String, String>,
+    /// Events that triggered it.
+    pub count: u64,
+    /// Later matches folded into this alert by suppression.
+    pub suppressed: u64,
+    /// Ids of the triggering events.
+    pub event_ids: Vec<String>,
+    /// A search query showing the triggering events.
+    pub query: String,
+}
+
+/// How many event ids an alert lists at most.
+const MAX_EVENT_IDS: usize = 100;
+
+struct RuleSuppression {
+    by: Vec<String>,
+    window_ms: i64,
+}
+
+struct Open {
+    alert: Alert,
+    until_ms: i64,
+}
+
+/// Rules and correlations compiled together, with their correlation windows and suppression
+/// state.
+pub struct Detector {
+    rules: Vec<CompiledRule>,
+    correlations: Vec<CompiledCorrelation>,
+    /// Rule or correlation reference → correlations it feeds.
+    feeds: HashMap<String, Vec<usize>>,
+    /// References of rules that only feed correlations (`generate: false`).
+    silent: std::collections::HashSet<String>,
+    suppression: HashMap<String, RuleSuppression>,
+    state: CorrelationState,
+    open: HashMap<String, Open>,
+}
+
+impl Detector {
+    /// Compiles a rule set.
+    pub fn new(documents: &[RuleDocument]) -> Result<Detector, RuleError> {
+        let mut rules = Vec::new();
+        let mut correlations = Vec::new();
+        let mut suppression = HashMap::new();
+        for document in documents {
+            match document {
+                RuleDocument::Detection(rule) => {
+                    let compiled = CompiledRule::compile(rule)?;
+                    if let Some(s) = &rule.suppression {
+                        suppression
+                            .insert(compiled.id.clone(), compile_suppression(&compiled.id, s)?);
+                    }
+                    rules.push(compiled);
+                }
+                RuleDocument::Correlation(rule) => {
+                    let compiled = CompiledCorrelation::compile(rule)?;
+                    if let Some(s) = &rule.suppression {
+                        suppression
+                            .insert(compiled.id.clone(), compile_suppression(&compiled.id, s)?);
+                    }
+                    correlations.push(compiled);
+                }
+            }
+        }
+        let mut feeds: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut silent = std::collections::HashSet::new();
+        for (i, correlation) in correlations.iter().enumerate() {
+            for reference in &correlation.rules {
+                feeds.entry(reference.clone()).or_default().push(i);
+                if !correlation.generate {
+                    silent.insert(reference.clone());
+                }
+            }
+        }
+        Ok(Detector {
+            rules,
+            correlations,
+            feeds,
+            silent,
+            suppression,
+            state: CorrelationState::default(),
+            open: HashMap::new(),
+        })
+    }
+
+    /// Detection rules in the set.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// Correlation rules in the set.
+    pub fn correlations(&self) -> &[CompiledCorrelation] {
+        &self.correlations
+    }
+
+    /// The correlation windows (to save them, or to look at their size).
+    pub fn state(&self) -> &CorrelationState {
+        &self.state
+    }
+
+    /// Replaces the correlation windows (restored after a restart).
+    pub fn restore(&mut self, state: CorrelationState) {
+        self.state = state;
+    }
+
+    /// Evaluates one event (as JSON, with `@timestamp`, `event.id` and `event.kind`); returns
+    /// the alerts it raises now.
+    pub fn evaluate(&mut self, event: &Value) -> Vec<Alert> {
+        let kind = event["event"]["kind"].as_str().unwrap_or_default();
+        let event_id = event["event"]["id"].as_str().unwrap_or_default();
+        let timestamp = event["@timestamp"].as_str().unwrap_or_default();
+        let at_ms = kestrel_event::parse_timestamp(timestamp)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default();
+        let mut alerts = Vec::new();
+        for i in 0..self.rules.len() {
+            let rule = &self.rules[i];
+            if !rule.covers(kind) || !rule.matches(event) {
+                continue;
+            }
+            let mut references: Vec<String> = std::iter::once(rule.id.clone())
+                .chain(rule.name.clone())
+                .collect();
+            references.dedup();
+            let silent = references.iter().any(|r| self.silent.contains(r));
+            if !silent {
+                let alert = single_alert(rule, event_id, at_ms);
+                alerts.extend(self.suppress(alert, event, at_ms));
+            }
+            for reference in references {
+                self.feed_correlations(&reference, event, event_id, at_ms, &mut alerts, 0);
+            }
+        }
+        alerts
+    }
+
+    fn feed_correlations(
+        &mut self,
+        reference: &str,
+        event: &Value,
+        event_id: &str,
+        at_ms: i64,
+        alerts: &mut Vec<Alert>,
+        depth: usize,
+    ) {
+        // Chains deeper than the number of correlations would be a cycle.
+        if depth > self.correlations.len() {
+            return;
+        }
+        let Some(targets) = self.feeds.get(reference).cloned() else {
+            return;
+        };
+        for index in targets {
+            let correlation = &self.correlations[index];
+            let Some(hit) = self
+                .state
+                .observe(correlation, reference, event, event_id, at_ms)
+            else {
+                continue;
+            };
+            let correlation = &self.correlations[index];
+            let alert = correlation_alert(correlation, &hit);
+            let mut references: Vec<String> = std::iter::once(correlation.id.clone())
+                .chain(correlation.name.clone())
+                .collect();
+            references.dedup();
+            alerts.extend(self.suppress(alert, event, at_ms));
+            for reference in references {
+                self.feed_correlations(&reference, event, event_id, at_ms, alerts, depth + 1);
+            }
+        }
+    }
+
+    /// Applies the rule's suppression: the first alert of a key passes and opens a window;
+    /// later ones inside it are counted on it.
+    fn suppress(&mut self, alert: Alert, event: &Value, at_ms: i64) -> Option<Alert> {
+        let Some(rule) = self.suppression.get(&alert.rule_id) else {
+            return Some(alert);
+        };
+        let values: Vec<String> = rule
+            .by
+            .iter()
+            .map(|field| {
+                let mut found = Vec::new();
+                resolve(event, field, &mut found);
+                found.first().and_then(|v| text(v)).unwrap_or_default()
+            })
+            .collect();
+        let key = format!("{}\u{1f}{}", alert.rule_id, values.join("\u{1f}"));
+        if let Some(open) = self.open.get_mut(&key) {
+            if at_ms <= open.until_ms {
+                open.alert.suppressed += alert.count.max(1);
+                open.alert.last_seen = alert.last_seen;
+                return None;
+            }
+        }
+        let mut alert = alert;
+        for (field, value) in rule.by.iter().zip(values) {
+            alert.group.entry(field.clone()).or_insert(value);
+        }
+        self.open.insert(
+            key,
+            Open {
+                alert: alert.clone(),
+                until_ms: at_ms + rule.window_ms,
+            },
+        );
+        Some(alert)
+    }
+
+    /// Alerts whose suppression window counted repeats, with their final `suppressed` and
+    /// `last_seen` (same `id` as when first raised), for windows closed before `now_ms`
+    /// (`i64::MAX`: all). Call periodically, and at the end of a hunt.
+    pub fn close_windows(&mut self, now_ms: i64) -> Vec<Alert> {
+        let mut updates = Vec::new();
+        self.open.retain(|_, open| {
+            if open.until_ms >= now_ms {
+                return true;
+            }
+            if open.alert.suppressed > 0 {
+                updates.push(open.alert.clone());
+            }
+            false
+        });
+        updates.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
+        updates
+    }
+}
+
+fn compile_suppression(rule: &str, s: &Suppression) -> Result<RuleSuppression, RuleError> {
+    let window_ms = parse_timespan(&s.window).map_err(|message| RuleError::Detection {
+        rule: rule.to_owned(),
+        part: "suppression.window".into(),
+        message,
+    })?;
+    Ok(RuleSuppression {
+        by: s.by.clone(),
+        window_ms,
+    })
+}
+
+fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| kestrel_event::format_timestamp(&t))
+        .unwrap_or_default()
+}
+
+fn ids_query(ids: &[String]) -> String {
+    format!("event.id:IN [{}]", ids.join(" "))
+}
+
+fn alert_id(rule: &str, group: &BTreeMap<String, String>, first_event: &str) -> String {
+    let mut key = format!("{rule}\u{1f}{first_event}");
+    for (k, v) in group {
+        key.push_str(&format!("\u{1f}{k}={v}"));
+    }
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(key.as_bytes()))
+}
+
+fn single_alert(rule: &CompiledRule, event_id: &str, at_ms: i64) -> Alert {
+    let ids = vec![event_id.to_owned()];
+    Alert {
+        id: alert_id(&rule.id, &BTreeMap::new(), event_id),
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        level: rule.level.clone(),
+        tags: rule.tags.clone(),
+        first_seen: format_ms(at_ms),
+        last_seen: format_ms(at_ms),
+        group: BTreeMap::new(),
+        count: 1,
+        suppressed: 0,
+        query: ids_query(&ids),
+        event_ids: ids,
+    }
+}
+
+fn correlation_alert(correlation: &CompiledCorrelation, hit: &CorrelationHit) -> Alert {
+    let mut ids = hit.event_ids.clone();
+    ids.truncate(MAX_EVENT_IDS);
+    Alert {
+        id: alert_id(
+            &correlation.id,
+            &hit.group,
+            ids.first().map_or("", String::as_str),
+        ),
+        rule_id: correlation.id.clone(),
+        title: correlation.title.clone(),
+        level: correlation.level.clone(),
+        tags: correlation.tags.clone(),
+        first_seen: format_ms(hit.first_ms),
+        last_seen: format_ms(hit.last_ms),
+        group: hit.group.clone(),
+        count: hit.count,
+        suppressed: 0,
+        query: ids_query(&ids),
+        event_ids: ids,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::parse_rules;
+    use serde_json::json;
+
+    const RULES: &str = r#"
+title: Forbidden request
+id: forbidden
+name: forbidden
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {responseStatus.code: [401, 403]}
+  condition: sel
+level: low
+tags: [attack.t1613]
+---
+title: Burst of forbidden requests from one source
+id: forbidden-burst
+correlation:
+  type: event_count
+  rules: [forbidden]
+  group-by: [sourceIPs]
+  timespan: 1m
+  condition: {gte: 3}
+level: high
+tags: [attack.t1613]
+---
+title: Exec into a pod
+id: exec
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {verb: create, objectRef.subresource: exec}
+  condition: sel
+suppression: {by: [user.username], window: 10m}
+"#;
+
+    fn event(id: u32, second: u32, body: Value) -> Value {
+        let mut event = json!({
+            "@timestamp": format!("2024-05-01T10:00:{second:02}Z"),
+            "event": {"kind": "k8s_audit", "id": format!("e{id}")},
+        });
+        for (k, v) in body.as_object().unwrap() {
+            event[k] = v.clone();
+        }
+        event
+    }
+
+    #[test]
+    fn correlated_rules_stay_silent_and_the_correlation_alerts_with_its_events() {
+        let mut detector = Detector::new(&parse_rules("t", RULES).unwrap()).unwrap();
+        let denied = |id, s| {
+            event(
+                id,
+                s,
+                json!({"responseStatus": {"code": 403}, "sourceIPs": ["9.9.9.9"]}),
+            )
+        };
+        assert!(detector.evaluate(&denied(1, 0)).is_empty());
+        assert!(detector.evaluate(&denied(2, 1)).is_empty());
+        let alerts = detector.evaluate(&denied(3, 2));
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.rule_id, "forbidden-burst");
+        assert_eq!(alert.level, "high");
+        assert_eq!(alert.count, 3);
+        assert_eq!(alert.group["sourceIPs"], "9.9.9.9");
+        assert_eq!(alert.event_ids, ["e1", "e2", "e3"]);
+        assert_eq!(alert.query, "event.id:IN [e1 e2 e3]");
+        assert_eq!(alert.first_seen, "2024-05-01T10:00:00.000000000Z");
+        assert_eq!(alert.last_seen, "2024-05-01T10:00:02.000000000Z");
+    }
+
+    #[test]
+    fn suppression_counts_repeats_on_the_first_alert() {
+        let mut detector = Detector::new(&parse_rules("t", RULES).unwrap()).unwrap();
+        let exec = |id, s, user: &str| {
+            event(
+                id,
+                s,
+                json!({"verb": "create", "objectRef": {"subresource": "exec"}, "user": {"username": user}}),
+            )
+        };
+        let first = detector.evaluate(&exec(1, 0, "alice"));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].group["user.username"], "alice");
+        assert!(detector.evaluate(&exec(2, 5, "alice")).is_empty());
+        assert!(detector.evaluate(&exec(3, 6, "alice")).is_empty());
+        assert_eq!(detector.evaluate(&exec(4, 7, "bob")).len(), 1, "other key");
+        let updates = detector.close_windows(i64::MAX);
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0].id, first[0].id);
+        assert_eq!(updates[0].suppressed, 2);
+        assert_eq!(updates[0].last_seen, "2024-05-01T10:00:06.000000000Z");
+    }
+
+    #[test]
+    fn rules_only_see_the_events_of_their_log_source() {
+        let mut detector = Detector::new(&parse_rules("t", RULES).unwrap()).unwrap();
+        let mut container = event(
+            1,
+            0,
+            json!({"verb": "create", "objectRef": {"subresource": "exec"}}),
+        );
+        container["event"]["kind"] = json!("container");
+        assert!(detector.evaluate(&container).is_empty());
+    }
+}
