@@ -43,6 +43,8 @@ pub enum Command {
     /// Aggregate the matching events: counts per value or per time interval, distinct counts,
     /// statistics.
     Aggregate(AggregateArgs),
+    /// Run Sigma rules (correlations included) over indexed history; prints alerts as NDJSON.
+    Hunt(HuntArgs),
     /// Write seeded, realistic container and audit logs (for benchmarks and large tests).
     Generate(GenerateArgs),
     /// Benchmark the pipeline on generated data, each figure next to its baseline.
@@ -71,6 +73,19 @@ pub enum InputFormat {
     Cri,
     #[value(name = "k8s-audit")]
     K8sAudit,
+}
+
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// A Sigma rule file, or a directory of them.
+    #[arg(long)]
+    pub rules: PathBuf,
+    /// Earliest @timestamp: RFC 3339 or relative (now-7d).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Latest @timestamp.
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

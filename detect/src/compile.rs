@@ -90,6 +90,12 @@ impl CompiledRule {
         covers(&self.logsource, kind)
     }
 
+    /// A coarse filter that every matching event passes (it may let others through): what an
+    /// index can pre-select before the rule is evaluated exactly.
+    pub fn prefilter(&self) -> Prefilter {
+        condition_prefilter(&self.condition, &self.searches).simplify()
+    }
+
     /// Whether `event` (an event as JSON) matches the rule's detection.
     pub fn matches(&self, event: &Value) -> bool {
         let mut results: Vec<Option<bool>> = vec![None; self.searches.len()];
@@ -98,7 +104,107 @@ impl CompiledRule {
     }
 }
 
+/// A filter that lets through at least every event a rule matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prefilter {
+    /// Anything (no pre-selection possible).
+    All,
+    /// Every part must hold.
+    And(Vec<Prefilter>),
+    /// One part must hold.
+    Or(Vec<Prefilter>),
+    /// The field equals the text (case-insensitively).
+    Equals {
+        /// Dotted path.
+        field: String,
+        /// Value (lowercase unless the rule is cased).
+        value: String,
+    },
+    /// The field matches a pattern with `*` wildcards (case-insensitively).
+    Wildcard {
+        /// Dotted path.
+        field: String,
+        /// The pattern.
+        pattern: String,
+    },
+    /// The field equals the number.
+    Number {
+        /// Dotted path.
+        field: String,
+        /// The number.
+        value: f64,
+    },
+    /// The field is present.
+    Exists {
+        /// Dotted path.
+        field: String,
+    },
+}
+
+impl Prefilter {
+    fn simplify(self) -> Prefilter {
+        match self {
+            Prefilter::And(parts) => {
+                let parts: Vec<Prefilter> = parts
+                    .into_iter()
+                    .map(Prefilter::simplify)
+                    .filter(|p| *p != Prefilter::All)
+                    .collect();
+                match parts.len() {
+                    0 => Prefilter::All,
+                    1 => parts.into_iter().next().unwrap_or(Prefilter::All),
+                    _ => Prefilter::And(parts),
+                }
+            }
+            Prefilter::Or(parts) => {
+                let parts: Vec<Prefilter> = parts.into_iter().map(Prefilter::simplify).collect();
+                if parts.is_empty() || parts.contains(&Prefilter::All) {
+                    return Prefilter::All;
+                }
+                if parts.len() == 1 {
+                    return parts.into_iter().next().unwrap_or(Prefilter::All);
+                }
+                Prefilter::Or(parts)
+            }
+            leaf => leaf,
+        }
+    }
+}
+
+fn condition_prefilter(condition: &Condition, searches: &[Search]) -> Prefilter {
+    match condition {
+        Condition::Search(i) => searches.get(*i).map_or(Prefilter::All, Search::prefilter),
+        Condition::And(parts) => Prefilter::And(
+            parts
+                .iter()
+                .map(|c| condition_prefilter(c, searches))
+                .collect(),
+        ),
+        Condition::Or(parts) => Prefilter::Or(
+            parts
+                .iter()
+                .map(|c| condition_prefilter(c, searches))
+                .collect(),
+        ),
+        // The complement of a superset is not a superset.
+        Condition::Not(_) => Prefilter::All,
+    }
+}
+
 impl Search {
+    fn prefilter(&self) -> Prefilter {
+        match self {
+            Search::Maps(maps) => Prefilter::Or(
+                maps.iter()
+                    .map(|checks| {
+                        Prefilter::And(checks.iter().map(FieldCheck::prefilter).collect())
+                    })
+                    .collect(),
+            ),
+            Search::Keywords(_) => Prefilter::All,
+        }
+    }
+
     fn matches(&self, event: &Value) -> bool {
         match self {
             Search::Maps(maps) => maps
@@ -120,6 +226,38 @@ impl Search {
 }
 
 impl FieldCheck {
+    fn prefilter(&self) -> Prefilter {
+        let per_path = |field: &String| -> Prefilter {
+            match &self.test {
+                ValueTest::Exists(true) => Prefilter::Exists {
+                    field: field.clone(),
+                },
+                ValueTest::Values {
+                    values,
+                    all,
+                    negate: false,
+                    ..
+                } => {
+                    let per_value = values.iter().map(|alternatives| {
+                        Prefilter::Or(
+                            alternatives
+                                .iter()
+                                .map(|p| pattern_prefilter(field, p))
+                                .collect(),
+                        )
+                    });
+                    if *all {
+                        Prefilter::And(per_value.collect())
+                    } else {
+                        Prefilter::Or(per_value.collect())
+                    }
+                }
+                _ => Prefilter::All,
+            }
+        };
+        Prefilter::Or(self.paths.iter().map(per_path).collect())
+    }
+
     fn matches(&self, event: &Value) -> bool {
         let mut leaves = Vec::new();
         for path in &self.paths {
@@ -130,6 +268,34 @@ impl FieldCheck {
             resolve(event, other, &mut found);
             found
         })
+    }
+}
+
+fn pattern_prefilter(field: &str, pattern: &Pattern) -> Prefilter {
+    let field = field.to_owned();
+    match pattern {
+        Pattern::Exact(value) => Prefilter::Equals {
+            field,
+            value: value.clone(),
+        },
+        Pattern::Prefix(s) => Prefilter::Wildcard {
+            field,
+            pattern: format!("{s}*"),
+        },
+        Pattern::Suffix(s) => Prefilter::Wildcard {
+            field,
+            pattern: format!("*{s}"),
+        },
+        Pattern::Contains(s) => Prefilter::Wildcard {
+            field,
+            pattern: format!("*{s}*"),
+        },
+        Pattern::Number(value) => Prefilter::Number {
+            field,
+            value: *value,
+        },
+        Pattern::Any => Prefilter::Exists { field },
+        Pattern::Regex(_) | Pattern::Compare(..) | Pattern::Cidr(_) => Prefilter::All,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod api;
 pub mod context;
 mod error;
 pub mod export;
+pub mod hunt;
 pub mod json_pattern;
 mod keyset;
 pub mod language;

@@ -4,6 +4,7 @@ mod aggregate;
 mod bench;
 mod config_check;
 mod generate;
+mod hunt;
 mod ingest;
 mod run;
 mod search;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::ingest(config, args),
         Command::Search(args) => search::search(config, args),
         Command::Aggregate(args) => aggregate::aggregate(config, args),
+        Command::Hunt(args) => hunt::hunt(config, args),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(config, args),
         Command::Config { .. } => unreachable!("handled above"),
