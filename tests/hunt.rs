@@ -168,3 +168,31 @@ fn a_bad_rule_is_reported_with_its_file_and_part() {
     );
     assert!(parse_rules("x", "title: [unclosed").is_err());
 }
+
+#[test]
+fn the_api_hunts_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ingest(&data, &[corpus_file("combined/k8s_audit_events_all.jsonl")]);
+    let rule_file = corpus_file("sigma_kubernetes_rules/kubernetes_audit_exec_into_container.yml");
+    let cli = hunt(&data, &rule_file);
+    let server = QueryServer::start(Path::new(env!("CARGO_BIN_EXE_kestrel")), &data, &[]);
+    let body = serde_json::json!({ "rules": std::fs::read_to_string(&rule_file).unwrap() });
+    let mut response = ureq::post(&server.url("/api/v1/hunt"))
+        .send_json(&body)
+        .expect("hunt answers");
+    let text = response.body_mut().read_to_string().unwrap();
+    let api: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(api.len(), 2, "two exec requests in the corpus");
+    assert_eq!(keys(&api), keys(&cli));
+    let bad = ureq::post(&server.url("/api/v1/hunt"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(serde_json::json!({"rules": "title: x\ndetection: {condition: nope}"}))
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

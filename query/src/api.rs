@@ -72,6 +72,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route("/api/v1/events/{id}/context", get(event_context))
         .route("/api/v1/export", get(export_ndjson))
         .route("/api/v1/aggregate", axum::routing::post(aggregate))
+        .route("/api/v1/hunt", axum::routing::post(hunt_ndjson))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state.clone());
@@ -295,6 +296,56 @@ async fn export_ndjson(
         }
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+/// Body of `POST /api/v1/hunt`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HuntParams {
+    /// Sigma rules as YAML (several documents separated by `---`).
+    rules: String,
+    /// Earliest `@timestamp`: RFC 3339 or relative.
+    #[serde(default)]
+    from: Option<String>,
+    /// Latest `@timestamp`.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// `POST /api/v1/hunt`: runs the rules of the JSON body (correlations included) over indexed
+/// history and answers their alerts as NDJSON, oldest first. Invalid rules are answered 400
+/// with the rule and part at fault.
+async fn hunt_ndjson(
+    State(state): State<ApiState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
+    let params: HuntParams =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid hunt request: {e}")))?;
+    let documents =
+        kestrel_detect::parse_rules("rules", &params.rules).map_err(|e| bad(e.to_string()))?;
+    let mut detector = kestrel_detect::Detector::new(&documents).map_err(|e| bad(e.to_string()))?;
+    let now = chrono::Utc::now();
+    let time = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| parse_time(v, now).map_err(|e| bad(format!("{name}: {e}"))))
+            .transpose()
+    };
+    let (from, to) = (time("from", &params.from)?, time("to", &params.to)?);
+    let engine = Arc::clone(&state.engine);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut body = Vec::new();
+        crate::hunt::hunt(&engine, &mut detector, from, to, |alert| {
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut body, alert);
+            body.push(b'\n');
+        })
+        .map(|_| body)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
