@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod detection;
 mod pipeline;
 mod telemetry;
 

@@ -46,7 +46,14 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
         max_events: config.indexer.commit_max_events,
         retention: config.indexer.retention,
     };
-    let task = tokio::spawn(run_indexer(indexer, subscriber, policy, Arc::clone(&stats)));
+    let observer = crate::detection::observer(config)?;
+    let task = tokio::spawn(run_indexer(
+        indexer,
+        subscriber,
+        policy,
+        Arc::clone(&stats),
+        observer,
+    ));
     Ok(EmbeddedIndexer {
         publisher,
         task,
@@ -61,7 +68,8 @@ pub fn start_kafka_indexer(
     dead_letters: Arc<KafkaProducer>,
     stop: Arc<AtomicBool>,
     stats: Arc<IndexingStats>,
-) -> JoinHandle<Result<(), kestrel_indexer::IndexError>> {
+) -> anyhow::Result<JoinHandle<Result<(), kestrel_indexer::IndexError>>> {
+    let observer = crate::detection::observer(config)?;
     let settings = KafkaIndexerSettings {
         kafka: config.bus.kafka.clone(),
         index_root: config.index_dir(),
@@ -77,9 +85,9 @@ pub fn start_kafka_indexer(
         },
     };
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        run_kafka_indexer(settings, dead_letters, runtime, stop, stats)
-    })
+    Ok(tokio::task::spawn_blocking(move || {
+        run_kafka_indexer(settings, dead_letters, runtime, stop, stats, observer)
+    }))
 }
 
 /// Indexing threads per writer: the configured number, or the cores (at most 4) when 0.

@@ -69,6 +69,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Prometheus metrics.
     pub metrics: MetricsConfig,
+    /// Real-time detection.
+    pub detection: DetectionConfig,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
+            detection: DetectionConfig::default(),
         }
     }
 }
@@ -450,6 +453,23 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// Private key (PEM). Required.
     pub key: PathBuf,
+}
+
+/// Real-time detection: Sigma rules evaluated on every event as it is indexed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// A Sigma rule file or a directory of them. Default: unset (no
+    /// real-time detection).
+    pub rules: Option<PathBuf>,
+}
+
+impl Config {
+    /// Directory of the alert store and the correlation state:
+    /// `<data_dir>/alerts`.
+    pub fn alerts_dir(&self) -> PathBuf {
+        self.data_dir.join("alerts")
+    }
 }
 
 /// Prometheus metrics. The query API serves them on `/metrics` (with its

@@ -262,6 +262,10 @@ fn example_optional_settings_are_valid() {
     assert_eq!(props.get("security.protocol").unwrap(), "SASL_SSL");
     assert_eq!(props.len(), 4);
     assert_eq!(
+        config.detection.rules.take(),
+        Some(PathBuf::from("/etc/kestrel/rules"))
+    );
+    assert_eq!(
         config.metrics.listen.take(),
         Some("127.0.0.1:9464".parse().unwrap())
     );
@@ -322,6 +326,7 @@ fn example_documents_every_key() {
         "query.tls",
         "log",
         "metrics",
+        "detection",
     ];
     for table in tables {
         assert!(sections.contains(table), "example lacks [{table}]");

@@ -16,9 +16,11 @@ pub mod engine;
 mod error;
 pub mod mapping;
 pub mod rule;
+pub mod store;
 pub mod value;
 
 pub use compile::CompiledRule;
 pub use engine::{Alert, Detector};
 pub use error::RuleError;
 pub use rule::{load_rules, parse_rules, RuleDocument, SigmaRule};
+pub use store::{AlertFilter, AlertStore};

@@ -13,6 +13,27 @@ use crate::error::IndexError;
 use crate::partition::PartitionKey;
 use crate::writer::{AddOutcome, Indexer};
 
+/// Sees every event the index newly accepts (never a duplicate) and every commit: how
+/// real-time detection follows indexing.
+pub trait IndexObserver: Send {
+    /// An event was added (it becomes durable at the next commit).
+    fn added(&mut self, event: &Event);
+    /// A commit made every event added so far durable.
+    fn committed(&mut self);
+}
+
+/// An observer shared between the indexing loop and its blocking tasks.
+pub type SharedObserver = Arc<std::sync::Mutex<dyn IndexObserver>>;
+
+/// Runs `f` on the observer, if any (a poisoned lock is used anyway: the observer holds no
+/// invariant the index depends on).
+pub fn with_observer(observer: Option<&SharedObserver>, f: impl FnOnce(&mut dyn IndexObserver)) {
+    if let Some(observer) = observer {
+        let mut guard = observer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut *guard);
+    }
+}
+
 /// When to commit.
 #[derive(Debug, Clone, Copy)]
 pub struct CommitPolicy {
@@ -92,6 +113,7 @@ pub async fn run_indexer(
     mut subscriber: Subscriber,
     policy: CommitPolicy,
     stats: Arc<IndexingStats>,
+    observer: Option<SharedObserver>,
 ) -> Result<Indexer, IndexError> {
     let mut waiting: Vec<Acker> = Vec::new();
     let mut deadline: Option<Instant> = None;
@@ -107,7 +129,7 @@ pub async fn run_indexer(
             Some(at) => match tokio::time::timeout_at(at, subscriber.next()).await {
                 Ok(next) => next,
                 Err(_elapsed) => {
-                    indexer = commit(indexer, &mut waiting, &stats).await?;
+                    indexer = commit(indexer, &mut waiting, &stats, &observer).await?;
                     deadline = None;
                     continue;
                 }
@@ -115,14 +137,14 @@ pub async fn run_indexer(
             None => subscriber.next().await,
         };
         let Some(batch) = next else {
-            return commit(indexer, &mut waiting, &stats).await;
+            return commit(indexer, &mut waiting, &stats, &observer).await;
         };
         let (events, acker) = batch.into_parts();
-        indexer = add_events(indexer, events, &stats).await?;
+        indexer = add_events(indexer, events, &stats, &observer).await?;
         waiting.push(acker);
         deadline.get_or_insert_with(|| Instant::now() + policy.interval);
         if indexer.uncommitted() >= policy.max_events {
-            indexer = commit(indexer, &mut waiting, &stats).await?;
+            indexer = commit(indexer, &mut waiting, &stats, &observer).await?;
             deadline = None;
         }
     }
@@ -132,8 +154,10 @@ async fn add_events(
     indexer: Indexer,
     events: Vec<Event>,
     stats: &Arc<IndexingStats>,
+    observer: &Option<SharedObserver>,
 ) -> Result<Indexer, IndexError> {
     let stats = Arc::clone(stats);
+    let observer = observer.clone();
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
         let mut events = events;
@@ -142,7 +166,10 @@ async fn add_events(
         events.sort_by_key(|e| PartitionKey::of(e.kind(), &e.timestamp));
         let result = events.iter().try_for_each(|event| {
             match indexer.add(event)? {
-                AddOutcome::Added => stats.record_added(),
+                AddOutcome::Added => {
+                    stats.record_added();
+                    with_observer(observer.as_ref(), |o| o.added(event));
+                }
                 AddOutcome::Duplicate => stats.record_duplicate(),
             }
             Ok(())
@@ -158,11 +185,16 @@ async fn commit(
     indexer: Indexer,
     waiting: &mut Vec<Acker>,
     stats: &Arc<IndexingStats>,
+    observer: &Option<SharedObserver>,
 ) -> Result<Indexer, IndexError> {
     let started = Instant::now();
+    let observer = observer.clone();
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
         let result = indexer.commit();
+        if result.is_ok() {
+            with_observer(observer.as_ref(), |o| o.committed());
+        }
         (indexer, result)
     })
     .await

@@ -31,6 +31,8 @@ pub struct ApiSettings {
     pub tokens: Vec<String>,
     /// Renders the process's Prometheus metrics for `/metrics` (not served when `None`).
     pub metrics: Option<MetricsRenderer>,
+    /// The alert store listed by `/api/v1/alerts` (empty list when `None`).
+    pub alerts: Option<kestrel_detect::AlertStore>,
 }
 
 /// Renders Prometheus metrics in the text exposition format.
@@ -73,6 +75,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route("/api/v1/export", get(export_ndjson))
         .route("/api/v1/aggregate", axum::routing::post(aggregate))
         .route("/api/v1/hunt", axum::routing::post(hunt_ndjson))
+        .route("/api/v1/alerts", get(list_alerts))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state.clone());
@@ -297,6 +300,60 @@ async fn export_ndjson(
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+/// Parameters of `GET /api/v1/alerts`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AlertParams {
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/alerts?rule_id=&level=&from=&to=&limit=`: stored alerts, newest first, each
+/// in its latest state (suppressed repeats counted).
+async fn list_alerts(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Result<Response, ApiError> {
+    let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
+    let now = chrono::Utc::now();
+    let time = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| {
+                parse_time(v, now)
+                    .map(|t| kestrel_event::format_timestamp(&t))
+                    .map_err(|e| bad(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    let filter = kestrel_detect::AlertFilter {
+        rule_id: params.rule_id,
+        level: params.level,
+        from: time("from", &params.from)?,
+        to: time("to", &params.to)?,
+        limit: params
+            .limit
+            .unwrap_or(state.settings.default_limit)
+            .min(state.settings.max_limit),
+    };
+    let Some(store) = state.settings.alerts.clone() else {
+        return Ok(Json(json!({"alerts": []})).into_response());
+    };
+    let alerts = tokio::task::spawn_blocking(move || store.list(&filter))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 
 /// Body of `POST /api/v1/hunt`.

@@ -773,6 +773,7 @@ fn settings() -> ApiSettings {
         max_limit: 1000,
         tokens: Vec::new(),
         metrics: None,
+        alerts: None,
     }
 }
 

@@ -116,7 +116,7 @@ async fn start_kafka_pipeline(config: &Config, roles: Roles) -> anyhow::Result<R
             Arc::clone(&producer),
             Arc::clone(&stop),
             Arc::new(kestrel_indexer::service::IndexingStats::default()),
-        ))
+        )?)
     } else {
         None
     };
@@ -225,6 +225,7 @@ async fn serve_api(
         max_limit: config.query.max_limit,
         tokens: config.query.auth.tokens.clone(),
         metrics: Some(metrics),
+        alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
     };
     let app = router(engine, settings);
     let listen = config.query.listen;

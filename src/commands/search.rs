@@ -26,6 +26,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         max_limit: config.query.max_limit,
         tokens: Vec::new(),
         metrics: None,
+        alerts: None,
     };
     let request = match build_request(&params, &settings) {
         Ok(request) => request,

@@ -18,7 +18,7 @@ use kestrel_event::Event;
 
 use super::shard::{shard_root, Absorbed, Shard};
 use crate::error::IndexError;
-use crate::service::{CommitPolicy, IndexingStats};
+use crate::service::{with_observer, CommitPolicy, IndexingStats, SharedObserver};
 use crate::writer::IndexerOptions;
 
 /// How long one poll of the consumer waits for a message.
@@ -47,11 +47,13 @@ pub fn run_kafka_indexer(
     runtime: tokio::runtime::Handle,
     stop: Arc<AtomicBool>,
     stats: Arc<IndexingStats>,
+    observer: Option<SharedObserver>,
 ) -> Result<(), IndexError> {
     let shards = Arc::new(Mutex::new(Shards {
         open: HashMap::new(),
         settings: settings.clone(),
         stats: Arc::clone(&stats),
+        observer: observer.clone(),
         failure: None,
     }));
     let context = IndexerContext {
@@ -125,7 +127,10 @@ fn handle_message(
             // Event::from_json accepted it, so it is UTF-8 JSON.
             let source = std::str::from_utf8(bytes).unwrap_or_default();
             match shard.absorb(message.offset(), &event, source)? {
-                Absorbed::Added => stats.record_added(),
+                Absorbed::Added => {
+                    stats.record_added();
+                    with_observer(shards.observer.as_ref(), |o| o.added(&event));
+                }
                 Absorbed::Duplicate => stats.record_duplicate(),
                 Absorbed::Behind => {}
             }
@@ -193,6 +198,7 @@ struct Shards {
     open: HashMap<i32, Shard>,
     settings: KafkaIndexerSettings,
     stats: Arc<IndexingStats>,
+    observer: Option<SharedObserver>,
     /// An error raised in a callback, returned by the loop.
     failure: Option<IndexError>,
 }
@@ -251,6 +257,7 @@ impl Shards {
         due: impl Fn(&Shard) -> bool,
     ) -> Result<Vec<(i32, i64)>, IndexError> {
         let mut committed = Vec::new();
+        let observer = self.observer.clone();
         for shard in self.open.values_mut().filter(|s| due(s)) {
             let started = Instant::now();
             if let Some((end, commit)) = shard.commit()? {
@@ -264,6 +271,9 @@ impl Shards {
                 );
                 committed.push((shard.partition(), end));
             }
+        }
+        if !committed.is_empty() {
+            with_observer(observer.as_ref(), |o| o.committed());
         }
         Ok(committed)
     }

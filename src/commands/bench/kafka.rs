@@ -69,7 +69,7 @@ pub fn kafka_ingest(
                 Arc::clone(&producer),
                 Arc::clone(&stop),
                 Arc::clone(&stats),
-            );
+            )?;
             let bar = progress("kafka", events, "events");
             let summary = ingest_files(
                 files,
