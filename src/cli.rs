@@ -49,6 +49,11 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Benchmark the pipeline on generated data, each figure next to its baseline.
     Bench(BenchArgs),
+    /// Detection rule tools.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -128,6 +133,16 @@ pub enum OutputFormat {
     Ndjson,
     /// A table for people.
     Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Run every rule's test events (correlations included); exit 1 if any fails.
+    Test {
+        /// A rule file or a directory of them.
+        #[arg(default_value = "rules")]
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod error;
 pub mod mapping;
 pub mod rule;
 pub mod store;
+pub mod testing;
 pub mod value;
 
 pub use compile::CompiledRule;
@@ -24,3 +25,4 @@ pub use engine::{Alert, Detector};
 pub use error::RuleError;
 pub use rule::{load_rules, parse_rules, RuleDocument, SigmaRule};
 pub use store::{AlertFilter, AlertStore};
+pub use testing::{run_rule_tests, RuleTestResult};

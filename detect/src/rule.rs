@@ -55,6 +55,28 @@ pub struct SigmaRule {
     /// Kestrel's extension: how repeated matches are folded into one alert.
     #[serde(default)]
     pub suppression: Option<Suppression>,
+    /// Kestrel's extension: events the rule must and must not match (`kestrel rules test`).
+    #[serde(default)]
+    pub tests: Option<RuleTests>,
+}
+
+/// Test events of a rule (a custom attribute): partial events, completed with `event.kind`
+/// from the log source, a `@timestamp` one second apart and an `event.id` when missing.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTests {
+    /// Events a detection rule must match.
+    #[serde(default, rename = "match")]
+    pub must_match: Vec<Value>,
+    /// Events a detection rule must not match.
+    #[serde(default)]
+    pub no_match: Vec<Value>,
+    /// Events fed in order to a correlation (with the other rules of its file).
+    #[serde(default)]
+    pub sequence: Vec<Value>,
+    /// Alerts the correlation must raise on `sequence` (default 1).
+    #[serde(default)]
+    pub alerts: Option<u64>,
 }
 
 /// Suppression of repeated alerts (a custom attribute, which Sigma allows): matches of the
@@ -101,6 +123,9 @@ pub struct CorrelationRule {
     /// Suppression of repeated alerts.
     #[serde(default)]
     pub suppression: Option<Suppression>,
+    /// Test events (`sequence`, `alerts`).
+    #[serde(default)]
+    pub tests: Option<RuleTests>,
 }
 
 /// The `correlation` section.

@@ -6,6 +6,7 @@ mod config_check;
 mod generate;
 mod hunt;
 mod ingest;
+mod rules_test;
 mod run;
 mod search;
 
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kestrel_config::Config;
 
-use crate::cli::{Cli, Command, ConfigCommand, GlobalArgs};
+use crate::cli::{Cli, Command, ConfigCommand, GlobalArgs, RulesCommand};
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -23,6 +24,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     } = &cli.command
     {
         return Ok(config_check::check(file));
+    }
+    if let Command::Rules {
+        command: RulesCommand::Test { path },
+    } = &cli.command
+    {
+        return Ok(rules_test::test(path));
     }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
@@ -37,7 +44,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hunt(args) => hunt::hunt(config, args),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(config, args),
-        Command::Config { .. } => unreachable!("handled above"),
+        Command::Config { .. } | Command::Rules { .. } => unreachable!("handled above"),
     }
 }
 
