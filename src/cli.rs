@@ -49,6 +49,11 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Benchmark the pipeline on generated data, each figure next to its baseline.
     Bench(BenchArgs),
+    /// Alert delivery tools: the dead-letter list and redelivery.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Detection rule tools.
     Rules {
         #[command(subcommand)]
@@ -133,6 +138,18 @@ pub enum OutputFormat {
     Ndjson,
     /// A table for people.
     Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// List the deliveries that gave up (NDJSON).
+    Dead,
+    /// Queue dead deliveries again (all, or one by id); a running process sends them.
+    Redeliver {
+        /// Only this delivery.
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

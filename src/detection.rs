@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use kestrel_alerting::{Destinations, Outbox};
 use kestrel_config::Config;
 use kestrel_detect::correlation::CorrelationState;
 use kestrel_detect::{load_rules, Alert, AlertStore, Detector};
@@ -18,11 +19,18 @@ pub struct DetectionStage {
     store: AlertStore,
     state_path: PathBuf,
     pending: Vec<Alert>,
+    /// New alerts (not suppression updates) waiting to be queued for delivery.
+    to_deliver: Vec<Alert>,
+    delivery: Option<(Outbox, Destinations)>,
 }
 
 impl DetectionStage {
     /// Loads the rules and the saved correlation windows.
-    pub fn open(rules: &Path, alerts_dir: &Path) -> anyhow::Result<DetectionStage> {
+    pub fn open(
+        rules: &Path,
+        alerts_dir: &Path,
+        delivery: Option<(Outbox, Destinations)>,
+    ) -> anyhow::Result<DetectionStage> {
         let documents: Vec<_> = load_rules(rules)?.into_iter().map(|(_, d)| d).collect();
         let mut detector = Detector::new(&documents)?;
         let store = AlertStore::open(alerts_dir)
@@ -48,6 +56,8 @@ impl DetectionStage {
             store,
             state_path,
             pending: Vec::new(),
+            to_deliver: Vec::new(),
+            delivery,
         })
     }
 
@@ -61,6 +71,31 @@ impl DetectionStage {
             file.sync_all()?;
         }
         std::fs::rename(&tmp, &self.state_path)
+    }
+}
+
+impl DetectionStage {
+    /// Queues the new alerts for their destinations (only once they are stored).
+    fn queue_deliveries(&mut self) {
+        let Some((outbox, destinations)) = &self.delivery else {
+            return;
+        };
+        while let Some(alert) = self.to_deliver.first() {
+            let value = match serde_json::to_value(alert) {
+                Ok(value) => value,
+                Err(error) => {
+                    tracing::error!(%error, "alert not serializable");
+                    self.to_deliver.remove(0);
+                    continue;
+                }
+            };
+            if let Err(error) = destinations.enqueue(outbox, &value) {
+                // Kept for the next commit.
+                tracing::error!(%error, "queueing alert deliveries failed");
+                return;
+            }
+            self.to_deliver.remove(0);
+        }
     }
 }
 
@@ -78,6 +113,9 @@ impl IndexObserver for DetectionStage {
             metrics::counter!("kestrel_detection_alerts_total", "rule" => alert.rule_id.clone())
                 .increment(1);
             tracing::info!(rule = %alert.rule_id, level = %alert.level, count = alert.count, "alert");
+            if self.delivery.is_some() {
+                self.to_deliver.push(alert.clone());
+            }
             self.pending.push(alert);
         }
     }
@@ -91,6 +129,7 @@ impl IndexObserver for DetectionStage {
             return;
         }
         self.pending.clear();
+        self.queue_deliveries();
         if let Err(error) = self.save_state() {
             tracing::error!(%error, "saving correlation state failed");
         }
@@ -102,7 +141,41 @@ pub fn observer(config: &Config) -> anyhow::Result<Option<SharedObserver>> {
     let Some(rules) = &config.detection.rules else {
         return Ok(None);
     };
-    let stage = DetectionStage::open(rules, &config.alerts_dir())
+    let delivery = delivery(config)?;
+    let stage = DetectionStage::open(rules, &config.alerts_dir(), delivery)
         .with_context(|| format!("detection.rules: {}", rules.display()))?;
     Ok(Some(Arc::new(Mutex::new(stage))))
+}
+
+/// The outbox and destinations, when any destination is configured.
+pub fn delivery(config: &Config) -> anyhow::Result<Option<(Outbox, Destinations)>> {
+    if config.alerting.destinations.is_empty() {
+        return Ok(None);
+    }
+    let outbox = Outbox::open(&outbox_dir(config))?;
+    Ok(Some((
+        outbox,
+        Destinations(config.alerting.destinations.clone()),
+    )))
+}
+
+/// `<data_dir>/alerts/outbox`.
+pub fn outbox_dir(config: &Config) -> PathBuf {
+    config.alerts_dir().join("outbox")
+}
+
+/// Starts the delivery worker on a thread of its own when destinations are configured; it
+/// stops once `stop` is set.
+pub fn start_delivery(
+    config: &Config,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
+    let Some((outbox, destinations)) = delivery(config)? else {
+        return Ok(None);
+    };
+    let handle = std::thread::Builder::new()
+        .name("alert-delivery".into())
+        .spawn(move || kestrel_alerting::run_worker(outbox, destinations, stop))
+        .context("starting the alert delivery thread")?;
+    Ok(Some(handle))
 }

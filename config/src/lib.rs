@@ -71,6 +71,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Real-time detection.
     pub detection: DetectionConfig,
+    /// Where alerts are delivered.
+    pub alerting: AlertingConfig,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
             detection: DetectionConfig::default(),
+            alerting: AlertingConfig::default(),
         }
     }
 }
@@ -462,6 +465,80 @@ pub struct DetectionConfig {
     /// A Sigma rule file or a directory of them. Default: unset (no
     /// real-time detection).
     pub rules: Option<PathBuf>,
+}
+
+/// Alert delivery: every new alert goes, through a persistent outbox, to each destination
+/// whose `min_level` it reaches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// The destinations. Default: none.
+    pub destinations: Vec<DestinationConfig>,
+}
+
+/// Kind of alert destination.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestinationKind {
+    /// A JSON POST signed per the Standard Webhooks specification.
+    #[default]
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// PagerDuty Events API v2.
+    Pagerduty,
+    /// An Alertmanager-compatible `/api/v2/alerts` endpoint.
+    Alertmanager,
+}
+
+/// One alert destination.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DestinationConfig {
+    /// Unique name, used in the outbox and in metrics. Required.
+    pub name: String,
+    /// Kind. Default: `webhook`.
+    pub kind: DestinationKind,
+    /// URL to POST to. Required.
+    pub url: String,
+    /// Webhook signing secrets (`whsec_` + base64). Every listed secret
+    /// signs each request, so a receiver can rotate: add the new secret,
+    /// switch the receiver, remove the old one. Default: none (unsigned).
+    pub secrets: Vec<String>,
+    /// PagerDuty routing key (required for `pagerduty`).
+    pub routing_key: Option<String>,
+    /// Lowest level delivered: `informational`, `low`, `medium`, `high`,
+    /// `critical`. Default: `informational` (all).
+    pub min_level: String,
+    /// A minijinja template of the request body, with the alert as `alert`.
+    /// Default: unset (each kind's own payload).
+    pub template: Option<String>,
+    /// Attempts before an alert goes to the dead-letter list. Default: `8`.
+    pub max_attempts: u32,
+    /// Timeout of one request. Default: `10s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub timeout: Duration,
+    /// First retry delay; each later one doubles, with jitter, up to one
+    /// hour (a `Retry-After` answer takes precedence). Default: `5s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub retry_initial: Duration,
+}
+
+impl Default for DestinationConfig {
+    fn default() -> Self {
+        DestinationConfig {
+            name: String::new(),
+            kind: DestinationKind::Webhook,
+            url: String::new(),
+            secrets: Vec::new(),
+            routing_key: None,
+            min_level: "informational".to_owned(),
+            template: None,
+            max_attempts: 8,
+            timeout: Duration::from_secs(10),
+            retry_initial: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Config {

@@ -261,6 +261,9 @@ fn example_optional_settings_are_valid() {
     let props = std::mem::take(&mut config.bus.kafka.properties);
     assert_eq!(props.get("security.protocol").unwrap(), "SASL_SSL");
     assert_eq!(props.len(), 4);
+    let destinations = std::mem::take(&mut config.alerting.destinations);
+    assert_eq!(destinations.len(), 1);
+    assert_eq!(destinations[0].name, "soc");
     assert_eq!(
         config.detection.rules.take(),
         Some(PathBuf::from("/etc/kestrel/rules"))
@@ -277,6 +280,7 @@ fn field_names(table: &str) -> Vec<&'static str> {
     let toml = match table {
         "" => "zz_probe = 1".to_owned(),
         "collector.sources" => "[[collector.sources]]\nzz_probe = 1".to_owned(),
+        "alerting.destinations" => "[[alerting.destinations]]\nzz_probe = 1".to_owned(),
         t => format!("[{t}]\nzz_probe = 1"),
     };
     let err = Figment::from(Toml::string(&toml))
@@ -327,6 +331,8 @@ fn example_documents_every_key() {
         "log",
         "metrics",
         "detection",
+        "alerting",
+        "alerting.destinations",
     ];
     for table in tables {
         assert!(sections.contains(table), "example lacks [{table}]");

@@ -66,12 +66,60 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_bus(config, &mut errors);
     validate_indexer(config, &mut errors);
     validate_query(config, &mut errors);
+    validate_alerting(config, &mut errors);
 
     if let Err(message) = check_log_filter(&config.log.level) {
         errors.add("log.level", message);
     }
 
     ConfigError::from_list(errors.0)
+}
+
+fn validate_alerting(config: &Config, errors: &mut Errors) {
+    let levels = ["informational", "low", "medium", "high", "critical"];
+    let mut names = HashSet::new();
+    for (i, d) in config.alerting.destinations.iter().enumerate() {
+        let key = format!("alerting.destinations[{i}]");
+        if errors.not_blank(&format!("{key}.name"), &d.name) && !names.insert(d.name.trim()) {
+            errors.add(
+                format!("{key}.name"),
+                format!("duplicate destination name {:?}", d.name),
+            );
+        }
+        if !(d.url.starts_with("http://") || d.url.starts_with("https://")) {
+            errors.add(format!("{key}.url"), "must be an http:// or https:// URL");
+        }
+        for (j, secret) in d.secrets.iter().enumerate() {
+            let valid = secret.strip_prefix("whsec_").is_some_and(|b| {
+                !b.is_empty()
+                    && b.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"+/=".contains(&c))
+            });
+            if !valid {
+                errors.add(
+                    format!("{key}.secrets[{j}]"),
+                    "must be whsec_ followed by base64",
+                );
+            }
+        }
+        if d.kind == crate::DestinationKind::Pagerduty
+            && d.routing_key.as_deref().is_none_or(str::is_empty)
+        {
+            errors.add(
+                format!("{key}.routing_key"),
+                "required for kind = \"pagerduty\"",
+            );
+        }
+        if !levels.contains(&d.min_level.as_str()) {
+            errors.add(
+                format!("{key}.min_level"),
+                format!("must be one of {levels:?}"),
+            );
+        }
+        if d.max_attempts == 0 {
+            errors.add(format!("{key}.max_attempts"), "must be at least 1");
+        }
+    }
 }
 
 fn validate_collector(config: &Config, errors: &mut Errors) {

@@ -1,6 +1,7 @@
 //! The commands of the `kestrel` binary.
 
 mod aggregate;
+mod alerts;
 mod bench;
 mod config_check;
 mod generate;
@@ -42,6 +43,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::search(config, args),
         Command::Aggregate(args) => aggregate::aggregate(config, args),
         Command::Hunt(args) => hunt::hunt(config, args),
+        Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(config, args),
         Command::Config { .. } | Command::Rules { .. } => unreachable!("handled above"),

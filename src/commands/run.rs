@@ -80,6 +80,12 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
             (true, BusKind::Embedded) => Some(start_pipeline(&config)?),
             (true, BusKind::Kafka) => Some(start_kafka_pipeline(&config, roles).await?),
         };
+        let delivery_stop = Arc::new(AtomicBool::new(false));
+        let delivery = if roles.indexer && config.detection.rules.is_some() {
+            crate::detection::start_delivery(&config, Arc::clone(&delivery_stop))?
+        } else {
+            None
+        };
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
@@ -94,6 +100,10 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         }
         if let Some(api) = api {
             api.await.context("api task")??;
+        }
+        delivery_stop.store(true, Ordering::Relaxed);
+        if let Some(delivery) = delivery {
+            let _ = tokio::task::spawn_blocking(move || delivery.join()).await;
         }
         Ok(ExitCode::SUCCESS)
     })
