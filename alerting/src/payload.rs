@@ -194,7 +194,7 @@ mod tests {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned();
         let body = br#"{"test": 2432232314}"#;
         let header = sign(
-            &[secret.clone()],
+            std::slice::from_ref(&secret),
             "msg_p5jXN8AQM9LWM0D4loKWxJek",
             1614265330,
             body,
