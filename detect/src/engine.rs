@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::compile::{resolve, CompiledRule};
 use crate::correlation::{parse_timespan, CompiledCorrelation, CorrelationHit, CorrelationState};
 use crate::error::RuleError;
+use crate::index::RuleIndex;
 use crate::rule::{RuleDocument, Suppression};
 use crate::value::text;
 
@@ -66,6 +67,8 @@ pub struct Detector {
     suppression: HashMap<String, RuleSuppression>,
     state: CorrelationState,
     open: HashMap<String, Open>,
+    index: RuleIndex,
+    candidates: Vec<usize>,
 }
 
 impl Detector {
@@ -105,13 +108,15 @@ impl Detector {
             }
         }
         Ok(Detector {
-            rules,
             correlations,
             feeds,
             silent,
             suppression,
             state: CorrelationState::default(),
             open: HashMap::new(),
+            index: RuleIndex::new(&rules),
+            candidates: Vec::new(),
+            rules,
         })
     }
 
@@ -145,9 +150,11 @@ impl Detector {
             .map(|t| t.timestamp_millis())
             .unwrap_or_default();
         let mut alerts = Vec::new();
-        for i in 0..self.rules.len() {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        self.index.candidates(kind, event, &mut candidates);
+        for &i in &candidates {
             let rule = &self.rules[i];
-            if !rule.covers(kind) || !rule.matches(event) {
+            if !rule.matches(event) {
                 continue;
             }
             let mut references: Vec<String> = std::iter::once(rule.id.clone())
@@ -163,6 +170,7 @@ impl Detector {
                 self.feed_correlations(&reference, event, event_id, at_ms, &mut alerts, 0);
             }
         }
+        self.candidates = candidates;
         alerts
     }
 

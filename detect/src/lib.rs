@@ -13,6 +13,7 @@ pub mod compile;
 pub mod condition;
 pub mod correlation;
 pub mod engine;
+pub mod index;
 mod error;
 pub mod mapping;
 pub mod rule;

@@ -72,6 +72,9 @@ fn test_detection(rule: &CompiledRule, tests: Option<&RuleTests>, result: &mut R
             .push("needs tests with `match` and `no_match` events".into());
         return;
     };
+    // Through the rule index too, so a rule it would never consult fails its tests.
+    let index = crate::index::RuleIndex::new(std::slice::from_ref(rule));
+    let mut candidates = Vec::new();
     let cases = tests
         .must_match
         .iter()
@@ -80,7 +83,8 @@ fn test_detection(rule: &CompiledRule, tests: Option<&RuleTests>, result: &mut R
     for (i, (partial, expected)) in cases.enumerate() {
         let event = complete(partial, &rule.logsource, i);
         let kind = event["event"]["kind"].as_str().unwrap_or_default();
-        let got = rule.covers(kind) && rule.matches(&event);
+        index.candidates(kind, &event, &mut candidates);
+        let got = candidates == [0] && rule.matches(&event);
         result.checked += 1;
         if got != expected {
             let verb = if expected {

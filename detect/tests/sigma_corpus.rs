@@ -149,3 +149,22 @@ fn rules_match_exactly_the_events_an_independent_check_selects() {
     assert_eq!(checked, 11, "rules with an independent expectation");
     assert!(fired >= 20, "only {fired} matches over the corpus");
 }
+
+#[test]
+fn the_rule_index_offers_every_rule_that_matches() {
+    let rules = rules();
+    let index = kestrel_detect::index::RuleIndex::new(&rules);
+    let mut candidates = Vec::new();
+    let mut skipped = 0;
+    for event in audit_events() {
+        index.candidates("k8s_audit", &event, &mut candidates);
+        for (i, rule) in rules.iter().enumerate() {
+            if rule.matches(&event) {
+                assert!(candidates.contains(&i), "{} not offered for {event}", rule.title);
+            }
+        }
+        skipped += rules.len() - candidates.len();
+    }
+    // The index saves most evaluations.
+    assert!(skipped > 114 * 16 / 2, "only {skipped} evaluations skipped");
+}
