@@ -30,8 +30,10 @@ const KINDS: [&str; 2] = ["k8s_audit", "container"];
 impl RuleIndex {
     /// Files `rules`.
     pub fn new(rules: &[CompiledRule]) -> RuleIndex {
-        let required: Vec<Vec<(String, Vec<String>)>> =
-            rules.iter().map(|r| required_values(&r.prefilter())).collect();
+        let required: Vec<Vec<(String, Vec<String>)>> = rules
+            .iter()
+            .map(|r| required_values(&r.prefilter()))
+            .collect();
         // Fields required by many rules are preferred keys, so few fields get indexed.
         let mut popularity: HashMap<&str, usize> = HashMap::new();
         for sets in &required {
@@ -46,9 +48,9 @@ impl RuleIndex {
                 if !rule.covers(kind) {
                     continue;
                 }
-                let key = required[i]
-                    .iter()
-                    .max_by_key(|(field, values)| (popularity[field.as_str()], usize::MAX - values.len()));
+                let key = required[i].iter().max_by_key(|(field, values)| {
+                    (popularity[field.as_str()], usize::MAX - values.len())
+                });
                 let Some((field, values)) = key else {
                     kind_index.always.push(i);
                     continue;

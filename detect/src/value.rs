@@ -174,7 +174,43 @@ pub enum ValueTest {
         cased: bool,
         /// `neq`.
         negate: bool,
+        /// The same test as one literal set, when every value is an exact or `contains` text
+        /// (the common case of long lists): a hash lookup and one Aho-Corasick scan per leaf.
+        literals: Option<LiteralSet>,
     },
+}
+
+/// Exact texts and substrings of a list of values, searched at once.
+#[derive(Debug, Clone)]
+pub struct LiteralSet {
+    exact: std::collections::HashSet<String>,
+    contains: Option<aho_corasick::AhoCorasick>,
+}
+
+impl LiteralSet {
+    fn build(values: &[Vec<Pattern>]) -> Option<LiteralSet> {
+        let mut exact = std::collections::HashSet::new();
+        let mut substrings = Vec::new();
+        for pattern in values.iter().flatten() {
+            match pattern {
+                Pattern::Exact(s) => {
+                    exact.insert(s.clone());
+                }
+                Pattern::Contains(s) => substrings.push(s.clone()),
+                _ => return None,
+            }
+        }
+        let contains = if substrings.is_empty() {
+            None
+        } else {
+            Some(aho_corasick::AhoCorasick::new(&substrings).ok()?)
+        };
+        Some(LiteralSet { exact, contains })
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        self.exact.contains(text) || self.contains.as_ref().is_some_and(|ac| ac.is_match(text))
+    }
 }
 
 impl ValueTest {
@@ -207,11 +243,19 @@ impl ValueTest {
             .into_iter()
             .map(|value| compile_value(spec, value, cased))
             .collect::<Result<Vec<_>, _>>()?;
+        let all = spec.has(Modifier::All);
+        let negate = spec.has(Modifier::Neq);
+        let literals = if all || negate || compiled.len() < 2 {
+            None
+        } else {
+            LiteralSet::build(&compiled)
+        };
         Ok(ValueTest::Values {
             values: compiled,
-            all: spec.has(Modifier::All),
+            all,
             cased,
-            negate: spec.has(Modifier::Neq),
+            negate,
+            literals,
         })
     }
 
@@ -236,10 +280,23 @@ impl ValueTest {
                 })
             }
             ValueTest::Values {
+                cased,
+                literals: Some(literals),
+                ..
+            } => leaves.iter().any(|leaf| match leaf {
+                Value::String(s) if *cased => literals.matches(s),
+                Value::String(s) if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    literals.matches(s)
+                }
+                other => text(other)
+                    .is_some_and(|t| literals.matches(&if *cased { t } else { t.to_lowercase() })),
+            }),
+            ValueTest::Values {
                 values,
                 all,
                 cased,
                 negate,
+                ..
             } => {
                 let lowered: Vec<Option<String>> = leaves
                     .iter()

@@ -160,7 +160,11 @@ fn the_rule_index_offers_every_rule_that_matches() {
         index.candidates("k8s_audit", &event, &mut candidates);
         for (i, rule) in rules.iter().enumerate() {
             if rule.matches(&event) {
-                assert!(candidates.contains(&i), "{} not offered for {event}", rule.title);
+                assert!(
+                    candidates.contains(&i),
+                    "{} not offered for {event}",
+                    rule.title
+                );
             }
         }
         skipped += rules.len() - candidates.len();

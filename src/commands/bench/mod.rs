@@ -10,10 +10,12 @@
 //!    time-partitioned indexes, commit);
 //! 5. **kafka** (when a broker is given): the same pipeline with Kafka between the collector
 //!    and an indexer of the consumer group, to committed index;
-//! 6. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
+//! 6. **detect**: the rule pack (`--rules`, default `rules/`) over every event, one core;
+//! 7. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
 //!    cardinality; p50/p99 over repeated runs, next to ripgrep over the raw files when `rg` is
 //!    installed.
 
+mod detect;
 mod kafka;
 mod measure;
 mod phases;
@@ -40,13 +42,11 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let generated = phases::generate(&raw, &args)?;
     report.generate = Some(generated.clone());
     let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
-    if let Some(unknown) = args
-        .phases
-        .iter()
-        .find(|p| !["normalize", "raw", "ingest", "kafka", "search"].contains(&p.as_str()))
-    {
+    if let Some(unknown) = args.phases.iter().find(|p| {
+        !["normalize", "raw", "ingest", "kafka", "detect", "search"].contains(&p.as_str())
+    }) {
         anyhow::bail!(
-            "--phases: unknown phase {unknown:?} (normalize, raw, ingest, kafka, search)"
+            "--phases: unknown phase {unknown:?} (normalize, raw, ingest, kafka, detect, search)"
         );
     }
     if wants("normalize") {
@@ -75,6 +75,14 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         (true, None) => eprintln!("kafka: skipped, no broker (--kafka-brokers)"),
         (false, _) => {}
+    }
+    if wants("detect") {
+        let rules = args.rules.clone().unwrap_or_else(|| "rules".into());
+        if rules.exists() {
+            report.detect = Some(detect::detect(&rules, &generated)?);
+        } else {
+            eprintln!("detect: skipped, no rules at {} (--rules)", rules.display());
+        }
     }
     if wants("search") {
         report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);

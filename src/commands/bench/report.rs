@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::detect::Detection;
 use super::kafka::KafkaIngest;
 use super::phases::{Ingest, RawTantivy, SearchCase, Throughput};
 use super::DataSet;
@@ -28,6 +29,8 @@ pub struct Report {
     pub ingest: Option<Ingest>,
     /// The whole pipeline through Kafka.
     pub kafka: Option<KafkaIngest>,
+    /// The rule pack.
+    pub detect: Option<Detection>,
     /// Search and aggregation suite.
     pub search: Option<Vec<SearchCase>>,
 }
@@ -45,6 +48,7 @@ impl Report {
             raw_tantivy: None,
             ingest: None,
             kafka: None,
+            detect: None,
             search: None,
         }
     }
@@ -123,6 +127,13 @@ impl Report {
             println!(
                 "index bytes per raw byte through kafka: {:.3}",
                 k.index_bytes_per_raw_byte
+            );
+        }
+        if let Some(d) = &self.detect {
+            println!();
+            println!(
+                "detection: {} rules over {} events, {} alerts: {:.0} events/s per core ({:.0} with the conversion to JSON)",
+                d.rule_count, d.events, d.alerts, d.events_per_second, d.events_per_second_with_conversion
             );
         }
         if let Some(cases) = &self.search {
