@@ -298,13 +298,13 @@ pub struct BenchArgs {
     /// Keep the indexes built by the run.
     #[arg(long)]
     pub keep: bool,
-    /// Phases to run, comma-separated, among normalize, raw, ingest, kafka, detect, search (search
+    /// Phases to run, comma-separated, among normalize, raw, ingest, kafka, detect, alerts, search (search
     /// needs ingest's index, kept from an earlier `--keep` run when ingest is not run; kafka
     /// runs only when a broker is given).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "normalize,raw,ingest,kafka,detect,search"
+        default_value = "normalize,raw,ingest,kafka,detect,alerts,search"
     )]
     pub phases: Vec<String>,
     /// Kafka brokers for the kafka phase (default: bus.kafka.brokers of the configuration).

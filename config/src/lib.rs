@@ -353,7 +353,7 @@ pub struct IndexerConfig {
     /// Whether this process runs an indexer. Default: `true`.
     pub enabled: bool,
     /// Longest time between index commits (new events become searchable on
-    /// commit). Default: `2s`.
+    /// commit). Default: `1s` (alerts are stored and delivered at commits).
     #[serde(with = "serde_helpers::duration")]
     pub commit_interval: Duration,
     /// Commit after this many events even if `commit_interval` has not passed.
@@ -374,7 +374,7 @@ impl Default for IndexerConfig {
     fn default() -> Self {
         IndexerConfig {
             enabled: true,
-            commit_interval: Duration::from_secs(2),
+            commit_interval: Duration::from_secs(1),
             commit_max_events: 50_000,
             writer_memory_mb: 64,
             writer_threads: 0,

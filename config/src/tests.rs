@@ -137,7 +137,7 @@ fn defaults_are_as_documented() {
     assert!(c.bus.kafka.properties.is_empty());
 
     assert!(c.indexer.enabled);
-    assert_eq!(c.indexer.commit_interval, Duration::from_secs(2));
+    assert_eq!(c.indexer.commit_interval, Duration::from_secs(1));
     assert_eq!(c.indexer.commit_max_events, 50_000);
     assert_eq!(c.indexer.writer_memory_mb, 64);
     assert_eq!(c.indexer.retention, None);

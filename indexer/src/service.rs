@@ -48,7 +48,7 @@ pub struct CommitPolicy {
 impl Default for CommitPolicy {
     fn default() -> Self {
         CommitPolicy {
-            interval: Duration::from_secs(2),
+            interval: Duration::from_secs(1),
             max_events: 50_000,
             retention: None,
         }

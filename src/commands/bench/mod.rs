@@ -11,10 +11,13 @@
 //! 5. **kafka** (when a broker is given): the same pipeline with Kafka between the collector
 //!    and an indexer of the consumer group, to committed index;
 //! 6. **detect**: the rule pack (`--rules`, default `rules/`) over every event, one core;
-//! 7. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
+//! 7. **alerts**: delay from an audit line written to its alert received by a webhook, with
+//!    `kestrel run` on the configured poll and commit intervals;
+//! 8. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
 //!    cardinality; p50/p99 over repeated runs, next to ripgrep over the raw files when `rg` is
 //!    installed.
 
+mod alert_latency;
 mod detect;
 mod kafka;
 mod measure;
@@ -43,10 +46,19 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     report.generate = Some(generated.clone());
     let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
     if let Some(unknown) = args.phases.iter().find(|p| {
-        !["normalize", "raw", "ingest", "kafka", "detect", "search"].contains(&p.as_str())
+        ![
+            "normalize",
+            "raw",
+            "ingest",
+            "kafka",
+            "detect",
+            "alerts",
+            "search",
+        ]
+        .contains(&p.as_str())
     }) {
         anyhow::bail!(
-            "--phases: unknown phase {unknown:?} (normalize, raw, ingest, kafka, detect, search)"
+            "--phases: unknown phase {unknown:?} (normalize, raw, ingest, kafka, detect, alerts, search)"
         );
     }
     if wants("normalize") {
@@ -82,6 +94,14 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
             report.detect = Some(detect::detect(&rules, &generated)?);
         } else {
             eprintln!("detect: skipped, no rules at {} (--rules)", rules.display());
+        }
+    }
+    if wants("alerts") {
+        let rules = args.rules.clone().unwrap_or_else(|| "rules".into());
+        if rules.exists() {
+            report.alert_latency = Some(alert_latency::alert_latency(&config, &rules, &work, 20)?);
+        } else {
+            eprintln!("alerts: skipped, no rules at {} (--rules)", rules.display());
         }
     }
     if wants("search") {

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::alert_latency::AlertLatency;
 use super::detect::Detection;
 use super::kafka::KafkaIngest;
 use super::phases::{Ingest, RawTantivy, SearchCase, Throughput};
@@ -31,6 +32,8 @@ pub struct Report {
     pub kafka: Option<KafkaIngest>,
     /// The rule pack.
     pub detect: Option<Detection>,
+    /// Line written → webhook received.
+    pub alert_latency: Option<AlertLatency>,
     /// Search and aggregation suite.
     pub search: Option<Vec<SearchCase>>,
 }
@@ -49,6 +52,7 @@ impl Report {
             ingest: None,
             kafka: None,
             detect: None,
+            alert_latency: None,
             search: None,
         }
     }
@@ -134,6 +138,17 @@ impl Report {
             println!(
                 "detection: {} rules over {} events, {} alerts: {:.0} events/s per core ({:.0} with the conversion to JSON)",
                 d.rule_count, d.events, d.alerts, d.events_per_second, d.events_per_second_with_conversion
+            );
+        }
+        if let Some(a) = &self.alert_latency {
+            println!(
+                "line written -> webhook received: p50 {:.0} ms, p99 {:.0} ms ({} alerts for {} alerting lines; poll {} ms, commit {} ms)",
+                a.latency.p50_ms,
+                a.latency.p99_ms,
+                a.alerts_received,
+                a.alerting_lines,
+                a.poll_interval_ms,
+                a.commit_interval_ms
             );
         }
         if let Some(cases) = &self.search {
