@@ -6,7 +6,7 @@ use crate::condition::{parse_condition, Condition};
 use crate::error::RuleError;
 use crate::mapping::{covers, field_paths};
 use crate::rule::{LogSource, SigmaRule};
-use crate::value::{text, wildcard_pattern, FieldSpec, Pattern, ValueTest};
+use crate::value::{folded, text, wildcard_pattern, FieldSpec, LiteralSet, Pattern, ValueTest};
 
 /// A detection rule ready to evaluate.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ enum Search {
     /// Maps: any map matches when all its fields match.
     Maps(Vec<Vec<FieldCheck>>),
     /// Keywords: any matches any text of the event.
-    Keywords(Vec<Pattern>),
+    Keywords(Vec<Pattern>, Option<LiteralSet>),
 }
 
 #[derive(Debug, Clone)]
@@ -201,7 +201,7 @@ impl Search {
                     })
                     .collect(),
             ),
-            Search::Keywords(_) => Prefilter::All,
+            Search::Keywords(..) => Prefilter::All,
         }
     }
 
@@ -210,15 +210,19 @@ impl Search {
             Search::Maps(maps) => maps
                 .iter()
                 .any(|checks| checks.iter().all(|check| check.matches(event))),
-            Search::Keywords(patterns) => {
+            Search::Keywords(patterns, literals) => {
                 let mut texts = Vec::new();
                 collect_texts(event, &mut texts);
-                texts.iter().any(|t| {
-                    let lowered = t.to_lowercase();
-                    let leaf = Value::String((*t).clone());
-                    patterns
-                        .iter()
-                        .any(|p| crate::value::pattern_matches(p, &leaf, Some(&lowered)))
+                texts.iter().any(|leaf| {
+                    let Some(lowered) = folded(leaf, false) else {
+                        return false;
+                    };
+                    match literals {
+                        Some(set) => set.matches(&lowered),
+                        None => patterns
+                            .iter()
+                            .any(|p| crate::value::pattern_matches(p, leaf, Some(&lowered))),
+                    }
                 })
             }
         }
@@ -314,9 +318,15 @@ fn compile_search(logsource: &LogSource, value: &Value) -> Result<Search, String
             .iter()
             .map(keyword_pattern)
             .collect::<Result<Vec<_>, _>>()
-            .map(Search::Keywords),
-        scalar => Ok(Search::Keywords(vec![keyword_pattern(scalar)?])),
+            .map(keywords),
+        scalar => Ok(keywords(vec![keyword_pattern(scalar)?])),
     }
+}
+
+fn keywords(patterns: Vec<Pattern>) -> Search {
+    let alternatives: Vec<Vec<Pattern>> = patterns.iter().map(|p| vec![p.clone()]).collect();
+    let literals = LiteralSet::build(&alternatives);
+    Search::Keywords(patterns, literals)
 }
 
 fn keyword_pattern(value: &Value) -> Result<Pattern, String> {
@@ -376,9 +386,9 @@ fn push_leaf<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
-fn collect_texts<'a>(value: &'a Value, out: &mut Vec<&'a String>) {
+fn collect_texts<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     match value {
-        Value::String(s) => out.push(s),
+        Value::String(_) => out.push(value),
         Value::Array(items) => items.iter().for_each(|v| collect_texts(v, out)),
         Value::Object(map) => map.values().for_each(|v| collect_texts(v, out)),
         _ => {}

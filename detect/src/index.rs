@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::compile::{resolve, CompiledRule, Prefilter};
-use crate::value::text;
+use crate::value::folded;
 
 /// The rules of a rule set, filed by event kind and by a required field value.
 #[derive(Debug, Default)]
@@ -87,8 +87,10 @@ impl RuleIndex {
             leaves.clear();
             resolve(event, field, &mut leaves);
             for leaf in &leaves {
-                let Some(value) = text(leaf) else { continue };
-                if let Some(rules) = by_value.get(&value.to_lowercase()) {
+                let Some(value) = folded(leaf, false) else {
+                    continue;
+                };
+                if let Some(rules) = by_value.get(value.as_ref()) {
                     out.extend_from_slice(rules);
                 }
             }

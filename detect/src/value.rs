@@ -183,19 +183,19 @@ pub enum ValueTest {
 /// Exact texts and substrings of a list of values, searched at once.
 #[derive(Debug, Clone)]
 pub struct LiteralSet {
-    exact: std::collections::HashSet<String>,
+    exact: Vec<String>,
+    exact_set: Option<std::collections::HashSet<String>>,
     contains: Option<aho_corasick::AhoCorasick>,
 }
 
 impl LiteralSet {
-    fn build(values: &[Vec<Pattern>]) -> Option<LiteralSet> {
-        let mut exact = std::collections::HashSet::new();
+    /// A literal set of the values, when every pattern is an exact or `contains` text.
+    pub fn build(values: &[Vec<Pattern>]) -> Option<LiteralSet> {
+        let mut exact = Vec::new();
         let mut substrings = Vec::new();
         for pattern in values.iter().flatten() {
             match pattern {
-                Pattern::Exact(s) => {
-                    exact.insert(s.clone());
-                }
+                Pattern::Exact(s) => exact.push(s.clone()),
                 Pattern::Contains(s) => substrings.push(s.clone()),
                 _ => return None,
             }
@@ -205,11 +205,22 @@ impl LiteralSet {
         } else {
             Some(aho_corasick::AhoCorasick::new(&substrings).ok()?)
         };
-        Some(LiteralSet { exact, contains })
+        // A few values compare faster one by one than through a hash.
+        let exact_set = (exact.len() > 8).then(|| exact.drain(..).collect());
+        Some(LiteralSet {
+            exact,
+            exact_set,
+            contains,
+        })
     }
 
-    fn matches(&self, text: &str) -> bool {
-        self.exact.contains(text) || self.contains.as_ref().is_some_and(|ac| ac.is_match(text))
+    /// Whether `text` (already folded) matches one of the literals.
+    pub fn matches(&self, text: &str) -> bool {
+        let exact = match &self.exact_set {
+            Some(set) => set.contains(text),
+            None => self.exact.iter().any(|e| e == text),
+        };
+        exact || self.contains.as_ref().is_some_and(|ac| ac.is_match(text))
     }
 }
 
@@ -245,7 +256,7 @@ impl ValueTest {
             .collect::<Result<Vec<_>, _>>()?;
         let all = spec.has(Modifier::All);
         let negate = spec.has(Modifier::Neq);
-        let literals = if all || negate || compiled.len() < 2 {
+        let literals = if all || negate {
             None
         } else {
             LiteralSet::build(&compiled)
@@ -298,10 +309,8 @@ impl ValueTest {
                 negate,
                 ..
             } => {
-                let lowered: Vec<Option<String>> = leaves
-                    .iter()
-                    .map(|leaf| text(leaf).map(|t| if *cased { t } else { t.to_lowercase() }))
-                    .collect();
+                let lowered: Vec<Option<std::borrow::Cow<'_, str>>> =
+                    leaves.iter().map(|leaf| folded(leaf, *cased)).collect();
                 let value_matches = |alternatives: &Vec<Pattern>| {
                     let hit = leaves.iter().zip(&lowered).any(|(leaf, lowered)| {
                         alternatives
@@ -340,6 +349,16 @@ pub(crate) fn pattern_matches(pattern: &Pattern, leaf: &Value, lowered: Option<&
             lowered.is_some_and(|t| memchr::memmem::find(t.as_bytes(), s.as_bytes()).is_some())
         }
         Pattern::Regex(re) => lowered.is_some_and(|t| re.is_match(t)),
+    }
+}
+
+/// The text of a leaf as compared: lowercase unless `cased`, borrowed when it already is.
+pub fn folded(leaf: &Value, cased: bool) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    match leaf {
+        Value::String(s) if cased || !s.chars().any(char::is_uppercase) => Some(Cow::Borrowed(s)),
+        Value::String(s) => Some(Cow::Owned(s.to_lowercase())),
+        other => text(other).map(Cow::Owned),
     }
 }
 
