@@ -100,16 +100,9 @@ impl DetectionStage {
 }
 
 impl IndexObserver for DetectionStage {
-    fn added(&mut self, event: &Event) {
-        let value = match serde_json::to_value(event) {
-            Ok(value) => value,
-            Err(error) => {
-                tracing::warn!(%error, event_id = event.id(), "event not evaluated");
-                return;
-            }
-        };
+    fn added(&mut self, _event: &Event, value: &serde_json::Value) {
         metrics::counter!("kestrel_detection_events_total").increment(1);
-        for alert in self.detector.evaluate(&value) {
+        for alert in self.detector.evaluate(value) {
             metrics::counter!("kestrel_detection_alerts_total", "rule" => alert.rule_id.clone())
                 .increment(1);
             tracing::info!(rule = %alert.rule_id, level = %alert.level, count = alert.count, "alert");

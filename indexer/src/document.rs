@@ -18,13 +18,18 @@ pub fn timestamp_nanos(ts: &kestrel_event::Timestamp) -> i64 {
 
 /// Builds the document of one event. `source` is the event's JSON text, stored as `_source`.
 pub fn to_document(schema: &EventSchema, event: &Event, source: String) -> TantivyDocument {
-    let mut doc = TantivyDocument::new();
     // An `Event` always serializes to a JSON object (see kestrel_event::Event::to_json).
     let value = serde_json::to_value(event).unwrap_or(Value::Null);
+    value_to_document(schema, &value, source)
+}
+
+/// Builds the document of one event given as JSON (`value`, the event serialized).
+pub fn value_to_document(schema: &EventSchema, value: &Value, source: String) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
     let mut other = Map::new();
     if let Value::Object(root) = value {
         let mut path = String::new();
-        for (key, child) in &root {
+        for (key, child) in root {
             walk(schema, &mut doc, &mut other, &mut path, key, child);
         }
     }

@@ -16,8 +16,9 @@ use crate::writer::{AddOutcome, Indexer};
 /// Sees every event the index newly accepts (never a duplicate) and every commit: how
 /// real-time detection follows indexing.
 pub trait IndexObserver: Send {
-    /// An event was added (it becomes durable at the next commit).
-    fn added(&mut self, event: &Event);
+    /// An event was added (it becomes durable at the next commit); `value` is the event as
+    /// JSON.
+    fn added(&mut self, event: &Event, value: &serde_json::Value);
     /// A commit made every event added so far durable.
     fn committed(&mut self);
 }
@@ -165,11 +166,14 @@ async fn add_events(
         // spans several days switches writers once per day, not once per event.
         events.sort_by_key(|e| PartitionKey::of(e.kind(), &e.timestamp));
         let result = events.iter().try_for_each(|event| {
-            match indexer.add(event)? {
-                AddOutcome::Added => {
-                    stats.record_added();
-                    with_observer(observer.as_ref(), |o| o.added(event));
-                }
+            let outcome = match observer.as_ref() {
+                Some(_) => indexer.add_observed(event, None, |value| {
+                    with_observer(observer.as_ref(), |o| o.added(event, value));
+                })?,
+                None => indexer.add(event)?,
+            };
+            match outcome {
+                AddOutcome::Added => stats.record_added(),
                 AddOutcome::Duplicate => stats.record_duplicate(),
             }
             Ok(())

@@ -8,7 +8,7 @@ use kestrel_event::Event;
 use tantivy::schema::Term;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
-use crate::document::to_document;
+use crate::document::value_to_document;
 use crate::error::IndexError;
 use crate::partition::{list_partitions, PartitionKey};
 use crate::schema::EventSchema;
@@ -172,7 +172,7 @@ impl Indexer {
 
     /// Adds an event unless the index already holds one with the same id.
     pub fn add(&mut self, event: &Event) -> Result<AddOutcome, IndexError> {
-        self.add_inner(event, None)
+        self.add_inner(event, None, |_| {})
     }
 
     /// Like [`Indexer::add`], with the event's JSON already at hand (`source`, as
@@ -183,10 +183,27 @@ impl Indexer {
         event: &Event,
         source: &str,
     ) -> Result<AddOutcome, IndexError> {
-        self.add_inner(event, Some(source))
+        self.add_inner(event, Some(source), |_| {})
     }
 
-    fn add_inner(&mut self, event: &Event, source: Option<&str>) -> Result<AddOutcome, IndexError> {
+    /// Like [`Indexer::add`] (with `source` when at hand), and hands a newly added event, as
+    /// the JSON value its document was built from, to `added` (real-time detection reads
+    /// the same value instead of converting the event again).
+    pub fn add_observed(
+        &mut self,
+        event: &Event,
+        source: Option<&str>,
+        added: impl FnOnce(&serde_json::Value),
+    ) -> Result<AddOutcome, IndexError> {
+        self.add_inner(event, source, added)
+    }
+
+    fn add_inner(
+        &mut self,
+        event: &Event,
+        source: Option<&str>,
+        added: impl FnOnce(&serde_json::Value),
+    ) -> Result<AddOutcome, IndexError> {
         let key = PartitionKey::of(event.kind(), &event.timestamp);
         let id_field = self
             .schema
@@ -201,7 +218,9 @@ impl Indexer {
             return Ok(AddOutcome::Duplicate);
         }
         let source = source.map_or_else(|| event.to_json(), str::to_owned);
-        let doc = to_document(&schema, event, source);
+        // An `Event` always serializes to a JSON object (see kestrel_event::Event::to_json).
+        let value = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+        let doc = value_to_document(&schema, &value, source);
         partition
             .writer
             .add_document(doc)
@@ -210,6 +229,7 @@ impl Indexer {
                 source,
             })?;
         partition.pending_ids.insert(event.id().to_owned());
+        added(&value);
         Ok(AddOutcome::Added)
     }
 

@@ -116,6 +116,7 @@ fn handle_message(
     stats: &IndexingStats,
 ) -> Result<(), IndexError> {
     let mut shards = lock(shards);
+    let observer = shards.observer.clone();
     let Some(shard) = shards.open.get_mut(&message.partition()) else {
         // A message of a partition revoked since it was fetched: its new owner reads it.
         return Ok(());
@@ -126,11 +127,11 @@ fn handle_message(
         Some(Ok((event, bytes))) => {
             // Event::from_json accepted it, so it is UTF-8 JSON.
             let source = std::str::from_utf8(bytes).unwrap_or_default();
-            match shard.absorb(message.offset(), &event, source)? {
-                Absorbed::Added => {
-                    stats.record_added();
-                    with_observer(shards.observer.as_ref(), |o| o.added(&event));
-                }
+            let added = |value: &serde_json::Value| {
+                with_observer(observer.as_ref(), |o| o.added(&event, value));
+            };
+            match shard.absorb(message.offset(), &event, source, added)? {
+                Absorbed::Added => stats.record_added(),
                 Absorbed::Duplicate => stats.record_duplicate(),
                 Absorbed::Behind => {}
             }

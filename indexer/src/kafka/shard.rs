@@ -91,14 +91,17 @@ impl Shard {
         offset: i64,
         event: &Event,
         source: &str,
+        added: impl FnOnce(&serde_json::Value),
     ) -> Result<Absorbed, IndexError> {
         if !self.advance(offset) {
             return Ok(Absorbed::Behind);
         }
-        Ok(match self.indexer.add_with_source(event, source)? {
-            AddOutcome::Added => Absorbed::Added,
-            AddOutcome::Duplicate => Absorbed::Duplicate,
-        })
+        Ok(
+            match self.indexer.add_observed(event, Some(source), added)? {
+                AddOutcome::Added => Absorbed::Added,
+                AddOutcome::Duplicate => Absorbed::Duplicate,
+            },
+        )
     }
 
     /// Records that the message at `offset` was handled without an event (dead-lettered).
