@@ -218,7 +218,7 @@ impl Search {
                         return false;
                     };
                     match literals {
-                        Some(set) => set.matches(&lowered),
+                        Some(set) => set.matches(&lowered, leaf.as_str().unwrap_or_default()),
                         None => patterns
                             .iter()
                             .any(|p| crate::value::pattern_matches(p, leaf, Some(&lowered))),
@@ -299,7 +299,9 @@ fn pattern_prefilter(field: &str, pattern: &Pattern) -> Prefilter {
             value: *value,
         },
         Pattern::Any => Prefilter::Exists { field },
-        Pattern::Regex(_) | Pattern::Compare(..) | Pattern::Cidr(_) => Prefilter::All,
+        Pattern::Regex(_) | Pattern::Re(_) | Pattern::Compare(..) | Pattern::Cidr(_) => {
+            Prefilter::All
+        }
     }
 }
 

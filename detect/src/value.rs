@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use ipnet::IpNet;
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde_json::Value;
 
 /// A modifier of a field specification.
@@ -126,8 +126,11 @@ pub enum Pattern {
     Suffix(String),
     /// Text containing.
     Contains(String),
-    /// Wildcards or a regular expression.
+    /// Wildcards, as a regular expression over the folded text.
     Regex(Regex),
+    /// A regular expression of the `re` modifier, over the text as it is (case-sensitive
+    /// unless its `i` flag says otherwise).
+    Re(Regex),
     /// A number equal (numbers, or text that reads as the number).
     Number(f64),
     /// A numeric comparison.
@@ -180,12 +183,16 @@ pub enum ValueTest {
     },
 }
 
-/// Exact texts and substrings of a list of values, searched at once.
+/// The values of a list searched at once: exact texts compared (or hashed), substrings with
+/// one Aho-Corasick automaton, prefixes, suffixes and wildcards with one `RegexSet` over the
+/// folded text, `re` expressions with one `RegexSet` over the text as it is.
 #[derive(Debug, Clone)]
 pub struct LiteralSet {
     exact: Vec<String>,
     exact_set: Option<std::collections::HashSet<String>>,
     contains: Option<aho_corasick::AhoCorasick>,
+    folded_regexes: Option<regex::RegexSet>,
+    raw_regexes: Option<regex::RegexSet>,
 }
 
 impl LiteralSet {
@@ -193,10 +200,16 @@ impl LiteralSet {
     pub fn build(values: &[Vec<Pattern>]) -> Option<LiteralSet> {
         let mut exact = Vec::new();
         let mut substrings = Vec::new();
+        let mut folded = Vec::new();
+        let mut raw = Vec::new();
         for pattern in values.iter().flatten() {
             match pattern {
                 Pattern::Exact(s) => exact.push(s.clone()),
                 Pattern::Contains(s) => substrings.push(s.clone()),
+                Pattern::Prefix(s) => folded.push(format!("(?s)^{}", regex::escape(s))),
+                Pattern::Suffix(s) => folded.push(format!("(?s){}$", regex::escape(s))),
+                Pattern::Regex(re) => folded.push(re.as_str().to_owned()),
+                Pattern::Re(re) => raw.push(re.as_str().to_owned()),
                 _ => return None,
             }
         }
@@ -205,22 +218,42 @@ impl LiteralSet {
         } else {
             Some(aho_corasick::AhoCorasick::new(&substrings).ok()?)
         };
+        let set = |patterns: Vec<String>| -> Option<Option<regex::RegexSet>> {
+            if patterns.is_empty() {
+                return Some(None);
+            }
+            regex::RegexSet::new(patterns).ok().map(Some)
+        };
+        let folded_regexes = set(folded)?;
+        let raw_regexes = set(raw)?;
         // A few values compare faster one by one than through a hash.
         let exact_set = (exact.len() > 8).then(|| exact.drain(..).collect());
         Some(LiteralSet {
             exact,
             exact_set,
             contains,
+            folded_regexes,
+            raw_regexes,
         })
     }
 
-    /// Whether `text` (already folded) matches one of the literals.
-    pub fn matches(&self, text: &str) -> bool {
+    /// Whether the leaf matches one of the values; `folded` is its text as compared (see
+    /// [`folded`]), `original` its text as it is.
+    pub fn matches(&self, folded: &str, original: &str) -> bool {
         let exact = match &self.exact_set {
-            Some(set) => set.contains(text),
-            None => self.exact.iter().any(|e| e == text),
+            Some(set) => set.contains(folded),
+            None => self.exact.iter().any(|e| e == folded),
         };
-        exact || self.contains.as_ref().is_some_and(|ac| ac.is_match(text))
+        exact
+            || self.contains.as_ref().is_some_and(|ac| ac.is_match(folded))
+            || self
+                .folded_regexes
+                .as_ref()
+                .is_some_and(|r| r.is_match(folded))
+            || self
+                .raw_regexes
+                .as_ref()
+                .is_some_and(|r| r.is_match(original))
     }
 }
 
@@ -294,13 +327,15 @@ impl ValueTest {
                 cased,
                 literals: Some(literals),
                 ..
-            } => leaves.iter().any(|leaf| match leaf {
-                Value::String(s) if *cased => literals.matches(s),
-                Value::String(s) if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) => {
-                    literals.matches(s)
-                }
-                other => text(other)
-                    .is_some_and(|t| literals.matches(&if *cased { t } else { t.to_lowercase() })),
+            } => leaves.iter().any(|leaf| {
+                let Some(folded_text) = folded(leaf, *cased) else {
+                    return false;
+                };
+                let original = match leaf {
+                    Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                    other => std::borrow::Cow::Owned(text(other).unwrap_or_default()),
+                };
+                literals.matches(&folded_text, &original)
             }),
             ValueTest::Values {
                 values,
@@ -349,6 +384,10 @@ pub(crate) fn pattern_matches(pattern: &Pattern, leaf: &Value, lowered: Option<&
             lowered.is_some_and(|t| memchr::memmem::find(t.as_bytes(), s.as_bytes()).is_some())
         }
         Pattern::Regex(re) => lowered.is_some_and(|t| re.is_match(t)),
+        Pattern::Re(re) => match leaf {
+            Value::String(s) => re.is_match(s),
+            other => text(other).is_some_and(|t| re.is_match(&t)),
+        },
     }
 }
 
@@ -408,13 +447,24 @@ fn compile_value(spec: &FieldSpec, value: &Value, cased: bool) -> Result<Vec<Pat
     }
     let raw = text(value).ok_or_else(|| format!("unsupported value {value}"))?;
     if spec.has(Modifier::Re) {
-        let regex = RegexBuilder::new(&raw)
-            .case_insensitive(spec.has(Modifier::ReCaseInsensitive))
-            .multi_line(spec.has(Modifier::ReMultiLine))
-            .dot_matches_new_line(spec.has(Modifier::ReDotAll))
-            .build()
-            .map_err(|e| format!("invalid regular expression {raw:?}: {e}"))?;
-        return Ok(vec![Pattern::Regex(regex)]);
+        // Flags go inline, so the pattern text alone (as a RegexSet takes it) says everything.
+        let flags: String = [
+            (Modifier::ReCaseInsensitive, 'i'),
+            (Modifier::ReMultiLine, 'm'),
+            (Modifier::ReDotAll, 's'),
+        ]
+        .into_iter()
+        .filter(|(m, _)| spec.has(*m))
+        .map(|(_, f)| f)
+        .collect();
+        let pattern = if flags.is_empty() {
+            raw.clone()
+        } else {
+            format!("(?{flags}){raw}")
+        };
+        let regex =
+            Regex::new(&pattern).map_err(|e| format!("invalid regular expression {raw:?}: {e}"))?;
+        return Ok(vec![Pattern::Re(regex)]);
     }
     let mut variants = vec![raw];
     if spec.has(Modifier::Windash) {
@@ -483,9 +533,7 @@ pub fn wildcard_pattern(value: &str, cased: bool) -> Result<Pattern, String> {
         }
     }
     regex.push('$');
-    RegexBuilder::new(&regex)
-        .dot_matches_new_line(true)
-        .build()
+    Regex::new(&format!("(?s){regex}"))
         .map(Pattern::Regex)
         .map_err(|e| format!("cannot compile {value:?}: {e}"))
 }
@@ -623,6 +671,11 @@ mod tests {
         assert!(test("f|re", json!("^a.c$"), json!("abc")));
         assert!(!test("f|re", json!("^A"), json!("abc")));
         assert!(test("f|re|i", json!("^A"), json!("abc")));
+        assert!(
+            test("f|re", json!("^A"), json!("ABC")),
+            "re is case-sensitive, on the text as is"
+        );
+        assert!(!test("f|re", json!("^a"), json!("ABC")));
         assert!(test("ip|cidr", json!("10.0.0.0/8"), json!("10.2.3.4")));
         assert!(!test("ip|cidr", json!("10.0.0.0/8"), json!("11.2.3.4")));
         assert!(test("f|exists", json!(true), json!("x")));
@@ -630,6 +683,37 @@ mod tests {
         assert!(test("f|neq", json!("a"), json!("b")));
         assert!(!test("f|neq", json!("a"), json!("A")));
         assert!(test("f", Value::Null, Value::Null));
+    }
+
+    #[test]
+    fn value_lists_searched_at_once_keep_each_pattern_kind() {
+        let list = json!(["exact", "pre*", "*suf", "*mid*", "a?c*d"]);
+        for (leaf, expected) in [
+            ("EXACT", true),
+            ("prefix here", true),
+            ("the suf", true),
+            ("a mid b", true),
+            ("abcxd", true),
+            ("exactly", false),
+            ("xpre", false),
+            ("sufx", false),
+            ("ac", false),
+        ] {
+            assert_eq!(test("f", list.clone(), json!(leaf)), expected, "{leaf}");
+        }
+        let res = json!(["^A", "b$"]);
+        assert!(test("f|re", res.clone(), json!("Abc")));
+        assert!(
+            !test("f|re", res.clone(), json!("abc")),
+            "re stays case-sensitive in a set"
+        );
+        assert!(test("f|re", res, json!("xxb")));
+        assert!(test(
+            "f|startswith",
+            json!(["/bin/", "/usr/bin/"]),
+            json!("/USR/bin/curl")
+        ));
+        assert!(test("code", json!([401, 403]), json!(401)));
     }
 
     #[test]
