@@ -9,7 +9,7 @@ use kestrel_collector::normalize::Output;
 use kestrel_detect::{load_rules, Detector};
 use serde::Serialize;
 
-use super::measure::cpu_seconds;
+use super::measure::thread_cpu_seconds as cpu_seconds;
 use super::phases::{ingest_options, progress};
 use super::DataSet;
 
@@ -38,8 +38,8 @@ pub fn detect(rules: &Path, data: &DataSet) -> anyhow::Result<Detection> {
     eprintln!("detect: {rule_count} rules over {} events", data.events);
     let bar = progress("detect", data.events, "events");
     let options = ingest_options();
-    // CPU seconds, read once per file (the phase is single-threaded), so the figures hold even
-    // when other work shares the machine.
+    // CPU seconds of this thread, read once per file, so the figures hold even when other work
+    // shares the machine.
     let (mut evaluating, mut converting) = (0.0f64, 0.0f64);
     let (mut events, mut alerts) = (0u64, 0u64);
     for file in &data.files {

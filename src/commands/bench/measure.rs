@@ -25,6 +25,21 @@ pub fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / clock_ticks_per_second()
 }
 
+/// CPU seconds the calling thread has used so far (nanosecond resolution).
+pub fn thread_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_THREAD_CPUTIME_ID is
+    // supported by every Linux kernel Kestrel runs on.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 fn clock_ticks_per_second() -> f64 {
     // Linux reports CPU times in USER_HZ, 100 on every mainstream architecture.
     100.0

@@ -71,6 +71,17 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
             &work.join("raw-index"),
         )?);
     }
+    // The pipelines run with detection on when the rules are there (`--rules`, else ./rules).
+    let rules = args.rules.clone().unwrap_or_else(|| "rules".into());
+    let mut config = config;
+    if rules.exists() && config.detection.rules.is_none() {
+        config.detection.rules = Some(rules.canonicalize().unwrap_or_else(|_| rules.clone()));
+    }
+    report.detection_rules = config
+        .detection
+        .rules
+        .as_ref()
+        .map(|r| r.display().to_string());
     let index = work.join(format!("pipeline-{}-{}", args.events, args.seed));
     if wants("ingest") {
         report.ingest = Some(phases::ingest(&config, &generated, &index)?);
@@ -89,7 +100,6 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         (false, _) => {}
     }
     if wants("detect") {
-        let rules = args.rules.clone().unwrap_or_else(|| "rules".into());
         if rules.exists() {
             report.detect = Some(detect::detect(&rules, &generated)?);
         } else {
@@ -97,7 +107,6 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if wants("alerts") {
-        let rules = args.rules.clone().unwrap_or_else(|| "rules".into());
         if rules.exists() {
             report.alert_latency = Some(alert_latency::alert_latency(&config, &rules, &work, 20)?);
         } else {

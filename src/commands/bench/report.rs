@@ -20,6 +20,8 @@ pub struct Report {
     pub runs: usize,
     /// Machine: CPU model and core count.
     pub machine: String,
+    /// Rules evaluated by the pipelines, when detection is on.
+    pub detection_rules: Option<String>,
     /// The data set.
     pub generate: Option<DataSet>,
     /// Normalization to a black hole.
@@ -46,6 +48,7 @@ impl Report {
             seed: args.seed,
             runs: args.runs,
             machine: machine(),
+            detection_rules: None,
             generate: None,
             normalize: None,
             raw_tantivy: None,
@@ -60,6 +63,9 @@ impl Report {
     /// Prints the tables.
     pub fn print(&self) {
         println!("machine: {}", self.machine);
+        if let Some(rules) = &self.detection_rules {
+            println!("detection on in the pipelines: {rules}");
+        }
         if let Some(data) = &self.generate {
             println!(
                 "data: {} events, {:.1} MiB in {} files (seed {})",
