@@ -7,8 +7,6 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -103,26 +101,6 @@ fn start_receiver(receiver: Receiver) -> u16 {
     port
 }
 
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path) -> Run {
-    Run(Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kestrel run starts"))
-}
-
 #[test]
 fn alerts_are_delivered_signed_once_through_failures_restarts_and_redelivery() {
     let receiver = Receiver::default();
@@ -176,7 +154,7 @@ max_attempts = 2
         .find(|l| l.contains("\"subresource\":\"exec\"") && l.contains("\"verb\":\"create\""))
         .unwrap();
 
-    let first_run = start(&config);
+    let first_run = KestrelRun::start(&config);
     let mut file = std::fs::File::create(logs.join("audit.log")).unwrap();
     writeln!(file, "{exec}").unwrap();
     file.flush().unwrap();
@@ -186,7 +164,7 @@ max_attempts = 2
     })
     .expect("first attempt");
     drop(first_run);
-    let _second_run = start(&config);
+    let _second_run = KestrelRun::start(&config);
 
     let accepted = wait_for(Duration::from_secs(30), || {
         let accepted = receiver.accepted.lock().unwrap().clone();

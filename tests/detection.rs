@@ -5,32 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path) -> Run {
-    Run(Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kestrel run starts"))
-}
 
 fn alerts(port: u16) -> Vec<Value> {
     http_get(
@@ -110,7 +88,7 @@ listen = "127.0.0.1:{port}"
         .count();
     assert_eq!(execs, 2);
 
-    let kestrel = start(&config);
+    let kestrel = KestrelRun::start(&config);
     wait_for(Duration::from_secs(30), || {
         http_get(&format!("http://127.0.0.1:{port}/healthz"), None).ok()
     })
@@ -150,7 +128,7 @@ listen = "127.0.0.1:{port}"
 
     // SIGKILL, restart on the same data: the replayed events are recognized, no alert twice.
     drop(kestrel);
-    let _kestrel = start(&config);
+    let _kestrel = KestrelRun::start(&config);
     wait_for(Duration::from_secs(30), || {
         http_get(&format!("http://127.0.0.1:{port}/healthz"), None).ok()
     })

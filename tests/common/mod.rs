@@ -204,3 +204,29 @@ impl Drop for QueryServer {
         let _ = self.child.wait();
     }
 }
+
+/// `kestrel --config FILE run`, with logs quiet; killed (SIGKILL) on drop.
+pub struct KestrelRun(std::process::Child);
+
+impl KestrelRun {
+    /// Starts the process.
+    pub fn start(config: &Path) -> KestrelRun {
+        KestrelRun(
+            Command::new(env!("CARGO_BIN_EXE_kestrel"))
+                .arg("--config")
+                .arg(config)
+                .arg("run")
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("kestrel run starts"),
+        )
+    }
+}
+
+impl Drop for KestrelRun {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -55,27 +55,8 @@ impl KafkaProducer {
         let mut deliveries = Deliveries::with_capacity(events.len());
         for event in events {
             let payload = event.to_json();
-            let mut record = FutureRecord::to(&self.topic)
-                .key(stream_key(event))
-                .payload(&payload);
-            loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => {
-                        deliveries.pending.push(delivery);
-                        break;
-                    }
-                    Err((e, returned)) if is_queue_full(&e) => {
-                        record = returned;
-                        tokio::time::sleep(QUEUE_FULL_PAUSE).await;
-                    }
-                    Err((e, _)) => {
-                        // Only a full queue is transient; anything else (message too large
-                        // for the broker settings) is reported through the acknowledgement.
-                        tracing::error!(error = %e, topic = %self.topic, "kafka enqueue failed");
-                        deliveries.failed = true;
-                        break;
-                    }
-                }
+            while !deliveries.record(self.try_enqueue(event, &payload)) {
+                tokio::time::sleep(QUEUE_FULL_PAUSE).await;
             }
         }
         deliveries
@@ -86,28 +67,27 @@ impl KafkaProducer {
         let mut deliveries = Deliveries::with_capacity(events.len());
         for event in events {
             let payload = event.to_json();
-            let mut record = FutureRecord::to(&self.topic)
-                .key(stream_key(event))
-                .payload(&payload);
-            loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => {
-                        deliveries.pending.push(delivery);
-                        break;
-                    }
-                    Err((e, returned)) if is_queue_full(&e) => {
-                        record = returned;
-                        std::thread::sleep(QUEUE_FULL_PAUSE);
-                    }
-                    Err((e, _)) => {
-                        tracing::error!(error = %e, topic = %self.topic, "kafka enqueue failed");
-                        deliveries.failed = true;
-                        break;
-                    }
-                }
+            while !deliveries.record(self.try_enqueue(event, &payload)) {
+                std::thread::sleep(QUEUE_FULL_PAUSE);
             }
         }
         deliveries
+    }
+
+    fn try_enqueue(&self, event: &Event, payload: &str) -> Enqueued {
+        let record = FutureRecord::to(&self.topic)
+            .key(stream_key(event))
+            .payload(payload);
+        match self.producer.send_result(record) {
+            Ok(delivery) => Enqueued::Queued(delivery),
+            Err((e, _)) if is_queue_full(&e) => Enqueued::QueueFull,
+            Err((e, _)) => {
+                // Only a full queue is transient; anything else (message too large for the
+                // broker settings) is reported through the acknowledgement.
+                tracing::error!(error = %e, topic = %self.topic, "kafka enqueue failed");
+                Enqueued::Failed
+            }
+        }
     }
 
     /// Sends raw bytes (with optional headers) to `topic` and waits until the brokers acknowledged them.
@@ -176,7 +156,24 @@ impl std::fmt::Debug for Deliveries {
     }
 }
 
+/// What one enqueue attempt gave.
+enum Enqueued {
+    Queued(DeliveryFuture),
+    QueueFull,
+    Failed,
+}
+
 impl Deliveries {
+    /// Records an attempt; false when the queue was full and the event must be tried again.
+    fn record(&mut self, attempt: Enqueued) -> bool {
+        match attempt {
+            Enqueued::Queued(delivery) => self.pending.push(delivery),
+            Enqueued::Failed => self.failed = true,
+            Enqueued::QueueFull => return false,
+        }
+        true
+    }
+
     fn with_capacity(n: usize) -> Deliveries {
         Deliveries {
             pending: Vec::with_capacity(n),
