@@ -175,17 +175,6 @@ impl Indexer {
         self.add_inner(event, None, |_| {})
     }
 
-    /// Like [`Indexer::add`], with the event's JSON already at hand (`source`, as
-    /// [`Event::to_json`] writes it), which is stored as the event's source instead of
-    /// serializing the event again.
-    pub fn add_with_source(
-        &mut self,
-        event: &Event,
-        source: &str,
-    ) -> Result<AddOutcome, IndexError> {
-        self.add_inner(event, Some(source), |_| {})
-    }
-
     /// Like [`Indexer::add`] (with `source` when at hand), and hands a newly added event, as
     /// the JSON value its document was built from, to `added` (real-time detection reads
     /// the same value instead of converting the event again).

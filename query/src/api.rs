@@ -146,18 +146,7 @@ pub fn build_request(
         parse(text)?
     };
     let now = Utc::now();
-    let time = |name: &'static str, value: &Option<String>| {
-        value
-            .as_deref()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| {
-                parse_time(v, now).map_err(|e| SearchError::BadParameter {
-                    name,
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
-    };
+    let time = |name: &'static str, value: &Option<String>| time_bound(name, value, now);
     let limit = params.limit.unwrap_or(settings.default_limit);
     if limit > settings.max_limit {
         return Err(SearchError::BadParameter {
@@ -318,23 +307,33 @@ struct AlertParams {
     limit: Option<usize>,
 }
 
+/// A `from`/`to` parameter (RFC 3339 or relative to `now`); empty means unbounded.
+fn time_bound(
+    name: &'static str,
+    value: &Option<String>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<chrono::DateTime<Utc>>, SearchError> {
+    value
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            parse_time(v, now).map_err(|e| SearchError::BadParameter {
+                name,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
 /// `GET /api/v1/alerts?rule_id=&level=&from=&to=&limit=`: stored alerts, newest first, each
 /// in its latest state (suppressed repeats counted).
 async fn list_alerts(
     State(state): State<ApiState>,
     QueryParams(params): QueryParams<AlertParams>,
 ) -> Result<Response, ApiError> {
-    let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
-    let now = chrono::Utc::now();
-    let time = |name: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|v| {
-                parse_time(v, now)
-                    .map(|t| kestrel_event::format_timestamp(&t))
-                    .map_err(|e| bad(format!("{name}: {e}")))
-            })
-            .transpose()
+    let now = Utc::now();
+    let time = |name: &'static str, value: &Option<String>| {
+        time_bound(name, value, now).map(|t| t.map(|t| kestrel_event::format_timestamp(&t)))
     };
     let filter = kestrel_detect::AlertFilter {
         rule_id: params.rule_id,
@@ -383,14 +382,9 @@ async fn hunt_ndjson(
     let documents =
         kestrel_detect::parse_rules("rules", &params.rules).map_err(|e| bad(e.to_string()))?;
     let mut detector = kestrel_detect::Detector::new(&documents).map_err(|e| bad(e.to_string()))?;
-    let now = chrono::Utc::now();
-    let time = |name: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|v| parse_time(v, now).map_err(|e| bad(format!("{name}: {e}"))))
-            .transpose()
-    };
-    let (from, to) = (time("from", &params.from)?, time("to", &params.to)?);
+    let now = Utc::now();
+    let from = time_bound("from", &params.from, now)?;
+    let to = time_bound("to", &params.to, now)?;
     let engine = Arc::clone(&state.engine);
     let body = tokio::task::spawn_blocking(move || {
         let mut body = Vec::new();
