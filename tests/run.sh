@@ -16,6 +16,10 @@ if [ ! -f "$corpus/MANIFEST.tsv" ]; then
 fi
 
 command -v cargo >/dev/null || { echo "error: cargo is required" >&2; exit 1; }
+# A one-off build needs no incremental cache (it only costs disk); the free space is printed
+# because a full test build takes a few GB.
+export CARGO_INCREMENTAL=0
+df -h "$repo" | tail -1
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 
