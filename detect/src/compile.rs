@@ -6,7 +6,8 @@ use crate::condition::{parse_condition, Condition};
 use crate::error::RuleError;
 use crate::mapping::{covers, field_paths};
 use crate::rule::{LogSource, SigmaRule};
-use crate::value::{folded, text, wildcard_pattern, FieldSpec, LiteralSet, Pattern, ValueTest};
+use crate::value::{text, wildcard_pattern, FieldSpec, LiteralSet, Pattern, ValueTest};
+use crate::view::EventView;
 
 /// A detection rule ready to evaluate.
 #[derive(Debug, Clone)]
@@ -98,9 +99,29 @@ impl CompiledRule {
 
     /// Whether `event` (an event as JSON) matches the rule's detection.
     pub fn matches(&self, event: &Value) -> bool {
+        self.matches_view(&mut EventView::new(event))
+    }
+
+    /// Whether the event of `view` matches; fields resolved for an earlier rule are reused.
+    pub fn matches_view<'a, 'r>(&'r self, view: &mut EventView<'a, 'r>) -> bool {
+        // Each search is evaluated at most once, whatever the condition repeats: bit i of
+        // `known` says search i was evaluated, bit i of `found` its result.
+        if self.searches.len() <= 64 {
+            let (mut known, mut found) = (0u64, 0u64);
+            return self.condition.eval(&mut |i| {
+                let bit = 1u64 << i;
+                if known & bit == 0 {
+                    known |= bit;
+                    if self.searches[i].matches(view) {
+                        found |= bit;
+                    }
+                }
+                found & bit != 0
+            });
+        }
         let mut results: Vec<Option<bool>> = vec![None; self.searches.len()];
         self.condition
-            .eval(&mut |i| *results[i].get_or_insert_with(|| self.searches[i].matches(event)))
+            .eval(&mut |i| *results[i].get_or_insert_with(|| self.searches[i].matches(view)))
     }
 }
 
@@ -205,23 +226,23 @@ impl Search {
         }
     }
 
-    fn matches(&self, event: &Value) -> bool {
+    fn matches<'a, 'r>(&'r self, view: &mut EventView<'a, 'r>) -> bool {
         match self {
             Search::Maps(maps) => maps
                 .iter()
-                .any(|checks| checks.iter().all(|check| check.matches(event))),
+                .any(|checks| checks.iter().all(|check| check.matches(view))),
             Search::Keywords(patterns, literals) => {
-                let mut texts = Vec::new();
-                collect_texts(event, &mut texts);
-                texts.iter().any(|leaf| {
-                    let Some(lowered) = folded(leaf, false) else {
+                let range = view.texts();
+                let (leaves, lowered) = view.leaves(range);
+                leaves.iter().zip(lowered).any(|(leaf, lowered)| {
+                    let Some(lowered) = lowered.as_deref() else {
                         return false;
                     };
                     match literals {
-                        Some(set) => set.matches(&lowered, leaf.as_str().unwrap_or_default()),
+                        Some(set) => set.matches(lowered, leaf.as_str().unwrap_or_default()),
                         None => patterns
                             .iter()
-                            .any(|p| crate::value::pattern_matches(p, leaf, Some(&lowered))),
+                            .any(|p| crate::value::pattern_matches(p, leaf, Some(lowered))),
                     }
                 })
             }
@@ -262,12 +283,11 @@ impl FieldCheck {
         Prefilter::Or(self.paths.iter().map(per_path).collect())
     }
 
-    fn matches(&self, event: &Value) -> bool {
-        let mut leaves = Vec::new();
-        for path in &self.paths {
-            resolve(event, path, &mut leaves);
-        }
-        self.test.matches(&leaves, |other| {
+    fn matches<'a, 'r>(&'r self, view: &mut EventView<'a, 'r>) -> bool {
+        let range = view.fields(&self.paths);
+        let event = view.event();
+        let (leaves, lowered) = view.leaves(range);
+        self.test.matches(leaves, lowered, |other| {
             let mut found = Vec::new();
             resolve(event, other, &mut found);
             found
@@ -355,6 +375,9 @@ fn compile_map(logsource: &LogSource, map: &Map<String, Value>) -> Result<Vec<Fi
         .collect()
 }
 
+/// Objects with at most this many keys are searched by comparing keys rather than hashing.
+const SMALL_OBJECT: usize = 16;
+
 /// Collects the values at a dotted `path`, descending into every element of arrays on the way
 /// and yielding the elements of an array found at the end. Keys that themselves contain dots
 /// (`app.kubernetes.io/name`) are found too.
@@ -363,6 +386,21 @@ pub fn resolve<'a>(value: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
         Value::Array(items) => {
             for item in items {
                 resolve(item, path, out);
+            }
+        }
+        // Small objects are scanned: comparing a few keys costs less than hashing the path.
+        Value::Object(map) if map.len() <= SMALL_OBJECT => {
+            if let Some((_, found)) = map.iter().find(|(key, _)| key.as_str() == path) {
+                push_leaf(found, out);
+                return;
+            }
+            for (key, child) in map {
+                let rest = path
+                    .strip_prefix(key.as_str())
+                    .and_then(|rest| rest.strip_prefix('.'));
+                if let Some(rest) = rest {
+                    resolve(child, rest, out);
+                }
             }
         }
         Value::Object(map) => {
@@ -388,11 +426,42 @@ fn push_leaf<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
-fn collect_texts<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
-    match value {
-        Value::String(_) => out.push(value),
-        Value::Array(items) => items.iter().for_each(|v| collect_texts(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_texts(v, out)),
-        _ => {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resolved(event: &Value, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        resolve(event, path, &mut out);
+        out.into_iter().cloned().collect()
+    }
+
+    /// The same lookups on an object small enough to be scanned and on one large enough to be
+    /// hashed.
+    #[test]
+    fn resolve_is_the_same_on_small_and_large_objects() {
+        let mut small = json!({
+            "a": {"b": [{"c": 1}, {"c": 2}]},
+            "labels": {"app.kubernetes.io/name": "web"},
+            "x.y": {"z": "dotted"},
+            "k": "plain",
+        });
+        let mut large = small.clone();
+        for i in 0..(SMALL_OBJECT + 4) {
+            large[format!("filler{i}")] = json!(i);
+            large["labels"][format!("filler{i}")] = json!(i);
+        }
+        for event in [&mut small, &mut large] {
+            assert_eq!(resolved(event, "a.b.c"), [json!(1), json!(2)]);
+            assert_eq!(
+                resolved(event, "labels.app.kubernetes.io/name"),
+                [json!("web")]
+            );
+            assert_eq!(resolved(event, "x.y.z"), [json!("dotted")]);
+            assert_eq!(resolved(event, "k"), [json!("plain")]);
+            assert!(resolved(event, "a.missing").is_empty());
+            assert!(resolved(event, "k.deeper").is_empty());
+        }
     }
 }

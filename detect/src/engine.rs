@@ -12,6 +12,7 @@ use crate::error::RuleError;
 use crate::index::RuleIndex;
 use crate::rule::{RuleDocument, Suppression};
 use crate::value::text;
+use crate::view::EventView;
 
 /// An alert: what fired, on which events, and how to find them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,12 +152,19 @@ impl Detector {
             .unwrap_or_default();
         let mut alerts = Vec::new();
         let mut candidates = std::mem::take(&mut self.candidates);
-        self.index.candidates(kind, event, &mut candidates);
-        for &i in &candidates {
+        let mut matched = Vec::new();
+        {
+            let mut view = EventView::new(event);
+            self.index.candidates_in(kind, &mut view, &mut candidates);
+            matched.extend(
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.rules[i].matches_view(&mut view)),
+            );
+        }
+        for i in matched {
             let rule = &self.rules[i];
-            if !rule.matches(event) {
-                continue;
-            }
             let mut references: Vec<String> = std::iter::once(rule.id.clone())
                 .chain(rule.name.clone())
                 .collect();

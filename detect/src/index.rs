@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::compile::{resolve, CompiledRule, Prefilter};
-use crate::value::folded;
+use crate::compile::{CompiledRule, Prefilter};
+use crate::view::EventView;
 
 /// The rules of a rule set, filed by event kind and by a required field value.
 #[derive(Debug, Default)]
@@ -77,19 +77,24 @@ impl RuleIndex {
 
     /// The rules that may match `event` of `kind`, in rule order, each once.
     pub fn candidates(&self, kind: &str, event: &Value, out: &mut Vec<usize>) {
+        self.candidates_in(kind, &mut EventView::new(event), out);
+    }
+
+    /// [`RuleIndex::candidates`] on a view, whose resolved fields the rules then reuse.
+    pub fn candidates_in<'a, 'r>(
+        &'r self,
+        kind: &str,
+        view: &mut EventView<'a, 'r>,
+        out: &mut Vec<usize>,
+    ) {
         out.clear();
         let Some(index) = self.kinds.get(kind) else {
             return;
         };
         out.extend_from_slice(&index.always);
-        let mut leaves = Vec::new();
         for (field, by_value) in &index.keyed {
-            leaves.clear();
-            resolve(event, field, &mut leaves);
-            for leaf in &leaves {
-                let Some(value) = folded(leaf, false) else {
-                    continue;
-                };
+            let range = view.field(field);
+            for value in view.leaves(range).1.iter().flatten() {
                 if let Some(rules) = by_value.get(value.as_ref()) {
                     out.extend_from_slice(rules);
                 }

@@ -5,6 +5,7 @@
 //! - [`value`]: field specifications with their modifiers, compiled to value matchers.
 //! - [`condition`]: the condition expression (`selection and not 1 of filter_*`).
 //! - [`mapping`]: field names of a log source mapped to Kestrel's event fields.
+//! - [`view`]: an event's fields resolved and lowercased once for every rule.
 //! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
 //! - [`correlation`]: correlation rules and their bounded, serializable windows.
 //! - [`engine`]: the [`Detector`], rules and correlations together, raising [`Alert`]s.
@@ -20,6 +21,7 @@ pub mod rule;
 pub mod store;
 pub mod testing;
 pub mod value;
+pub mod view;
 
 pub use compile::CompiledRule;
 pub use engine::{Alert, Detector};

@@ -4,6 +4,7 @@
 //! and `?` are wildcards (`\*`, `\?`, `\\` escape them), a list of values matches when any
 //! matches (every one with `all`), and a field holding an array matches when any element does.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -216,7 +217,14 @@ impl LiteralSet {
         let contains = if substrings.is_empty() {
             None
         } else {
-            Some(aho_corasick::AhoCorasick::new(&substrings).ok()?)
+            // Any match kind answers "is there a match" alike; leftmost-first lets the automaton
+            // use its SIMD (Teddy) prefilter, several times faster than the standard kind's.
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                    .build(&substrings)
+                    .ok()?,
+            )
         };
         let set = |patterns: Vec<String>| -> Option<Option<regex::RegexSet>> {
             if patterns.is_empty() {
@@ -303,11 +311,13 @@ impl ValueTest {
         })
     }
 
-    /// Whether the leaves found at the field (empty when absent) pass the test. `other`
-    /// resolves another field (for `fieldref`).
+    /// Whether the leaves found at the field (empty when absent) pass the test. `lowered`
+    /// holds the lowercase text of each leaf (see [`folded`]); `other` resolves another field
+    /// (for `fieldref`).
     pub fn matches<'a>(
         &self,
         leaves: &[&'a Value],
+        lowered: &[Option<Cow<'a, str>>],
         other: impl Fn(&str) -> Vec<&'a Value>,
     ) -> bool {
         match self {
@@ -327,13 +337,18 @@ impl ValueTest {
                 cased,
                 literals: Some(literals),
                 ..
-            } => leaves.iter().any(|leaf| {
-                let Some(folded_text) = folded(leaf, *cased) else {
-                    return false;
+            } => leaves.iter().zip(lowered).any(|(leaf, lowered)| {
+                let folded_text = match (*cased, lowered) {
+                    (false, Some(lowered)) => Cow::Borrowed(lowered.as_ref()),
+                    (false, None) => return false,
+                    (true, _) => match folded(leaf, true) {
+                        Some(text) => text,
+                        None => return false,
+                    },
                 };
                 let original = match leaf {
-                    Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-                    other => std::borrow::Cow::Owned(text(other).unwrap_or_default()),
+                    Value::String(s) => Cow::Borrowed(s.as_str()),
+                    other => Cow::Owned(text(other).unwrap_or_default()),
                 };
                 literals.matches(&folded_text, &original)
             }),
@@ -344,10 +359,15 @@ impl ValueTest {
                 negate,
                 ..
             } => {
-                let lowered: Vec<Option<std::borrow::Cow<'_, str>>> =
-                    leaves.iter().map(|leaf| folded(leaf, *cased)).collect();
+                let cased_texts: Vec<Option<Cow<'_, str>>>;
+                let lowered = if *cased {
+                    cased_texts = leaves.iter().map(|leaf| folded(leaf, true)).collect();
+                    &cased_texts
+                } else {
+                    lowered
+                };
                 let value_matches = |alternatives: &Vec<Pattern>| {
-                    let hit = leaves.iter().zip(&lowered).any(|(leaf, lowered)| {
+                    let hit = leaves.iter().zip(lowered).any(|(leaf, lowered)| {
                         alternatives
                             .iter()
                             .any(|p| pattern_matches(p, leaf, lowered.as_deref()))
@@ -392,10 +412,14 @@ pub(crate) fn pattern_matches(pattern: &Pattern, leaf: &Value, lowered: Option<&
 }
 
 /// The text of a leaf as compared: lowercase unless `cased`, borrowed when it already is.
-pub fn folded(leaf: &Value, cased: bool) -> Option<std::borrow::Cow<'_, str>> {
-    use std::borrow::Cow;
+pub fn folded(leaf: &Value, cased: bool) -> Option<Cow<'_, str>> {
     match leaf {
-        Value::String(s) if cased || !s.chars().any(char::is_uppercase) => Some(Cow::Borrowed(s)),
+        Value::String(s) if cased => Some(Cow::Borrowed(s)),
+        Value::String(s) if s.is_ascii() => Some(match s.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(s.to_ascii_lowercase()),
+            false => Cow::Borrowed(s),
+        }),
+        Value::String(s) if !s.chars().any(char::is_uppercase) => Some(Cow::Borrowed(s)),
         Value::String(s) => Some(Cow::Owned(s.to_lowercase())),
         other => text(other).map(Cow::Owned),
     }
@@ -615,7 +639,8 @@ mod tests {
             Value::Array(items) => items.iter().collect(),
             other => vec![other],
         };
-        compiled.matches(&leaves, |_| Vec::new())
+        let lowered: Vec<_> = leaves.iter().map(|leaf| folded(leaf, false)).collect();
+        compiled.matches(&leaves, &lowered, |_| Vec::new())
     }
 
     #[test]
