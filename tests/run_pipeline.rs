@@ -71,6 +71,19 @@ impl Drop for Kestrel {
 }
 
 fn write_config(dir: &Path, logs: &Path, port: u16, extra: &str) -> PathBuf {
+    let sources = format!(
+        r#"
+[[collector.sources]]
+name = "docker"
+paths = ["{}/*-json.log"]
+format = "docker"
+"#,
+        logs.display()
+    );
+    write_config_with_sources(dir, &sources, port, extra)
+}
+
+fn write_config_with_sources(dir: &Path, sources: &str, port: u16, extra: &str) -> PathBuf {
     let config = dir.join("kestrel.toml");
     std::fs::write(
         &config,
@@ -82,12 +95,7 @@ host_name = "test-node"
 [collector]
 poll_interval = "50ms"
 batch_max_events = 50
-
-[[collector.sources]]
-name = "docker"
-paths = ["{logs}/*-json.log"]
-format = "docker"
-
+{sources}
 [indexer]
 commit_interval = "200ms"
 
@@ -96,7 +104,6 @@ listen = "127.0.0.1:{port}"
 {extra}
 "#,
             data = dir.join("data").display(),
-            logs = logs.display(),
         ),
     )
     .unwrap();
@@ -280,4 +287,165 @@ fn api_serves_tls_when_configured() {
         !plain.status.success() || !String::from_utf8_lossy(&plain.stdout).contains("ok"),
         "plain http is not served"
     );
+}
+
+/// One audit event per line, told apart by its audit ID.
+fn audit_line(n: usize) -> String {
+    format!(
+        concat!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"audit-{n:06}","#,
+            r#""stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods/p{n}","verb":"get","#,
+            r#""user":{{"username":"tester"}},"sourceIPs":["10.0.0.1"],"#,
+            r#""objectRef":{{"resource":"pods","namespace":"default","name":"p{n}","apiVersion":"v1"}},"#,
+            r#""responseStatus":{{"code":200}},"requestReceivedTimestamp":"2024-05-01T10:00:00.000000Z","#,
+            r#""stageTimestamp":"2024-05-01T10:{m:02}:{s:02}.000000Z"}}"#,
+            "\n"
+        ),
+        n = n,
+        m = n / 60 % 60,
+        s = n % 60
+    )
+}
+
+fn gzip_file(path: &Path) {
+    let status = Command::new("gzip").arg("-f").arg(path).status().unwrap();
+    assert!(status.success(), "gzip {}", path.display());
+}
+
+/// How log rotation moves the current file away.
+#[derive(Clone, Copy, Debug)]
+enum Rotation {
+    /// Renamed (kube-apiserver's `--audit-log-path` rotation), then gzip-compressed and the
+    /// plain file deleted every other time (`--audit-log-compress`).
+    RenameAndCompress,
+    /// Copied, then truncated in place (logrotate's `copytruncate`).
+    CopyTruncate,
+}
+
+/// Writes `total` audit lines in rounds while `kestrel run` is SIGKILLed and restarted, rotating
+/// the log between (and during) runs, some rotations happening while the collector is down.
+/// At the end the index holds every audit ID exactly once.
+fn rotated_audit_log_is_indexed_exactly_once(rotation: Rotation) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("audit");
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = free_port();
+    let sources = format!(
+        r#"
+[[collector.sources]]
+name = "audit"
+paths = ["{logs}/audit*.log", "{logs}/audit*.log.gz", "{logs}/audit.log.*"]
+format = "k8s-audit"
+"#,
+        logs = logs.display()
+    );
+    let config = write_config_with_sources(dir.path(), &sources, port, "");
+    let current = logs.join("audit.log");
+    let total = 2400;
+    let rounds = 8;
+    let per_round = total / rounds;
+    let delays_ms = [40u64, 260, 5, 120, 330, 15, 75, 180];
+    let mut written = 0;
+    let mut rotations = 0;
+    let mut rotate = |rotations: &mut usize| {
+        *rotations += 1;
+        match rotation {
+            Rotation::RenameAndCompress => {
+                let rotated = logs.join(format!("audit-{:03}.log", rotations));
+                std::fs::rename(&current, &rotated).unwrap();
+                if *rotations % 2 == 0 {
+                    gzip_file(&rotated);
+                }
+            }
+            Rotation::CopyTruncate => {
+                let copy = logs.join(format!("audit.log.{}", rotations));
+                std::fs::copy(&current, &copy).unwrap();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&current)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
+            }
+        }
+    };
+    let mut append = |from: usize, to: usize| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&current)
+            .unwrap();
+        let text: String = (from..to).map(audit_line).collect();
+        file.write_all(text.as_bytes()).unwrap();
+    };
+    for (round, delay_ms) in delays_ms.into_iter().enumerate() {
+        let kestrel = Kestrel::start(&config, port);
+        let half = written + per_round / 2;
+        append(written, half);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // Rotated while the collector reads.
+        rotate(&mut rotations);
+        append(half, written + per_round);
+        written += per_round;
+        std::thread::sleep(Duration::from_millis(delay_ms / 2));
+        kestrel.kill();
+        // Every other round, rotated while the collector is down.
+        if round % 2 == 1 {
+            rotate(&mut rotations);
+        }
+    }
+
+    let kestrel = Kestrel::start(&config, port);
+    let indexed = wait_for(Duration::from_secs(60), || {
+        let (_, body) = kestrel.search("*", 1, None);
+        (body["total"].as_u64() == Some(total as u64)).then_some(())
+    });
+    let (_, body) = kestrel.search("*", 10_000, None);
+    let mut ids: Vec<String> = body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            path(h, "auditID")
+                .or_else(|| path(h, "audit.auditID"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    let duplicates = ids.windows(2).filter(|w| w[0] == w[1]).count();
+    let expected: Vec<String> = (0..total).map(|n| format!("audit-{n:06}")).collect();
+    let missing = expected
+        .iter()
+        .filter(|id| ids.binary_search(id).is_err())
+        .count();
+    assert!(
+        indexed.is_some() && ids == expected,
+        "{rotation:?}: expected {total} audit events, index holds {} ({missing} missing, {duplicates} duplicated)",
+        body["total"]
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(kestrel.search("*", 1, None).1["total"], total as u64);
+    kestrel.stop();
+    // No line was read from its middle (it would have become a dead letter).
+    let letters: Vec<Value> = std::fs::read_dir(dir.path().join("data/dead-letters"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .flat_map(|e| read_jsonl(&e.path()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(letters.is_empty(), "{rotation:?}: dead letters {letters:?}");
+}
+
+#[test]
+fn audit_log_rotated_by_rename_and_compression_is_indexed_exactly_once_across_sigkills() {
+    rotated_audit_log_is_indexed_exactly_once(Rotation::RenameAndCompress);
+}
+
+#[test]
+fn audit_log_rotated_by_copytruncate_is_indexed_exactly_once_across_sigkills() {
+    rotated_audit_log_is_indexed_exactly_once(Rotation::CopyTruncate);
 }

@@ -1,4 +1,6 @@
-//! Checkpoints: how far each file has been read *and durably accepted downstream*.
+//! Checkpoints: how far each file has been read *and durably accepted downstream*, by file
+//! identity (see [`crate::tail::fingerprint`]), not by path: a renamed, copied or compressed
+//! file resumes where its original stopped.
 //!
 //! Persisted atomically (write to a temporary file, fsync, rename, fsync the directory) so a
 //! crash leaves either the old or the new checkpoints, never a torn file.
@@ -11,16 +13,20 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The position to resume a file from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilePosition {
-    /// Device of the file when it was read (identity together with `inode`).
-    pub device: u64,
-    /// Inode of the file when it was read.
-    pub inode: u64,
+    /// Where the file was last seen.
+    pub path: String,
+    /// Where the file was first seen: the name its events carry (`log.file.path`, and the
+    /// source of their ids) through every rename.
+    pub origin: String,
     /// Byte offset of the first byte not yet durably accepted.
     pub offset: u64,
     /// 1-based number of the line starting at `offset`.
     pub line: u64,
+    /// When the position last moved (Unix seconds).
+    #[serde(default)]
+    pub updated: i64,
 }
 
 /// Errors of the checkpoint store.
@@ -46,7 +52,10 @@ pub enum CheckpointError {
     },
 }
 
-/// Checkpoints of every file, by path, persisted in one JSON file.
+/// Positions of files not updated for this long are forgotten (their files are long gone).
+pub const FORGET_AFTER_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Checkpoints of every file, by fingerprint (16 hex digits), persisted in one JSON file.
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
     path: PathBuf,
@@ -71,13 +80,18 @@ impl Checkpoints {
     }
 
     /// The position of a file, if it has one.
-    pub fn get(&self, file: &str) -> Option<FilePosition> {
-        self.positions.get(file).copied()
+    pub fn get(&self, key: &str) -> Option<&FilePosition> {
+        self.positions.get(key)
     }
 
     /// Records a file's position (in memory; see [`Checkpoints::persist`]).
-    pub fn set(&mut self, file: &str, position: FilePosition) {
-        self.positions.insert(file.to_owned(), position);
+    pub fn set(&mut self, key: &str, position: FilePosition) {
+        self.positions.insert(key.to_owned(), position);
+    }
+
+    /// Forgets the positions not updated since `before` (Unix seconds).
+    pub fn forget_older_than(&mut self, before: i64) {
+        self.positions.retain(|_, p| p.updated >= before);
     }
 
     /// Writes the checkpoints durably and atomically.
@@ -109,19 +123,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cp/checkpoints.json");
         let mut checkpoints = Checkpoints::load(&path).unwrap();
-        assert_eq!(checkpoints.get("/a.log"), None);
+        assert_eq!(checkpoints.get("00000000000000ab"), None);
         let position = FilePosition {
-            device: 1,
-            inode: 2,
+            path: "/a.log.1".into(),
+            origin: "/a.log".into(),
             offset: 300,
             line: 4,
+            updated: 1_700_000_000,
         };
-        checkpoints.set("/a.log", position);
+        checkpoints.set("00000000000000ab", position.clone());
         checkpoints.persist().unwrap();
-        assert_eq!(
-            Checkpoints::load(&path).unwrap().get("/a.log"),
-            Some(position)
-        );
+        let mut reloaded = Checkpoints::load(&path).unwrap();
+        assert_eq!(reloaded.get("00000000000000ab"), Some(&position));
+        reloaded.forget_older_than(1_700_000_001);
+        assert_eq!(reloaded.get("00000000000000ab"), None);
         assert!(!path.with_extension("json.tmp").exists());
     }
 

@@ -127,6 +127,7 @@ pub fn normalize_file(
         format => format,
     };
     let context = SourceContext {
+        content_id: None,
         path: absolute.to_string_lossy().into_owned(),
         host_name: options.host_name.clone(),
         ingested: chrono::Utc::now(),

@@ -60,6 +60,7 @@ fn normalize(root: &Path, relative: &str) -> Vec<Output> {
     let path = root.join(relative);
     let bytes = std::fs::read(&path).unwrap();
     let ctx = SourceContext {
+        content_id: None,
         path: path.to_string_lossy().into_owned(),
         host_name: "node-1".to_owned(),
         ingested: parse_timestamp("2030-01-01T00:00:00Z").unwrap(),

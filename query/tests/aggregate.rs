@@ -60,6 +60,7 @@ impl Corpus {
         let mut add = |format: Format, path: String, file: &Path| {
             let bytes = std::fs::read(file).unwrap();
             let context = SourceContext {
+                content_id: None,
                 path,
                 host_name: "node-1".into(),
                 ingested: parse_timestamp("2024-05-01T00:00:00Z").unwrap(),

@@ -22,6 +22,7 @@ pub(crate) fn ingested() -> Timestamp {
 pub(crate) fn ctx(path: &str) -> SourceContext {
     SourceContext {
         path: path.to_owned(),
+        content_id: None,
         host_name: "node-1".to_owned(),
         ingested: ingested(),
     }

@@ -1,0 +1,629 @@
+//! A polling tailer: finds files by glob patterns, follows each by its content's fingerprint
+//! (not its path), reads what it gains through its open handle, normalizes it, publishes it,
+//! and moves its checkpoint only once the bus has acknowledged the events read before it.
+//!
+//! - Rotation by rename: the renamed file keeps its fingerprint and is read to its end, through
+//!   the handle already open, even once it has left the globs or been deleted.
+//! - `copytruncate`: the truncated file is new content; the copy carries the old fingerprint
+//!   and resumes at the old position.
+//! - Compressed rotation (`--audit-log-compress`): a `.gz` file with the fingerprint of a file
+//!   not read to its end resumes at the same (decompressed) offset.
+//! - Inode reuse: a new file on a reused inode has another first line, so another identity.
+//!
+//! On restart, every file resumes from its checkpoint: lines published but not acknowledged
+//! before a crash are read again, and the indexer drops the copies by event id (ids come from
+//! the path where the file was first seen, kept through renames, and the byte offset).
+
+pub mod fingerprint;
+mod reader;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kestrel_bus::{Acknowledgement, DeadLetterStore, Publisher};
+use kestrel_event::Event;
+use tokio::sync::mpsc;
+
+use crate::checkpoint::{Checkpoints, FilePosition};
+use crate::error::CollectError;
+use crate::feed::{feed_lines, LineCursor};
+use crate::normalize::{
+    detect_format, normalizer_with_options, Format, NormalizeOptions, Normalizer, Output,
+    SourceContext, DETECT_HEAD_BYTES,
+};
+use fingerprint::{is_compressed, read_head, Fingerprint};
+use reader::FileReader;
+
+const READ_CHUNK_BYTES: u64 = 1 << 20;
+
+/// How long a file that discovery no longer finds (renamed out of the globs, deleted) is kept
+/// open after it stopped growing, for a writer that still holds it.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// How often the positions of idle files are written again, so that they are not forgotten
+/// (see [`crate::checkpoint::FORGET_AFTER_SECONDS`]).
+const REFRESH_IDLE: Duration = Duration::from_secs(3600);
+
+/// One group of files to tail.
+#[derive(Debug, Clone)]
+pub struct TailSource {
+    /// Glob patterns of the files.
+    pub patterns: Vec<String>,
+    /// Glob patterns of files to skip.
+    pub exclude: Vec<glob::Pattern>,
+    /// Their format (`Auto` detects per file).
+    pub format: Format,
+    /// Start files never seen before at their end instead of their beginning.
+    pub start_at_end: bool,
+}
+
+/// Settings of the tailer.
+#[derive(Debug, Clone)]
+pub struct TailOptions {
+    /// The files to tail.
+    pub sources: Vec<TailSource>,
+    /// How often files are looked for and read.
+    pub poll_interval: Duration,
+    /// Events per published batch.
+    pub batch_max_events: usize,
+    /// `host.name` of the events.
+    pub host_name: String,
+    /// The checkpoint file.
+    pub checkpoint_path: PathBuf,
+    /// How long a record waiting for its continuation (or a last line waiting for its
+    /// newline) may wait before it is emitted as it is.
+    pub partial_flush_timeout: Duration,
+    /// Largest event message; longer records are cut into pieces flagged `partial`.
+    pub max_event_bytes: usize,
+}
+
+/// Counters of the tailer.
+#[derive(Debug, Default)]
+pub struct TailStats {
+    /// Files currently followed.
+    pub files: std::sync::atomic::AtomicU64,
+    /// Bytes read.
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Events published.
+    pub events: std::sync::atomic::AtomicU64,
+    /// Records sent to the dead-letter store.
+    pub dead_letters: std::sync::atomic::AtomicU64,
+}
+
+struct TailedFile {
+    /// Where the file is now.
+    path: String,
+    /// Where it was first seen (its events' `log.file.path` and id source).
+    origin: String,
+    /// Device and inode of the open handle (plain files).
+    device: u64,
+    inode: u64,
+    reader: FileReader,
+    cursor: LineCursor,
+    normalizer: Box<dyn Normalizer>,
+    /// Starts of the lines pushed since the last safe point, to find the line number of the
+    /// normalizer's pending offset.
+    line_starts: VecDeque<LineCursor>,
+    last_growth: Instant,
+    /// When discovery last found the file.
+    last_seen: Instant,
+    /// When its position was last sent to the checkpointer.
+    last_checkpoint: Instant,
+    /// Most bytes read in one round (grows while a single line is longer).
+    chunk_limit: u64,
+}
+
+/// What one read of one file produced, with the checkpoint it allows once acknowledged.
+struct Unit {
+    key: Fingerprint,
+    position: FilePosition,
+    events: Vec<Event>,
+}
+
+/// Runs the tailer until `stop` is set; then returns after the checkpoints of everything
+/// acknowledged are persisted.
+pub async fn run_tailer(
+    options: TailOptions,
+    publisher: Publisher,
+    dead_letters: DeadLetterStore,
+    stop: Arc<AtomicBool>,
+    stats: Arc<TailStats>,
+) -> Result<(), CollectError> {
+    let checkpoints = Checkpoints::load(&options.checkpoint_path)?;
+    let resume = checkpoints.clone();
+    let (ack_tx, ack_rx) = mpsc::channel(64);
+    let checkpointer = tokio::spawn(run_checkpointer(checkpoints, ack_rx));
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut tailer = Tailer {
+            options,
+            files: HashMap::new(),
+            detached: HashMap::new(),
+            finished: HashSet::new(),
+            resume,
+            publisher,
+            dead_letters,
+            ack_tx,
+            stats,
+            buffer: Vec::new(),
+        };
+        tailer.run(&stop)
+    });
+    let read_result = reader
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))?;
+    let checkpoint_result = checkpointer
+        .await
+        .map_err(|e| CollectError::Task(e.to_string()))?;
+    read_result.and(checkpoint_result)
+}
+
+/// Persists checkpoints in publication order, each after its batch is acknowledged.
+async fn run_checkpointer(
+    mut checkpoints: Checkpoints,
+    mut acks: mpsc::Receiver<(Acknowledgement, Vec<(Fingerprint, FilePosition)>)>,
+) -> Result<(), CollectError> {
+    while let Some((acknowledgement, positions)) = acks.recv().await {
+        acknowledgement.wait().await?;
+        for (key, position) in positions {
+            checkpoints.set(&key.to_hex(), position);
+        }
+        // Acknowledgements arrive in bursts at each index commit: fold in those already
+        // acknowledged before writing once.
+        while let Ok((next, positions)) = acks.try_recv() {
+            next.wait().await?;
+            for (key, position) in positions {
+                checkpoints.set(&key.to_hex(), position);
+            }
+        }
+        checkpoints.forget_older_than(unix_now() - crate::checkpoint::FORGET_AFTER_SECONDS);
+        checkpoints =
+            tokio::task::spawn_blocking(move || checkpoints.persist().map(|()| checkpoints))
+                .await
+                .map_err(|e| CollectError::Task(e.to_string()))??;
+    }
+    Ok(())
+}
+
+struct Tailer {
+    options: TailOptions,
+    files: HashMap<Fingerprint, TailedFile>,
+    /// Positions of files whose content left their inode (truncated in place), kept so that
+    /// the copy resumes exactly where reading stopped.
+    detached: HashMap<Fingerprint, FilePosition>,
+    /// Compressed files read to their end (device, inode): not opened again.
+    finished: HashSet<(u64, u64)>,
+    resume: Checkpoints,
+    publisher: Publisher,
+    dead_letters: DeadLetterStore,
+    ack_tx: mpsc::Sender<(Acknowledgement, Vec<(Fingerprint, FilePosition)>)>,
+    stats: Arc<TailStats>,
+    buffer: Vec<u8>,
+}
+
+impl Tailer {
+    fn run(&mut self, stop: &AtomicBool) -> Result<(), CollectError> {
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            self.poll()?;
+            let elapsed = started.elapsed();
+            if elapsed < self.options.poll_interval {
+                std::thread::sleep(self.options.poll_interval - elapsed);
+            }
+        }
+        Ok(())
+    }
+
+    /// One round: discover files, identify new ones, read each followed file's new bytes,
+    /// publish, retire files that are gone and read to their end.
+    fn poll(&mut self) -> Result<(), CollectError> {
+        let unknown = self.match_followed(self.discover());
+        for (path, source) in unknown {
+            if let Err(error) = self.identify(&path, &source) {
+                tracing::warn!(path, %error, "cannot open file, will retry");
+            }
+        }
+        let mut keys: Vec<Fingerprint> = self.files.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            match self.read_file(key) {
+                Ok(Some(unit)) => self.publish(unit)?,
+                Ok(None) => {}
+                Err(CollectError::Io { path, source }) => {
+                    tracing::warn!(path = %path.display(), error = %source, "cannot read file, will retry");
+                }
+                Err(other) => return Err(other),
+            }
+            self.retire_if_done(key);
+        }
+        self.stats
+            .files
+            .store(self.files.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn discover(&self) -> Vec<(String, TailSource)> {
+        let mut found = Vec::new();
+        for source in &self.options.sources {
+            for pattern in &source.patterns {
+                let Ok(paths) = glob::glob(pattern) else {
+                    continue;
+                };
+                for path in paths.flatten() {
+                    if !path.is_file() || source.exclude.iter().any(|p| p.matches_path(&path)) {
+                        continue;
+                    }
+                    let Ok(absolute) = std::path::absolute(&path) else {
+                        continue;
+                    };
+                    found.push((absolute.to_string_lossy().into_owned(), source.clone()));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|a, b| a.0 == b.0);
+        found
+    }
+
+    /// Marks the followed files discovery found again (noting renames) and detaches those
+    /// truncated in place; returns the paths of files not followed yet.
+    fn match_followed(&mut self, found: Vec<(String, TailSource)>) -> Vec<(String, TailSource)> {
+        let by_inode: HashMap<(u64, u64), Fingerprint> = self
+            .files
+            .iter()
+            .filter(|(_, f)| matches!(f.reader, FileReader::Plain(_)))
+            .map(|(key, f)| ((f.device, f.inode), *key))
+            .collect();
+        let now = Instant::now();
+        let mut unknown = Vec::new();
+        for (path, source) in found {
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let inode = (metadata.dev(), metadata.ino());
+            if self.finished.contains(&inode) {
+                continue;
+            }
+            let Some(key) = by_inode.get(&inode).copied() else {
+                unknown.push((path, source));
+                continue;
+            };
+            let Some(tailed) = self.files.get_mut(&key) else {
+                continue;
+            };
+            if metadata.len() < tailed.cursor.offset || !still_holds(&tailed.reader, key) {
+                tracing::info!(
+                    path,
+                    "file truncated in place, its copy resumes its position"
+                );
+                self.detach(key);
+                unknown.push((path, source));
+                continue;
+            }
+            tailed.last_seen = now;
+            if tailed.path != path {
+                tracing::info!(from = %tailed.path, to = %path, "file renamed, still followed");
+                tailed.path = path;
+            }
+        }
+        unknown
+    }
+
+    /// Stops following a file whose content left its inode, keeping its safe position for a
+    /// copy of the content.
+    fn detach(&mut self, key: Fingerprint) {
+        let Some(mut tailed) = self.files.remove(&key) else {
+            return;
+        };
+        let position = position_of(&mut tailed);
+        self.detached.insert(key, position);
+    }
+
+    /// Opens a file not followed yet, fingerprints it and follows it: from its checkpoint when
+    /// its content was read before (under this or another name), else from its start (or end).
+    fn identify(&mut self, path: &str, source: &TailSource) -> std::io::Result<()> {
+        let compressed = is_compressed(Path::new(path));
+        let file = File::open(path)?;
+        let metadata = file.metadata()?;
+        let (device, inode, size) = (metadata.dev(), metadata.ino(), metadata.len());
+        let head = read_head(&file, compressed)?;
+        let Some(key) = Fingerprint::of_head(&head) else {
+            // Empty, or its first line is not complete yet: look again next round.
+            return Ok(());
+        };
+        if let Some(followed) = self.files.get(&key) {
+            tracing::debug!(path, followed = %followed.path, "same content as a followed file, skipped");
+            return Ok(());
+        }
+        let format = match source.format {
+            Format::Auto => {
+                let detect_head = match compressed {
+                    true => head,
+                    false => {
+                        let mut head = Vec::with_capacity(4096);
+                        reader::from_start(&file)?
+                            .take(DETECT_HEAD_BYTES as u64)
+                            .read_to_end(&mut head)?;
+                        head
+                    }
+                };
+                match detect_format(Path::new(path), &detect_head) {
+                    Some(format) => format,
+                    // Unrecognizable yet: look again next round.
+                    None => return Ok(()),
+                }
+            }
+            format => format,
+        };
+        let known = self
+            .detached
+            .remove(&key)
+            .or_else(|| self.resume.get(&key.to_hex()).cloned())
+            .filter(|p| compressed || p.offset <= size);
+        let (origin, cursor) = match known {
+            Some(position) => (
+                position.origin,
+                LineCursor {
+                    offset: position.offset,
+                    line: position.line,
+                },
+            ),
+            None if source.start_at_end && !compressed => {
+                (path.to_owned(), end_cursor(&file, size)?)
+            }
+            None => (path.to_owned(), LineCursor::START),
+        };
+        tracing::info!(
+            path,
+            origin,
+            format = format.as_str(),
+            offset = cursor.offset,
+            fingerprint = %key.to_hex(),
+            "following file"
+        );
+        let context = SourceContext {
+            path: origin.clone(),
+            content_id: Some(key.to_hex()),
+            host_name: self.options.host_name.clone(),
+            ingested: chrono::Utc::now(),
+        };
+        let now = Instant::now();
+        self.files.insert(
+            key,
+            TailedFile {
+                path: path.to_owned(),
+                origin,
+                device,
+                inode,
+                reader: FileReader::new(file, compressed)?,
+                cursor,
+                normalizer: normalizer_with_options(
+                    format,
+                    context,
+                    NormalizeOptions {
+                        max_record_bytes: self.options.max_event_bytes,
+                        ..NormalizeOptions::default()
+                    },
+                ),
+                line_starts: VecDeque::new(),
+                last_growth: now,
+                last_seen: now,
+                last_checkpoint: now,
+                chunk_limit: READ_CHUNK_BYTES,
+            },
+        );
+        Ok(())
+    }
+
+    /// Reads what the file gained since the last round. `None` when nothing changed.
+    fn read_file(&mut self, key: Fingerprint) -> Result<Option<Unit>, CollectError> {
+        let Some(tailed) = self.files.get_mut(&key) else {
+            return Ok(None);
+        };
+        let path = tailed.path.clone();
+        let io_err = |source| CollectError::Io {
+            path: PathBuf::from(&path),
+            source,
+        };
+        let mut outputs = Vec::new();
+        let previous = tailed.cursor;
+        tailed
+            .reader
+            .read_at(tailed.cursor.offset, tailed.chunk_limit, &mut self.buffer)
+            .map_err(io_err)?;
+        // A compressed file read to its end is complete: its last line needs no newline.
+        let complete = tailed.reader.finished();
+        if !self.buffer.is_empty() {
+            let chunk = &self.buffer;
+            let stale = tailed.last_growth.elapsed() >= self.options.partial_flush_timeout;
+            let line_starts = &mut tailed.line_starts;
+            tailed.cursor = feed_lines(
+                tailed.normalizer.as_mut(),
+                chunk,
+                tailed.cursor,
+                complete,
+                &mut outputs,
+                |start| line_starts.push_back(start),
+            );
+            if tailed.cursor == previous && stale {
+                // A last line without its newline for too long: take it as it is.
+                tailed.cursor = feed_lines(
+                    tailed.normalizer.as_mut(),
+                    chunk,
+                    tailed.cursor,
+                    true,
+                    &mut outputs,
+                    |start| line_starts.push_back(start),
+                );
+            }
+            if tailed.cursor != previous {
+                tailed.last_growth = Instant::now();
+                tailed.chunk_limit = READ_CHUNK_BYTES;
+            } else if chunk.len() as u64 == tailed.chunk_limit {
+                // One line longer than the chunk: read more next round.
+                tailed.chunk_limit = tailed.chunk_limit.saturating_mul(2);
+            }
+            self.stats
+                .bytes
+                .fetch_add(tailed.cursor.offset - previous.offset, Ordering::Relaxed);
+        }
+        let flush_due = complete
+            || tailed.last_growth.elapsed() >= self.options.partial_flush_timeout
+            || tailed.last_seen.elapsed() >= LINGER;
+        if tailed.normalizer.pending_offset().is_some() && flush_due {
+            tailed.normalizer.flush(&mut outputs);
+        }
+        let idle_refresh = tailed.last_checkpoint.elapsed() >= REFRESH_IDLE;
+        if tailed.cursor == previous && outputs.is_empty() && !idle_refresh {
+            return Ok(None);
+        }
+        tailed.last_checkpoint = Instant::now();
+        let position = position_of(tailed);
+        let mut events = Vec::new();
+        let mut letters = Vec::new();
+        for output in outputs {
+            match output {
+                Output::Event(event) => events.push(event),
+                Output::DeadLetter(letter) => {
+                    tracing::warn!(source = %letter.source, line = letter.line, error = %letter.error, "record sent to dead-letter store");
+                    letters.push(letter);
+                }
+            }
+        }
+        self.stats
+            .dead_letters
+            .fetch_add(letters.len() as u64, Ordering::Relaxed);
+        self.dead_letters.append(&letters)?;
+        Ok(Some(Unit {
+            key,
+            position,
+            events,
+        }))
+    }
+
+    /// Closes a file read to its end that is gone (or a compressed file fully read).
+    fn retire_if_done(&mut self, key: Fingerprint) {
+        let Some(tailed) = self.files.get(&key) else {
+            return;
+        };
+        let drained = tailed.normalizer.pending_offset().is_none();
+        let gone = tailed.last_seen.elapsed() >= LINGER && tailed.last_growth.elapsed() >= LINGER;
+        if !(drained && (tailed.reader.finished() || gone)) {
+            return;
+        }
+        if tailed.reader.finished() {
+            self.finished.insert((tailed.device, tailed.inode));
+        }
+        tracing::info!(path = %tailed.path, offset = tailed.cursor.offset, "file read to its end, closed");
+        self.files.remove(&key);
+    }
+
+    fn publish(&mut self, unit: Unit) -> Result<(), CollectError> {
+        let Unit {
+            key,
+            position,
+            mut events,
+        } = unit;
+        let batch_max = self.options.batch_max_events.max(1);
+        let count = events.len() as u64;
+        // Earlier batches of this unit carry no checkpoint; the last one carries it, so the
+        // checkpoint moves only when all of them are acknowledged.
+        while events.len() > batch_max {
+            let rest = events.split_off(batch_max);
+            let acknowledgement = self.publisher.blocking_publish(events)?;
+            self.send_ack(acknowledgement, Vec::new())?;
+            events = rest;
+        }
+        let acknowledgement = self.publisher.blocking_publish(events)?;
+        self.send_ack(acknowledgement, vec![(key, position)])?;
+        self.stats.events.fetch_add(count, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn send_ack(
+        &self,
+        acknowledgement: Acknowledgement,
+        positions: Vec<(Fingerprint, FilePosition)>,
+    ) -> Result<(), CollectError> {
+        self.ack_tx
+            .blocking_send((acknowledgement, positions))
+            .map_err(|_| CollectError::Task("checkpointer stopped".into()))
+    }
+}
+
+/// Whether a followed plain file still starts with the content it was identified by (a file
+/// truncated and written again past the old offset between two rounds does not).
+fn still_holds(reader: &FileReader, key: Fingerprint) -> bool {
+    let FileReader::Plain(file) = reader else {
+        return true;
+    };
+    read_head(file, false).is_ok_and(|head| Fingerprint::of_head(&head) == Some(key))
+}
+
+/// The checkpoint a file's safe point allows.
+fn position_of(tailed: &mut TailedFile) -> FilePosition {
+    let safe = safe_point(tailed);
+    FilePosition {
+        path: tailed.path.clone(),
+        origin: tailed.origin.clone(),
+        offset: safe.offset,
+        line: safe.line,
+        updated: unix_now(),
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The first position whose records are not all emitted: the start of the normalizer's
+/// pending record if any, else the read cursor.
+fn safe_point(tailed: &mut TailedFile) -> LineCursor {
+    match tailed.normalizer.pending_offset() {
+        Some(pending) => {
+            while tailed
+                .line_starts
+                .front()
+                .is_some_and(|start| start.offset < pending)
+            {
+                tailed.line_starts.pop_front();
+            }
+            tailed
+                .line_starts
+                .front()
+                .copied()
+                .filter(|start| start.offset == pending)
+                .unwrap_or(tailed.cursor)
+        }
+        None => {
+            tailed.line_starts.clear();
+            tailed.cursor
+        }
+    }
+}
+
+/// The cursor at the end of a file: its size and the number of lines before it.
+fn end_cursor(file: &File, size: u64) -> std::io::Result<LineCursor> {
+    use std::os::unix::fs::FileExt;
+    let mut lines = 1u64;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut remaining = size;
+    while remaining > 0 {
+        let want = remaining.min(buffer.len() as u64) as usize;
+        let n = file.read_at(&mut buffer[..want], size - remaining)?;
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buffer[..n]).count() as u64;
+        remaining -= n as u64;
+    }
+    Ok(LineCursor {
+        offset: size,
+        line: lines,
+    })
+}
