@@ -347,13 +347,13 @@ format = "k8s-audit"
     let delays_ms = [40u64, 260, 5, 120, 330, 15, 75, 180];
     let mut written = 0;
     let mut rotations = 0;
-    let mut rotate = |rotations: &mut usize| {
+    let rotate = |rotations: &mut usize| {
         *rotations += 1;
         match rotation {
             Rotation::RenameAndCompress => {
                 let rotated = logs.join(format!("audit-{:03}.log", rotations));
                 std::fs::rename(&current, &rotated).unwrap();
-                if *rotations % 2 == 0 {
+                if (*rotations).is_multiple_of(2) {
                     gzip_file(&rotated);
                 }
             }
@@ -369,7 +369,7 @@ format = "k8s-audit"
             }
         }
     };
-    let mut append = |from: usize, to: usize| {
+    let append = |from: usize, to: usize| {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
