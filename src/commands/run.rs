@@ -217,6 +217,7 @@ fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
         checkpoint_path: config.checkpoint_dir().join("files.json"),
         partial_flush_timeout: config.collector.partial_flush_timeout,
         max_event_bytes: config.collector.max_event_bytes,
+        enrichers: Vec::new(),
     })
 }
 

@@ -81,6 +81,8 @@ pub struct TailOptions {
     pub partial_flush_timeout: Duration,
     /// Largest event message; longer records are cut into pieces flagged `partial`.
     pub max_event_bytes: usize,
+    /// Metadata added to every event before it is published.
+    pub enrichers: crate::enrich::Enrichers,
 }
 
 /// Counters of the tailer.
@@ -488,7 +490,10 @@ impl Tailer {
         let mut letters = Vec::new();
         for output in outputs {
             match output {
-                Output::Event(event) => events.push(event),
+                Output::Event(mut event) => {
+                    crate::enrich::enrich_all(&self.options.enrichers, &mut event);
+                    events.push(event);
+                }
                 Output::DeadLetter(letter) => {
                     tracing::warn!(source = %letter.source, line = letter.line, error = %letter.error, "record sent to dead-letter store");
                     letters.push(letter);
