@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod detection;
 mod pipeline;
+mod serve;
 mod telemetry;
 
 use clap::Parser;

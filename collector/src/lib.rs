@@ -8,6 +8,7 @@ pub mod feed;
 pub mod ingest;
 pub mod normalize;
 pub mod tail;
+pub mod webhook;
 
 pub use error::CollectError;
 

@@ -175,7 +175,8 @@ pub struct CollectorConfig {
     /// The files to tail. Default: one `docker` source
     /// (`/var/lib/docker/containers/*/*-json.log`), one `cri` source
     /// (`/var/log/pods/*/*/*.log`) and one `k8s-audit` source
-    /// (`/var/log/kubernetes/audit/*.log`).
+    /// (`/var/log/kubernetes/audit/*.log` and the `*.log.gz` files of compressed
+    /// rotations).
     pub sources: Vec<SourceConfig>,
     /// How often to look for new files and new data. Default: `250ms`.
     #[serde(with = "serde_helpers::duration")]
@@ -189,6 +190,37 @@ pub struct CollectorConfig {
     pub partial_flush_timeout: Duration,
     /// Most events sent to the bus in one batch. Default: `1000`.
     pub batch_max_events: usize,
+    /// The endpoint of the apiserver's audit webhook backend.
+    pub webhook: WebhookConfig,
+}
+
+/// The receiving end of the Kubernetes apiserver's audit webhook.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Address to listen on, `IP:PORT`. Default: unset (no webhook endpoint).
+    #[serde(deserialize_with = "serde_helpers::optional_socket_addr")]
+    pub listen: Option<SocketAddr>,
+    /// The path the apiserver posts to. Default: `/audit/webhook`.
+    pub path: String,
+    /// Largest request body, in bytes; larger ones are answered 413. Default:
+    /// 32 MiB (`33554432`), room for 400 large events. At least 1024.
+    pub max_body_bytes: usize,
+    /// Serve over HTTPS (as the apiserver expects); with `client_ca`, only
+    /// clients holding a certificate signed by it are served. Default: unset
+    /// (plain HTTP).
+    pub tls: Option<TlsConfig>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            listen: None,
+            path: "/audit/webhook".to_owned(),
+            max_body_bytes: 32 * 1024 * 1024,
+            tls: None,
+        }
+    }
 }
 
 impl Default for CollectorConfig {
@@ -201,12 +233,19 @@ impl Default for CollectorConfig {
                     "/var/lib/docker/containers/*/*-json.log",
                 ),
                 SourceConfig::new(SourceFormat::Cri, "/var/log/pods/*/*/*.log"),
-                SourceConfig::new(SourceFormat::K8sAudit, "/var/log/kubernetes/audit/*.log"),
+                SourceConfig {
+                    paths: vec![
+                        "/var/log/kubernetes/audit/*.log".to_owned(),
+                        "/var/log/kubernetes/audit/*.log.gz".to_owned(),
+                    ],
+                    ..SourceConfig::new(SourceFormat::K8sAudit, "")
+                },
             ],
             poll_interval: Duration::from_millis(250),
             max_event_bytes: 1024 * 1024,
             partial_flush_timeout: Duration::from_secs(5),
             batch_max_events: 1000,
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -448,7 +487,8 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
-/// TLS certificate and key of the query API, both PEM files.
+/// TLS certificate and key of a listener, PEM files; optionally the CA that
+/// client certificates must be signed by (mutual TLS).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -456,6 +496,10 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// Private key (PEM). Required.
     pub key: PathBuf,
+    /// CA certificates (PEM) that sign the clients' certificates; when set,
+    /// clients without such a certificate are refused. Default: unset.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Real-time detection: Sigma rules evaluated on every event as it is indexed.

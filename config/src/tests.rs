@@ -113,7 +113,10 @@ fn defaults_are_as_documented() {
             (SourceFormat::Cri, vec!["/var/log/pods/*/*/*.log"]),
             (
                 SourceFormat::K8sAudit,
-                vec!["/var/log/kubernetes/audit/*.log"]
+                vec![
+                    "/var/log/kubernetes/audit/*.log",
+                    "/var/log/kubernetes/audit/*.log.gz"
+                ]
             ),
         ]
     );
@@ -258,6 +261,17 @@ fn example_optional_settings_are_valid() {
     let tls = config.query.tls.take().unwrap();
     assert_eq!(tls.cert, PathBuf::from("/etc/kestrel/tls/tls.crt"));
     assert_eq!(tls.key, PathBuf::from("/etc/kestrel/tls/tls.key"));
+    assert_eq!(
+        tls.client_ca,
+        Some(PathBuf::from("/etc/kestrel/tls/clients-ca.crt"))
+    );
+    let webhook = &mut config.collector.webhook;
+    assert_eq!(webhook.listen.take(), Some("0.0.0.0:8443".parse().unwrap()));
+    let webhook_tls = webhook.tls.take().unwrap();
+    assert_eq!(
+        webhook_tls.client_ca,
+        Some(PathBuf::from("/etc/kestrel/tls/apiserver-ca.crt"))
+    );
     let props = std::mem::take(&mut config.bus.kafka.properties);
     assert_eq!(props.get("security.protocol").unwrap(), "SASL_SSL");
     assert_eq!(props.len(), 4);
@@ -429,7 +443,8 @@ format = "json"
         c.query.tls,
         Some(TlsConfig {
             cert: "/tls/cert.pem".into(),
-            key: "/tls/key.pem".into()
+            key: "/tls/key.pem".into(),
+            client_ca: None,
         })
     );
     assert_eq!(c.log.format, LogFormat::Json);
@@ -952,6 +967,7 @@ fn tls_paths_must_not_be_empty() {
     c.query.tls = Some(TlsConfig {
         cert: PathBuf::new(),
         key: "/k.pem".into(),
+        client_ca: None,
     });
     assert_eq!(invalid(&c), "query.tls.cert: must not be empty");
 }

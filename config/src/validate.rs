@@ -169,6 +169,17 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
     );
     errors.positive_duration("collector.partial_flush_timeout", c.partial_flush_timeout);
     errors.at_least("collector.batch_max_events", c.batch_max_events, 1);
+    errors.at_least(
+        "collector.webhook.max_body_bytes",
+        c.webhook.max_body_bytes,
+        1024,
+    );
+    if !c.webhook.path.starts_with('/') {
+        errors.add(
+            "collector.webhook.path",
+            format!("must start with '/', got {:?}", c.webhook.path),
+        );
+    }
 }
 
 fn validate_bus(config: &Config, errors: &mut Errors) {

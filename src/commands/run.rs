@@ -77,8 +77,10 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         };
         let pipeline = match (roles.collector || roles.indexer, config.bus.kind) {
             (false, _) => None,
-            (true, BusKind::Embedded) => Some(start_pipeline(&config)?),
-            (true, BusKind::Kafka) => Some(start_kafka_pipeline(&config, roles).await?),
+            (true, BusKind::Embedded) => Some(start_pipeline(&config, shutdown_rx.clone())?),
+            (true, BusKind::Kafka) => {
+                Some(start_kafka_pipeline(&config, roles, shutdown_rx.clone()).await?)
+            }
         };
         let delivery_stop = Arc::new(AtomicBool::new(false));
         let delivery = if roles.indexer && config.detection.rules.is_some() {
@@ -91,6 +93,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         let _ = shutdown_tx.send(true);
         if let Some(pipeline) = pipeline {
             pipeline.stop.store(true, Ordering::Relaxed);
+            if let Some(webhook) = pipeline.webhook {
+                webhook.await.context("webhook task")??;
+            }
             if let Some(tailer) = pipeline.tailer {
                 tailer.await.context("collector task")??;
             }
@@ -111,12 +116,17 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
 
 struct RunningPipeline {
     stop: Arc<AtomicBool>,
+    webhook: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     tailer: Option<tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>>,
     indexer: Option<tokio::task::JoinHandle<Result<(), kestrel_indexer::IndexError>>>,
 }
 
 /// Collector publishing to Kafka and/or an indexer consuming from it, per `roles`.
-async fn start_kafka_pipeline(config: &Config, roles: Roles) -> anyhow::Result<RunningPipeline> {
+async fn start_kafka_pipeline(
+    config: &Config,
+    roles: Roles,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<RunningPipeline> {
     kestrel_bus::kafka::ensure_topics(&config.bus.kafka).await?;
     let producer = Arc::new(KafkaProducer::new(&config.bus.kafka)?);
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,35 +140,45 @@ async fn start_kafka_pipeline(config: &Config, roles: Roles) -> anyhow::Result<R
     } else {
         None
     };
-    let tailer = if roles.collector && config.collector.enabled {
-        Some(start_tailer(
-            config,
-            Publisher::kafka(producer),
-            Arc::clone(&stop),
-        )?)
+    let (tailer, webhook) = if roles.collector && config.collector.enabled {
+        let publisher = Publisher::kafka(producer);
+        let webhook = start_webhook(config, publisher.clone(), shutdown)?;
+        (
+            Some(start_tailer(config, publisher, Arc::clone(&stop))?),
+            webhook,
+        )
     } else {
-        None
+        (None, None)
     };
     Ok(RunningPipeline {
         stop,
+        webhook,
         tailer,
         indexer,
     })
 }
 
-fn start_pipeline(config: &Config) -> anyhow::Result<RunningPipeline> {
+fn start_pipeline(
+    config: &Config,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<RunningPipeline> {
     let indexer = start_indexer(config)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let tailer = if config.collector.enabled {
-        Some(start_tailer(config, indexer.publisher, Arc::clone(&stop))?)
+    let (tailer, webhook) = if config.collector.enabled {
+        let webhook = start_webhook(config, indexer.publisher.clone(), shutdown)?;
+        (
+            Some(start_tailer(config, indexer.publisher, Arc::clone(&stop))?),
+            webhook,
+        )
     } else {
         drop(indexer.publisher);
-        None
+        (None, None)
     };
     let task = indexer.task;
     let indexer = tokio::spawn(async move { task.await.map_err(join_error)?.map(|_| ()) });
     Ok(RunningPipeline {
         stop,
+        webhook,
         tailer,
         indexer: Some(indexer),
     })
@@ -181,6 +201,29 @@ fn start_tailer(
         stop,
         Arc::new(TailStats::default()),
     )))
+}
+
+/// Serves the audit webhook when `collector.webhook.listen` is set.
+fn start_webhook(
+    config: &Config,
+    publisher: Publisher,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<anyhow::Result<()>>>> {
+    let settings = &config.collector.webhook;
+    let Some(listen) = settings.listen else {
+        return Ok(None);
+    };
+    let options = kestrel_collector::webhook::WebhookOptions {
+        path: settings.path.clone(),
+        max_body_bytes: settings.max_body_bytes,
+        host_name: config.host_name(),
+    };
+    let app =
+        kestrel_collector::webhook::webhook_router(&options, publisher, dead_letter_store(config)?);
+    let tls = settings.tls.clone();
+    Ok(Some(tokio::spawn(async move {
+        crate::serve::serve("collector.webhook", app, listen, tls.as_ref(), shutdown).await
+    })))
 }
 
 fn join_error(e: tokio::task::JoinError) -> kestrel_indexer::IndexError {
@@ -224,7 +267,7 @@ fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
 async fn serve_api(
     config: Config,
     metrics: MetricsRenderer,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let limits = AggregationLimits {
         memory_limit_bytes: (config.query.aggregation_memory_mb as u64) << 20,
@@ -239,42 +282,14 @@ async fn serve_api(
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
     };
     let app = router(engine, settings);
-    let listen = config.query.listen;
-    let Some(tls) = &config.query.tls else {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        tracing::info!(%listen, tls = false, "query api listening");
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-            .context("query api");
-    };
-    // Only the first install wins; a second (tests, embedding) keeps the same provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-        .await
-        .with_context(|| {
-            format!(
-                "query.tls: loading certificate {} and key {}",
-                tls.cert.display(),
-                tls.key.display()
-            )
-        })?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
-    tracing::info!(%listen, tls = true, "query api listening");
-    axum_server::bind_rustls(listen, tls_config)
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
-        .context("query api")
+    crate::serve::serve(
+        "query",
+        app,
+        config.query.listen,
+        config.query.tls.as_ref(),
+        shutdown,
+    )
+    .await
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,193 @@
+//! The receiving end of the Kubernetes apiserver's audit webhook backend
+//! (`--audit-webhook-config-file`): `POST` bodies holding an `audit.k8s.io` `EventList` (up to
+//! `--audit-webhook-batch-max-size`, 400 events by default).
+//!
+//! A batch is answered `200` only once the bus has durably accepted its events, so the
+//! apiserver retries every batch it did not see acknowledged; event ids come from each event's
+//! `auditID` and `stage`, so a retried batch is recognized and stored once. Bodies that are
+//! not audit events get `400` with the reason; bodies over the size limit get `413`; items
+//! that are not audit events inside an otherwise good batch go to the dead-letter store with
+//! their raw bytes.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use kestrel_bus::{DeadLetterStore, Publisher};
+use kestrel_event::{event_id, Event, RecordPosition};
+use serde_json::Value;
+
+use crate::normalize::{normalize_bytes, Format, Output, SourceContext};
+
+/// The source name of webhook events (`log.file.path` stays unset) and dead letters.
+pub const WEBHOOK_SOURCE: &str = "k8s-audit-webhook";
+
+/// Settings of the webhook endpoint.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    /// The path the apiserver posts to.
+    pub path: String,
+    /// Largest body accepted, in bytes; larger ones are answered `413`.
+    pub max_body_bytes: usize,
+    /// `host.name` of the events.
+    pub host_name: String,
+}
+
+#[derive(Clone)]
+struct WebhookState {
+    publisher: Publisher,
+    dead_letters: DeadLetterStore,
+    host_name: String,
+}
+
+/// The webhook endpoint, to serve (with TLS and client certificates as configured).
+pub fn webhook_router(
+    options: &WebhookOptions,
+    publisher: Publisher,
+    dead_letters: DeadLetterStore,
+) -> Router {
+    let state = WebhookState {
+        publisher,
+        dead_letters,
+        host_name: options.host_name.clone(),
+    };
+    Router::new()
+        .route(&options.path, post(receive))
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .with_state(state)
+}
+
+async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode, String) {
+    metrics::counter!("kestrel_collector_webhook_requests_total").increment(1);
+    if let Err(reason) = check_body(&body) {
+        metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
+        tracing::warn!(%reason, bytes = body.len(), "webhook body rejected");
+        return (StatusCode::BAD_REQUEST, format!("{reason}\n"));
+    }
+    let context = SourceContext {
+        path: WEBHOOK_SOURCE.to_owned(),
+        content_id: None,
+        host_name: state.host_name.clone(),
+        ingested: chrono::Utc::now(),
+    };
+    let outputs = match normalize_bytes(Format::K8sAudit, context, &body) {
+        Ok(outputs) => outputs,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")),
+    };
+    let (events, letters) = split(outputs);
+    if events.is_empty() && !letters.is_empty() {
+        let reason = letters[0].error.clone();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("no audit event in the body: {reason}\n"),
+        );
+    }
+    if !letters.is_empty() {
+        metrics::counter!("kestrel_collector_dead_letters_total", "source" => WEBHOOK_SOURCE)
+            .increment(letters.len() as u64);
+        let store = state.dead_letters.clone();
+        let stored = tokio::task::spawn_blocking(move || store.append(&letters)).await;
+        if !matches!(stored, Ok(Ok(()))) {
+            tracing::error!("webhook dead letters could not be stored");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store rejected items; retry\n".to_owned(),
+            );
+        }
+    }
+    let count = events.len();
+    let delivered = match state.publisher.publish(events).await {
+        Ok(acknowledgement) => acknowledgement.wait().await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = delivered {
+        tracing::error!(%error, events = count, "webhook batch not accepted by the bus");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "events not stored; retry\n".to_owned(),
+        );
+    }
+    metrics::counter!("kestrel_collector_webhook_events_total").increment(count as u64);
+    (StatusCode::OK, String::new())
+}
+
+/// A body must be JSON holding audit events: an `EventList`, an `Event`, or an array of them.
+fn check_body(body: &[u8]) -> Result<(), String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let kind = value.get("kind").and_then(Value::as_str);
+    match (&value, kind) {
+        (Value::Object(_), Some("EventList") | Some("Event")) => {}
+        (Value::Array(_), _) => {}
+        (Value::Object(_), Some(other)) => {
+            return Err(format!(
+                "expected an audit.k8s.io EventList, found kind {other:?}"
+            ))
+        }
+        (Value::Object(_), None) => {
+            return Err("expected an audit.k8s.io EventList, found an object without kind".into())
+        }
+        _ => return Err("expected an audit.k8s.io EventList".into()),
+    }
+    match value.get("apiVersion").and_then(Value::as_str) {
+        Some(version) if !version.starts_with("audit.k8s.io/") => Err(format!(
+            "expected apiVersion audit.k8s.io/*, found {version:?}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Events with their ids taken from `auditID` and `stage`, and dead letters.
+fn split(outputs: Vec<Output>) -> (Vec<Event>, Vec<kestrel_event::DeadLetter>) {
+    let mut events = Vec::with_capacity(outputs.len());
+    let mut letters = Vec::new();
+    for output in outputs {
+        match output {
+            Output::Event(mut event) => {
+                if let Some(key) = audit_key(&event) {
+                    event.event.id = event_id(WEBHOOK_SOURCE, RecordPosition::Key(&key));
+                }
+                if let Some(log) = &mut event.log {
+                    // The offset is the position in one request's body: meaningless later.
+                    log.offset = None;
+                }
+                events.push(event);
+            }
+            Output::DeadLetter(letter) => letters.push(letter),
+        }
+    }
+    (events, letters)
+}
+
+/// `auditID/stage`: what identifies an audit event among every batch the apiserver sends.
+fn audit_key(event: &Event) -> Option<String> {
+    let id = event.audit.get("auditID")?.as_str()?;
+    let stage = event
+        .audit
+        .get("stage")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Some(format!("{id}/{stage}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_that_are_not_audit_events_are_named() {
+        assert!(check_body(b"not json").unwrap_err().contains("not JSON"));
+        assert!(check_body(br#"{"kind":"PodList","apiVersion":"v1"}"#)
+            .unwrap_err()
+            .contains("PodList"));
+        assert!(check_body(br#"{"kind":"EventList","apiVersion":"v1"}"#)
+            .unwrap_err()
+            .contains("audit.k8s.io"));
+        assert!(
+            check_body(br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}"#)
+                .is_ok()
+        );
+        assert!(check_body(b"42").is_err());
+    }
+}
