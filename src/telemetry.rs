@@ -22,36 +22,60 @@ pub fn init(config: &LogConfig) {
     };
 }
 
+/// Whether the roles of this process have started: what `/readyz` of the metrics listener
+/// answers.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Readiness {
+    /// Marks the process ready.
+    pub fn set_ready(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the process is ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// Installs the global Prometheus recorder and returns a renderer of its metrics. With
-/// `listen`, also serves them on `http://<listen>/metrics` (call from within the runtime).
+/// `listen`, also serves `/metrics`, `/healthz` and `/readyz` (from `readiness`) there until
+/// `shutdown` (call from within the runtime).
 pub fn install_metrics(
     listen: Option<std::net::SocketAddr>,
+    readiness: Readiness,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<kestrel_query::api::MetricsRenderer> {
     use anyhow::Context;
+    use axum::http::StatusCode;
+    use axum::routing::get;
     use metrics_exporter_prometheus::PrometheusBuilder;
 
-    let builder = PrometheusBuilder::new();
-    let handle = match listen {
-        None => builder
-            .install_recorder()
-            .context("installing the metrics recorder")?,
-        Some(addr) => {
-            let (recorder, exporter) = builder
-                .with_http_listener(addr)
-                .build()
-                .with_context(|| format!("metrics.listen: cannot serve on {addr}"))?;
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
-            tokio::spawn(async move {
-                if let Err(error) = exporter.await {
-                    tracing::error!(?error, "metrics listener failed");
-                }
-            });
-            tracing::info!(listen = %addr, "metrics listening");
-            handle
-        }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let renderer = kestrel_query::api::MetricsRenderer::new(move || handle.render());
+    let Some(addr) = listen else {
+        return Ok(renderer);
     };
-    Ok(kestrel_query::api::MetricsRenderer::new(move || {
-        handle.render()
-    }))
+    let metrics = renderer.clone();
+    let app = axum::Router::new()
+        .route("/metrics", get(move || async move { metrics.render() }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || async move {
+                match readiness.is_ready() {
+                    true => (StatusCode::OK, "ready"),
+                    false => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
+                }
+            }),
+        );
+    tokio::spawn(async move {
+        if let Err(error) = crate::serve::serve("metrics", app, addr, None, shutdown).await {
+            tracing::error!(error = format!("{error:#}"), "metrics listener failed");
+        }
+    });
+    Ok(renderer)
 }

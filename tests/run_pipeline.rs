@@ -449,3 +449,62 @@ fn audit_log_rotated_by_rename_and_compression_is_indexed_exactly_once_across_si
 fn audit_log_rotated_by_copytruncate_is_indexed_exactly_once_across_sigkills() {
     rotated_audit_log_is_indexed_exactly_once(Rotation::CopyTruncate);
 }
+
+/// The value of an unlabelled metric in Prometheus text, if present.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (key, value) = line.rsplit_once(' ')?;
+            (key == name).then(|| value.parse().ok())?
+        })
+}
+
+#[test]
+fn collector_reports_health_readiness_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let lines = 250;
+    let text: String = (0..lines).map(|n| docker_line(n, "stdout")).collect();
+    let mut long = docker_line(lines, "stdout");
+    // One record in two 16 KB-style chunks: a partial merge.
+    long = long.replace("line ", "first half, ").replace("\\n\"", "\"");
+    std::fs::write(
+        logs.join("abc-json.log"),
+        format!("{text}{long}\n{}", docker_line(lines + 1, "stdout")),
+    )
+    .unwrap();
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = write_config(
+        dir.path(),
+        &logs,
+        port,
+        &format!("[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"),
+    );
+    let kestrel = Kestrel::start(&config, port);
+    let base = format!("http://127.0.0.1:{metrics_port}");
+    assert_eq!(http_get(&format!("{base}/healthz"), None).unwrap().0, 200);
+    assert_eq!(http_get(&format!("{base}/readyz"), None).unwrap().0, 200);
+    let settled = wait_for(Duration::from_secs(30), || {
+        let (_, body) = http_get(&format!("{base}/metrics"), None).ok()?;
+        let text = body.as_str()?.to_owned();
+        let done = metric(&text, "kestrel_collector_lines_total")? >= (lines + 2) as f64
+            && metric(&text, "kestrel_collector_checkpoint_age_seconds")? == 0.0;
+        done.then_some(text)
+    });
+    let text = settled.expect("collector metrics settle");
+    let size = std::fs::metadata(logs.join("abc-json.log")).unwrap().len() as f64;
+    assert_eq!(metric(&text, "kestrel_collector_bytes_total"), Some(size));
+    assert_eq!(metric(&text, "kestrel_collector_files_watched"), Some(1.0));
+    assert_eq!(
+        metric(&text, "kestrel_collector_partial_merges_total"),
+        Some(1.0)
+    );
+    let lag = text
+        .lines()
+        .find(|l| l.starts_with("kestrel_collector_lag_bytes{"))
+        .expect("lag per file");
+    assert!(lag.contains("abc-json.log") && lag.ends_with(" 0"), "{lag}");
+    kestrel.stop();
+}

@@ -302,3 +302,32 @@ listen = "127.0.0.1:{api_port}"
         "{letters:?}"
     );
 }
+
+#[test]
+fn a_webhook_that_cannot_listen_stops_the_process_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = dir.path().join("kestrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[collector.webhook]\nlisten = \"127.0.0.1:{port}\"\n[query]\nlisten = \"127.0.0.1:{}\"\n",
+            dir.path().join("data").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("collector.webhook") && stderr.contains(&port.to_string()),
+        "{stderr}"
+    );
+}

@@ -65,7 +65,12 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
     }
     runtime()?.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let metrics = crate::telemetry::install_metrics(config.metrics.listen)?;
+        let readiness = crate::telemetry::Readiness::default();
+        let metrics = crate::telemetry::install_metrics(
+            config.metrics.listen,
+            readiness.clone(),
+            shutdown_rx.clone(),
+        )?;
         let api = if roles.query && config.query.enabled {
             Some(tokio::spawn(serve_api(
                 config.clone(),
@@ -88,13 +93,31 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        wait_for_signal().await;
+        readiness.set_ready();
+        let mut pipeline = pipeline;
+        // A listener that cannot serve (its address taken, its certificate unreadable) ends
+        // the process instead of leaving it running half-deaf.
+        let webhook_failure = match pipeline.as_mut().and_then(|p| p.webhook.as_mut()) {
+            Some(webhook) => tokio::select! {
+                () = wait_for_signal() => None,
+                ended = webhook => Some(ended),
+            },
+            None => {
+                wait_for_signal().await;
+                None
+            }
+        };
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
         if let Some(pipeline) = pipeline {
             pipeline.stop.store(true, Ordering::Relaxed);
-            if let Some(webhook) = pipeline.webhook {
-                webhook.await.context("webhook task")??;
+            match webhook_failure {
+                Some(ended) => ended.context("webhook task")??,
+                None => {
+                    if let Some(webhook) = pipeline.webhook {
+                        webhook.await.context("webhook task")??;
+                    }
+                }
             }
             if let Some(tailer) = pipeline.tailer {
                 tailer.await.context("collector task")??;

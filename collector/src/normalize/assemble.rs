@@ -74,6 +74,7 @@ impl Splits {
         let slot = &mut self.slots[index];
         if let Some(mut open) = slot.take() {
             if open.text.len().saturating_add(chunk.text.len()) <= self.max_bytes {
+                metrics::counter!("kestrel_collector_partial_merges_total").increment(1);
                 open.text.push_str(&chunk.text);
                 if chunk.last {
                     done.push(open);
@@ -83,6 +84,7 @@ impl Splits {
                 return;
             }
             // Too long: emit what we have, the rest starts a new (also partial) record.
+            metrics::counter!("kestrel_collector_truncations_total").increment(1);
             open.partial = true;
             done.push(open);
             continues_cut = true;
@@ -109,6 +111,8 @@ impl Splits {
         }
         let start = done.len();
         drain_in_order(&mut self.slots, done);
+        metrics::counter!("kestrel_collector_partial_timeouts_total")
+            .increment((done.len() - start) as u64);
         for record in &mut done[start..] {
             record.partial = true;
         }

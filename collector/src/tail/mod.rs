@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -140,7 +140,12 @@ pub async fn run_tailer(
     let checkpoints = Checkpoints::load(&options.checkpoint_path)?;
     let resume = checkpoints.clone();
     let (ack_tx, ack_rx) = mpsc::channel(64);
-    let checkpointer = tokio::spawn(run_checkpointer(checkpoints, ack_rx));
+    let persisted = Arc::new(AtomicU64::new(0));
+    let checkpointer = tokio::spawn(run_checkpointer(
+        checkpoints,
+        ack_rx,
+        Arc::clone(&persisted),
+    ));
     let reader = tokio::task::spawn_blocking(move || {
         let mut tailer = Tailer {
             options,
@@ -153,6 +158,9 @@ pub async fn run_tailer(
             ack_tx,
             stats,
             buffer: Vec::new(),
+            sequence: 0,
+            unpersisted: VecDeque::new(),
+            persisted,
         };
         tailer.run(&stop)
     });
@@ -165,21 +173,33 @@ pub async fn run_tailer(
     read_result.and(checkpoint_result)
 }
 
-/// Persists checkpoints in publication order, each after its batch is acknowledged.
+/// A published batch: the checkpoints it allows once acknowledged.
+struct Published {
+    /// Its number, in publication order.
+    sequence: u64,
+    acknowledgement: Acknowledgement,
+    positions: Vec<(Fingerprint, FilePosition)>,
+}
+
+/// Persists checkpoints in publication order, each after its batch is acknowledged; stores
+/// in `persisted` the number of the last batch whose checkpoints are on disk.
 async fn run_checkpointer(
     mut checkpoints: Checkpoints,
-    mut acks: mpsc::Receiver<(Acknowledgement, Vec<(Fingerprint, FilePosition)>)>,
+    mut batches: mpsc::Receiver<Published>,
+    persisted: Arc<AtomicU64>,
 ) -> Result<(), CollectError> {
-    while let Some((acknowledgement, positions)) = acks.recv().await {
-        acknowledgement.wait().await?;
-        for (key, position) in positions {
+    while let Some(first) = batches.recv().await {
+        let mut last = first.sequence;
+        first.acknowledgement.wait().await?;
+        for (key, position) in first.positions {
             checkpoints.set(&key.to_hex(), position);
         }
         // Acknowledgements arrive in bursts at each index commit: fold in those already
         // acknowledged before writing once.
-        while let Ok((next, positions)) = acks.try_recv() {
-            next.wait().await?;
-            for (key, position) in positions {
+        while let Ok(next) = batches.try_recv() {
+            next.acknowledgement.wait().await?;
+            last = next.sequence;
+            for (key, position) in next.positions {
                 checkpoints.set(&key.to_hex(), position);
             }
         }
@@ -188,6 +208,7 @@ async fn run_checkpointer(
             tokio::task::spawn_blocking(move || checkpoints.persist().map(|()| checkpoints))
                 .await
                 .map_err(|e| CollectError::Task(e.to_string()))??;
+        persisted.store(last, Ordering::Release);
     }
     Ok(())
 }
@@ -203,9 +224,15 @@ struct Tailer {
     resume: Checkpoints,
     publisher: Publisher,
     dead_letters: DeadLetterStore,
-    ack_tx: mpsc::Sender<(Acknowledgement, Vec<(Fingerprint, FilePosition)>)>,
+    ack_tx: mpsc::Sender<Published>,
     stats: Arc<TailStats>,
     buffer: Vec<u8>,
+    /// Number of the last batch published.
+    sequence: u64,
+    /// Batches carrying checkpoints not yet on disk, with when they were published.
+    unpersisted: VecDeque<(u64, Instant)>,
+    /// Number of the last batch whose checkpoints are on disk.
+    persisted: Arc<AtomicU64>,
 }
 
 impl Tailer {
@@ -246,7 +273,26 @@ impl Tailer {
         self.stats
             .files
             .store(self.files.len() as u64, Ordering::Relaxed);
+        metrics::gauge!("kestrel_collector_files_watched").set(self.files.len() as f64);
+        metrics::gauge!("kestrel_collector_checkpoint_age_seconds")
+            .set(self.checkpoint_age().as_secs_f64());
         Ok(())
+    }
+
+    /// How long the oldest read data has waited for its checkpoint to reach the disk (zero
+    /// when every checkpoint is written).
+    fn checkpoint_age(&mut self) -> Duration {
+        let persisted = self.persisted.load(Ordering::Acquire);
+        while self
+            .unpersisted
+            .front()
+            .is_some_and(|(sequence, _)| *sequence <= persisted)
+        {
+            self.unpersisted.pop_front();
+        }
+        self.unpersisted
+            .front()
+            .map_or(Duration::ZERO, |(_, published)| published.elapsed())
     }
 
     fn discover(&self) -> Vec<(String, TailSource)> {
@@ -434,7 +480,7 @@ impl Tailer {
         };
         let mut outputs = Vec::new();
         let previous = tailed.cursor;
-        tailed
+        let size = tailed
             .reader
             .read_at(tailed.cursor.offset, tailed.chunk_limit, &mut self.buffer)
             .map_err(io_err)?;
@@ -470,9 +516,17 @@ impl Tailer {
                 // One line longer than the chunk: read more next round.
                 tailed.chunk_limit = tailed.chunk_limit.saturating_mul(2);
             }
-            self.stats
-                .bytes
-                .fetch_add(tailed.cursor.offset - previous.offset, Ordering::Relaxed);
+            let (bytes, lines) = (
+                tailed.cursor.offset - previous.offset,
+                tailed.cursor.line - previous.line,
+            );
+            self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+            metrics::counter!("kestrel_collector_bytes_total").increment(bytes);
+            metrics::counter!("kestrel_collector_lines_total").increment(lines);
+        }
+        if let Some(size) = size {
+            metrics::gauge!("kestrel_collector_lag_bytes", "path" => tailed.origin.clone())
+                .set(size.saturating_sub(tailed.cursor.offset) as f64);
         }
         let flush_due = complete
             || tailed.last_growth.elapsed() >= self.options.partial_flush_timeout
@@ -503,6 +557,10 @@ impl Tailer {
         self.stats
             .dead_letters
             .fetch_add(letters.len() as u64, Ordering::Relaxed);
+        if !letters.is_empty() {
+            metrics::counter!("kestrel_collector_dead_letters_total", "source" => "files")
+                .increment(letters.len() as u64);
+        }
         self.dead_letters.append(&letters)?;
         Ok(Some(Unit {
             key,
@@ -525,6 +583,7 @@ impl Tailer {
             self.finished.insert((tailed.device, tailed.inode));
         }
         tracing::info!(path = %tailed.path, offset = tailed.cursor.offset, "file read to its end, closed");
+        metrics::gauge!("kestrel_collector_lag_bytes", "path" => tailed.origin.clone()).set(0.0);
         self.files.remove(&key);
     }
 
@@ -551,12 +610,20 @@ impl Tailer {
     }
 
     fn send_ack(
-        &self,
+        &mut self,
         acknowledgement: Acknowledgement,
         positions: Vec<(Fingerprint, FilePosition)>,
     ) -> Result<(), CollectError> {
+        self.sequence += 1;
+        if !positions.is_empty() {
+            self.unpersisted.push_back((self.sequence, Instant::now()));
+        }
         self.ack_tx
-            .blocking_send((acknowledgement, positions))
+            .blocking_send(Published {
+                sequence: self.sequence,
+                acknowledgement,
+                positions,
+            })
             .map_err(|_| CollectError::Task("checkpointer stopped".into()))
     }
 }

@@ -45,8 +45,14 @@ impl FileReader {
         matches!(self, FileReader::Gzip { finished: true, .. })
     }
 
-    /// Reads up to `max` bytes starting at `offset` into `out` (cleared first).
-    pub fn read_at(&mut self, offset: u64, max: u64, out: &mut Vec<u8>) -> std::io::Result<()> {
+    /// Reads up to `max` bytes starting at `offset` into `out` (cleared first). Returns the size
+    /// of a plain file (`None` for a gzip file, whose size is known only once decompressed).
+    pub fn read_at(
+        &mut self,
+        offset: u64,
+        max: u64,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<Option<u64>> {
         out.clear();
         match self {
             FileReader::Plain(file) => {
@@ -62,7 +68,7 @@ impl FileReader {
                     filled += n;
                 }
                 out.truncate(filled);
-                Ok(())
+                Ok(Some(size))
             }
             FileReader::Gzip {
                 file,
@@ -81,7 +87,7 @@ impl FileReader {
                     let n = decoder.read(&mut scratch[..skip.min(8192) as usize])?;
                     if n == 0 {
                         *finished = true;
-                        return Ok(());
+                        return Ok(None);
                     }
                     skip -= n as u64;
                     *position += n as u64;
@@ -91,7 +97,7 @@ impl FileReader {
                 if (n as u64) < max {
                     *finished = true;
                 }
-                Ok(())
+                Ok(None)
             }
         }
     }
