@@ -298,15 +298,20 @@ pub struct BenchArgs {
     /// Keep the indexes built by the run.
     #[arg(long)]
     pub keep: bool,
-    /// Phases to run, comma-separated, among normalize, raw, ingest, kafka, detect, alerts, search (search
+    /// Phases to run, comma-separated, among normalize, collector, raw, ingest, kafka, detect, alerts, search (search
     /// needs ingest's index, kept from an earlier `--keep` run when ingest is not run; kafka
     /// runs only when a broker is given).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "normalize,raw,ingest,kafka,detect,alerts,search"
+        default_value = "normalize,collector,raw,ingest,kafka,detect,alerts,search"
     )]
     pub phases: Vec<String>,
+    /// Internal: run only the collector phase's tailer on this file (`FORMAT:LINES:FILE`) in this
+    /// process and print its cost as JSON (the collector phase measures each format in a
+    /// fresh process, so that its peak memory is the tailer's alone).
+    #[arg(long, hide = true)]
+    pub tail_only: Option<String>,
     /// Kafka brokers for the kafka phase (default: bus.kafka.brokers of the configuration).
     #[arg(long)]
     pub kafka_brokers: Option<String>,

@@ -63,6 +63,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
              set bus.kind = \"kafka\" to run them apart"
         );
     }
+    if roles == Roles::COLLECTOR {
+        crate::memory::disable_transparent_huge_pages();
+    }
     runtime()?.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let readiness = crate::telemetry::Readiness::default();

@@ -47,9 +47,10 @@ pub use record::{flags, is_partial, FLAGS_FIELD, PARTIAL_FLAG};
 pub struct SourceContext {
     /// The file's path (`log.file.path`, dead letters' `source`, and part of every `event.id`).
     pub path: String,
-    /// What tells this file's content apart from other files seen at the same path (a
-    /// rotated log's successor starts again at offset 0): its fingerprint. Mixed into every
-    /// `event.id` when set.
+    /// The identity of the file's content (its fingerprint), when it is known: then it, not
+    /// the path, is the source of every `event.id`, so that a line has one id under every
+    /// name its file takes (renamed, copied, compressed), and a rotated log's successor at the
+    /// same path (starting again at offset 0) has other ids.
     pub content_id: Option<String>,
     /// The node the file was read on (`host.name`).
     pub host_name: String,

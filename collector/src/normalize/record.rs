@@ -40,24 +40,17 @@ pub(crate) fn base_event(
     index: u32,
     timestamp: Timestamp,
 ) -> Event {
-    let id = match &ctx.content_id {
-        Some(content) => event_id_of_content(&ctx.path, content, offset, index),
-        None => event_id(&ctx.path, RecordPosition::Offset { offset, index }),
+    // A file known by its content is the same source under any name (renamed, copied,
+    // compressed): the ids must not depend on the name it was read under.
+    let source = match &ctx.content_id {
+        Some(content) => content.as_str(),
+        None => ctx.path.as_str(),
     };
+    let id = event_id(source, RecordPosition::Offset { offset, index });
     Event::new(kind, id, timestamp, ctx.ingested)
         .with_file_path(ctx.path.as_str())
         .with_file_offset(offset)
         .with_host_name(ctx.host_name.as_str())
-}
-
-/// The id of a record of a file told apart by its content id: the path and the content id
-/// together are the source.
-fn event_id_of_content(path: &str, content: &str, offset: u64, index: u32) -> String {
-    let mut source = String::with_capacity(path.len() + content.len() + 1);
-    source.push_str(path);
-    source.push('#');
-    source.push_str(content);
-    event_id(&source, RecordPosition::Offset { offset, index })
 }
 
 /// A dead letter for the record at `line`/`offset`; `error` should already name the line.

@@ -40,7 +40,7 @@ use crate::normalize::{
 use fingerprint::{is_compressed, read_head, Fingerprint};
 use reader::FileReader;
 
-const READ_CHUNK_BYTES: u64 = 1 << 20;
+const READ_CHUNK_BYTES: u64 = 256 << 10;
 
 /// How long a file that discovery no longer finds (renamed out of the globs, deleted) is kept
 /// open after it stopped growing, for a writer that still holds it.
@@ -161,6 +161,7 @@ pub async fn run_tailer(
             sequence: 0,
             unpersisted: VecDeque::new(),
             persisted,
+            backlog: false,
         };
         tailer.run(&stop)
     });
@@ -170,7 +171,12 @@ pub async fn run_tailer(
     let checkpoint_result = checkpointer
         .await
         .map_err(|e| CollectError::Task(e.to_string()))?;
-    read_result.and(checkpoint_result)
+    // A checkpointer that failed stops the reader too ("checkpointer stopped"): its own error
+    // is the one that explains.
+    match (read_result, checkpoint_result) {
+        (_, Err(checkpoint_error)) => Err(checkpoint_error),
+        (read_result, Ok(())) => read_result,
+    }
 }
 
 /// A published batch: the checkpoints it allows once acknowledged.
@@ -233,30 +239,44 @@ struct Tailer {
     unpersisted: VecDeque<(u64, Instant)>,
     /// Number of the last batch whose checkpoints are on disk.
     persisted: Arc<AtomicU64>,
+    /// A read of this round filled its chunk: more is waiting.
+    backlog: bool,
 }
 
 impl Tailer {
+    /// Looks for files every poll interval; reads rounds back to back while a file has more
+    /// than a chunk waiting, else sleeps until the next poll.
     fn run(&mut self, stop: &AtomicBool) -> Result<(), CollectError> {
+        let mut last_discovery: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             let started = Instant::now();
-            self.poll()?;
+            if last_discovery.is_none_or(|at| at.elapsed() >= self.options.poll_interval) {
+                self.find_files();
+                last_discovery = Some(started);
+            }
+            let backlog = self.read_round()?;
             let elapsed = started.elapsed();
-            if elapsed < self.options.poll_interval {
+            if !backlog && elapsed < self.options.poll_interval {
                 std::thread::sleep(self.options.poll_interval - elapsed);
             }
         }
         Ok(())
     }
 
-    /// One round: discover files, identify new ones, read each followed file's new bytes,
-    /// publish, retire files that are gone and read to their end.
-    fn poll(&mut self) -> Result<(), CollectError> {
+    /// Discovers files, notes renames and truncations, identifies new files.
+    fn find_files(&mut self) {
         let unknown = self.match_followed(self.discover());
         for (path, source) in unknown {
             if let Err(error) = self.identify(&path, &source) {
                 tracing::warn!(path, %error, "cannot open file, will retry");
             }
         }
+    }
+
+    /// Reads each followed file's new bytes, publishes them, retires files gone and read to
+    /// their end. Returns whether a file has more waiting than one read took.
+    fn read_round(&mut self) -> Result<bool, CollectError> {
+        self.backlog = false;
         let mut keys: Vec<Fingerprint> = self.files.keys().copied().collect();
         keys.sort_unstable();
         for key in keys {
@@ -276,7 +296,7 @@ impl Tailer {
         metrics::gauge!("kestrel_collector_files_watched").set(self.files.len() as f64);
         metrics::gauge!("kestrel_collector_checkpoint_age_seconds")
             .set(self.checkpoint_age().as_secs_f64());
-        Ok(())
+        Ok(self.backlog)
     }
 
     /// How long the oldest read data has waited for its checkpoint to reach the disk (zero
@@ -436,7 +456,7 @@ impl Tailer {
         );
         let context = SourceContext {
             path: origin.clone(),
-            content_id: Some(key.to_hex()),
+            content_id: Some(format!("fingerprint:{}", key.to_hex())),
             host_name: self.options.host_name.clone(),
             ingested: chrono::Utc::now(),
         };
@@ -484,8 +504,23 @@ impl Tailer {
             .reader
             .read_at(tailed.cursor.offset, tailed.chunk_limit, &mut self.buffer)
             .map_err(io_err)?;
+        // Checked after the read: if the file still starts with the content it was identified
+        // by, the bytes just read are that content's (truncation cannot be undone). Otherwise
+        // they may be a new content's, written after a truncation: drop them and let the next
+        // discovery sort the files out.
+        if !self.buffer.is_empty() && !still_holds(&tailed.reader, key) {
+            tracing::info!(
+                path,
+                "file truncated in place, its copy resumes its position"
+            );
+            self.detach(key);
+            return Ok(None);
+        }
         // A compressed file read to its end is complete: its last line needs no newline.
         let complete = tailed.reader.finished();
+        if self.buffer.len() as u64 == tailed.chunk_limit {
+            self.backlog = true;
+        }
         if !self.buffer.is_empty() {
             let chunk = &self.buffer;
             let stale = tailed.last_growth.elapsed() >= self.options.partial_flush_timeout;
@@ -582,9 +617,14 @@ impl Tailer {
         if tailed.reader.finished() {
             self.finished.insert((tailed.device, tailed.inode));
         }
+        // A copy of the content (the gzip file of its rotation) resumes from here, under the
+        // same name.
+        let Some(mut tailed) = self.files.remove(&key) else {
+            return;
+        };
+        self.resume.set(&key.to_hex(), position_of(&mut tailed));
         tracing::info!(path = %tailed.path, offset = tailed.cursor.offset, "file read to its end, closed");
         metrics::gauge!("kestrel_collector_lag_bytes", "path" => tailed.origin.clone()).set(0.0);
-        self.files.remove(&key);
     }
 
     fn publish(&mut self, unit: Unit) -> Result<(), CollectError> {

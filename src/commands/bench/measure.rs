@@ -66,7 +66,7 @@ pub fn reset_peak_rss() {
 }
 
 /// Wall time, CPU time and peak memory of one phase.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct PhaseCost {
     /// Wall-clock seconds.
     pub seconds: f64,

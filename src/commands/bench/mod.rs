@@ -4,6 +4,8 @@
 //! Phases:
 //! 1. **generate** the data set (seeded, cached in the work directory);
 //! 2. **normalize** every file to a black hole (collector ceiling);
+//!    **collector**: the tailer on ~250-byte Docker json-file and CRI lines (as many lines as
+//!    `--events`) to a black-hole bus that serializes and acknowledges each batch;
 //! 3. **raw tantivy**: the same events indexed straight into one Tantivy index, timing only
 //!    document building, indexing and the commit (the indexing ceiling);
 //! 4. **ingest**: the whole pipeline (read, normalize, embedded bus, de-duplication,
@@ -18,6 +20,7 @@
 //!    installed.
 
 mod alert_latency;
+mod collector;
 mod detect;
 mod kafka;
 mod measure;
@@ -40,6 +43,9 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| config.data_dir.join("bench"));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    if let Some(spec) = &args.tail_only {
+        return collector::tail_only(spec).map(|()| ExitCode::SUCCESS);
+    }
     let raw = work.join(format!("raw-{}-{}", args.events, args.seed));
     let mut report = Report::new(&args);
     let generated = phases::generate(&raw, &args)?;
@@ -48,6 +54,7 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(unknown) = args.phases.iter().find(|p| {
         ![
             "normalize",
+            "collector",
             "raw",
             "ingest",
             "kafka",
@@ -58,11 +65,14 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         .contains(&p.as_str())
     }) {
         anyhow::bail!(
-            "--phases: unknown phase {unknown:?} (normalize, raw, ingest, kafka, detect, alerts, search)"
+            "--phases: unknown phase {unknown:?} (normalize, collector, raw, ingest, kafka, detect, alerts, search)"
         );
     }
     if wants("normalize") {
         report.normalize = Some(phases::normalize(&generated)?);
+    }
+    if wants("collector") {
+        report.collector = Some(collector::collector(&work, args.events)?);
     }
     if wants("raw") {
         report.raw_tantivy = Some(phases::raw_tantivy(

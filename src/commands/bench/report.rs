@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::alert_latency::AlertLatency;
+use super::collector::CollectorThroughput;
 use super::detect::Detection;
 use super::kafka::KafkaIngest;
 use super::phases::{Ingest, RawTantivy, SearchCase, Throughput};
@@ -26,6 +27,8 @@ pub struct Report {
     pub generate: Option<DataSet>,
     /// Normalization to a black hole.
     pub normalize: Option<Throughput>,
+    /// The tailer, files to a black-hole bus, per format.
+    pub collector: Option<Vec<CollectorThroughput>>,
     /// Raw Tantivy indexing (ceiling).
     pub raw_tantivy: Option<RawTantivy>,
     /// The whole embedded pipeline.
@@ -51,6 +54,7 @@ impl Report {
             detection_rules: None,
             generate: None,
             normalize: None,
+            collector: None,
             raw_tantivy: None,
             ingest: None,
             kafka: None,
@@ -100,6 +104,14 @@ impl Report {
         };
         if let Some(t) = &self.normalize {
             row("normalize (to black hole)", t, None, "");
+        }
+        for c in self.collector.iter().flatten() {
+            row(
+                &format!("collector: {} lines -> bus", c.format),
+                &c.throughput,
+                None,
+                "",
+            );
         }
         if let Some(r) = &self.raw_tantivy {
             row("raw tantivy indexing (ceiling)", &r.throughput, None, "");
