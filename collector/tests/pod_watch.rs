@@ -225,3 +225,23 @@ async fn an_unreachable_api_is_retried_in_the_background() {
         None
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_api_gets_a_rustls_client() {
+    // The TLS connector (rustls with ring, no OpenSSL) is built when the watch starts.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .expect("kubeconfig written");
+    let watch = kubernetes::start(PodWatchSettings {
+        node_name: NODE.into(),
+        kubeconfig: Some(kubeconfig),
+        deleted_pod_grace: Duration::from_secs(60),
+    })
+    .await
+    .expect("an https client is built");
+    assert!(!watch.wait_until_listed(Duration::from_millis(100)).await);
+}
