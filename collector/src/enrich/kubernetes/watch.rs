@@ -70,26 +70,46 @@ pub(super) async fn run(
     }
 }
 
+/// What one watcher event does to the cache, worked out before taking the lock.
+enum Change {
+    BeginResync,
+    Apply(PodMeta),
+    Delete(String),
+    FinishResync,
+    Nothing,
+}
+
+impl Change {
+    fn of(event: Event<Pod>) -> Change {
+        match event {
+            Event::Init => Change::BeginResync,
+            Event::InitApply(pod) | Event::Apply(pod) => match PodMeta::from_pod(&pod) {
+                Some(meta) => Change::Apply(meta),
+                None => {
+                    tracing::debug!("kubernetes pod without uid, namespace or name skipped");
+                    Change::Nothing
+                }
+            },
+            Event::Delete(pod) => pod.metadata.uid.map_or(Change::Nothing, Change::Delete),
+            Event::InitDone => Change::FinishResync,
+        }
+    }
+}
+
 /// Applies one watcher event; the lock is held only for the update.
 fn update(cache: &SharedPodCache, event: Event<Pod>) {
+    let change = Change::of(event);
     let now = Instant::now();
     let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
-    match event {
-        Event::Init => cache.begin_resync(),
-        Event::InitApply(pod) | Event::Apply(pod) => match PodMeta::from_pod(&pod) {
-            Some(meta) => cache.apply(meta),
-            None => tracing::debug!("kubernetes pod without uid, namespace or name skipped"),
-        },
-        Event::Delete(pod) => {
-            if let Some(uid) = pod.metadata.uid.as_deref() {
-                cache.delete(uid, now);
-            }
-        }
-        Event::InitDone => {
+    match change {
+        Change::BeginResync => cache.begin_resync(),
+        Change::Apply(meta) => cache.apply(meta),
+        Change::Delete(uid) => cache.delete(&uid, now),
+        Change::FinishResync => {
             cache.finish_resync(now);
-            let counts = cache.counts();
-            tracing::info!(pods = counts.live, "kubernetes pods listed");
+            tracing::info!(pods = cache.counts().live, "kubernetes pods listed");
         }
+        Change::Nothing => {}
     }
     record_counts(&cache);
 }
