@@ -177,6 +177,58 @@ async fn pods_are_listed_watched_and_kept_for_the_grace_period_after_deletion() 
     drop(watch);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_watch_is_followed_by_a_new_list_whose_missing_pods_count_as_deleted() {
+    let server = FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let watch = kubernetes::start(PodWatchSettings {
+        node_name: NODE.into(),
+        kubeconfig: Some(server.write_kubeconfig(dir.path())),
+        deleted_pod_grace: Duration::from_secs(60),
+    })
+    .await
+    .expect("watch starts");
+    assert!(watch.wait_until_listed(Duration::from_secs(10)).await);
+    let enricher = watch.enricher();
+    eventually("the watch request", || server.queries().len() == 2).await;
+
+    // The node-exporter pod went away while no watch was open.
+    let mut list: Value =
+        serde_json::from_str(&fake_apiserver::fixture("pod-list.json")).expect("pod list");
+    list["metadata"]["resourceVersion"] = json!("48400");
+    list["items"]
+        .as_array_mut()
+        .expect("items")
+        .retain(|pod| pod["metadata"]["name"] != "node-exporter-8xq2n");
+    server.set_pod_list(list.to_string());
+    // The watch ends (the apiserver's timeout); resumed from its version, it is told that
+    // version is gone (410 Expired), so the pods are listed anew after a backoff.
+    server.answer_next_watch_with(&fake_apiserver::fixture("watch-expired.jsonl"));
+    server.end_watch();
+    eventually("the new list", || enricher.counts().deleted == 1).await;
+    assert_eq!(enricher.counts().live, 1);
+    eventually("the last watch", || server.queries().len() == 5).await;
+    let queries = server.queries();
+    let resumed = &queries[2];
+    assert_eq!(param(resumed, "watch").as_deref(), Some("true"));
+    assert_eq!(param(resumed, "resourceVersion").as_deref(), Some("48213"));
+    let relist = &queries[3];
+    assert_eq!(param(relist, "watch"), None);
+    assert_eq!(param(relist, "resourceVersion").as_deref(), Some("0"));
+    assert_eq!(
+        param(&queries[4], "resourceVersion").as_deref(),
+        Some("48400")
+    );
+    // Its lines are still enriched for the grace period; the listed pod is unchanged.
+    let exporter = enriched(&enricher, EXPORTER);
+    assert_eq!(
+        field(&exporter, "kubernetes.pod.owner.name"),
+        Some(json!("node-exporter"))
+    );
+    let web = enriched(&enricher, WEB);
+    assert_eq!(field(&web, "kubernetes.pod.labels.app"), Some(json!("web")));
+}
+
 #[tokio::test]
 async fn a_missing_kubeconfig_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,7 +1,8 @@
 //! A stand-in for the Kubernetes API server, for the tests of pod metadata: it answers the
 //! pod list with the recorded `PodList` of `tests/fixtures/kubernetes/`, and the first pod
 //! watch with the watch events the test pushes (newline-delimited `WatchEvent`s, as the
-//! apiserver streams them); later watches stay open without events. It records every query.
+//! apiserver streams them); later watches answer the event queued for them, if any, and stay
+//! open. It records every query.
 //!
 //! Shared by the collector's tests and the end-to-end tests (included with `#[path]`).
 
@@ -46,16 +47,19 @@ pub fn watch_events() -> Vec<String> {
 }
 
 struct Shared {
-    pod_list: String,
+    pod_list: Mutex<String>,
     queries: Mutex<Vec<String>>,
     first_watch: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    later_watches: Mutex<std::collections::VecDeque<String>>,
+    /// The senders of later watch streams, kept so that the streams stay open.
+    open_watches: Mutex<Vec<mpsc::UnboundedSender<String>>>,
 }
 
 /// The running server; stops when dropped.
 pub struct FakeApiServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    events: mpsc::UnboundedSender<String>,
+    events: Mutex<Option<mpsc::UnboundedSender<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -65,9 +69,11 @@ impl FakeApiServer {
     pub fn start() -> FakeApiServer {
         let (events, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            pod_list: fixture("pod-list.json"),
+            pod_list: Mutex::new(fixture("pod-list.json")),
             queries: Mutex::new(Vec::new()),
             first_watch: Mutex::new(Some(receiver)),
+            later_watches: Mutex::new(std::collections::VecDeque::new()),
+            open_watches: Mutex::new(Vec::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -95,7 +101,7 @@ impl FakeApiServer {
         FakeApiServer {
             addr,
             shared,
-            events,
+            events: Mutex::new(Some(events)),
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -136,8 +142,32 @@ users:
     /// Sends one watch event (a JSON line) on the first watch stream.
     pub fn push(&self, event: &str) {
         self.events
+            .lock()
+            .expect("events")
+            .as_ref()
+            .expect("watch stream open")
             .send(format!("{}\n", event.trim_end()))
             .expect("watch stream open");
+    }
+
+    /// Ends the first watch stream, as an apiserver does at its watch timeout.
+    pub fn end_watch(&self) {
+        self.events.lock().expect("events").take();
+    }
+
+    /// Queues the one event a later watch call answers (before staying open and silent), e.g.
+    /// the `410 Expired` error of a watch from a version the apiserver no longer has.
+    pub fn answer_next_watch_with(&self, event: &str) {
+        self.shared
+            .later_watches
+            .lock()
+            .expect("later watches")
+            .push_back(format!("{}\n", event.trim_end()));
+    }
+
+    /// Replaces the `PodList` answered to later list calls.
+    pub fn set_pod_list(&self, pod_list: String) {
+        *self.shared.pod_list.lock().expect("pod list") = pod_list;
     }
 
     /// The query strings of the pod requests so far, in order.
@@ -222,20 +252,29 @@ async fn pods(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            shared.pod_list.clone(),
+            shared.pod_list.lock().expect("pod list").clone(),
         )
             .into_response();
     }
-    let receiver = shared.first_watch.lock().expect("watch").take();
-    let stream = futures::stream::unfold(receiver, |receiver| async move {
-        match receiver {
-            Some(mut receiver) => {
-                let line = receiver.recv().await?;
-                Some((Ok::<_, Infallible>(Bytes::from(line)), Some(receiver)))
+    let receiver = shared
+        .first_watch
+        .lock()
+        .expect("watch")
+        .take()
+        .or_else(|| {
+            // Later watches: the queued answer, if any, then open and silent, like an apiserver
+            // with nothing new to tell.
+            let (sender, receiver) = mpsc::unbounded_channel();
+            if let Some(line) = shared.later_watches.lock().expect("later").pop_front() {
+                let _ = sender.send(line);
             }
-            // Later watches: open, silent, like an apiserver with nothing new to tell.
-            None => std::future::pending().await,
-        }
+            shared.open_watches.lock().expect("open").push(sender);
+            Some(receiver)
+        });
+    let stream = futures::stream::unfold(receiver, |receiver| async move {
+        let mut receiver = receiver?;
+        let line = receiver.recv().await?;
+        Some((Ok::<_, Infallible>(Bytes::from(line)), Some(receiver)))
     });
     (
         StatusCode::OK,
