@@ -190,6 +190,8 @@ pub struct CollectorConfig {
     pub partial_flush_timeout: Duration,
     /// Most events sent to the bus in one batch. Default: `1000`.
     pub batch_max_events: usize,
+    /// Pod metadata from the Kubernetes API.
+    pub kubernetes: KubernetesConfig,
     /// The endpoint of the apiserver's audit webhook backend.
     pub webhook: WebhookConfig,
 }
@@ -246,8 +248,63 @@ impl Default for CollectorConfig {
             partial_flush_timeout: Duration::from_secs(5),
             batch_max_events: 1000,
             webhook: WebhookConfig::default(),
+            kubernetes: KubernetesConfig::default(),
         }
     }
+}
+
+/// Environment variable naming the node when `collector.kubernetes.node_name` is unset; a
+/// DaemonSet sets it from the downward API (`spec.nodeName`).
+pub const NODE_NAME_ENV: &str = "NODE_NAME";
+
+/// Pod metadata (labels, controller, node) from the Kubernetes API, added to the events of
+/// `/var/log/pods` and `/var/log/containers` files.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Whether to watch the pods of this node. Default: `false`.
+    pub enabled: bool,
+    /// Name of this node as Kubernetes knows it: only pods with this
+    /// `spec.nodeName` are watched. Default: `None`, meaning the `NODE_NAME`
+    /// environment variable, see [`KubernetesConfig::node_name()`].
+    pub node_name: Option<String>,
+    /// Kubeconfig file to reach the API with. Default: `None`, meaning the
+    /// in-cluster configuration (the pod's service account).
+    pub kubeconfig: Option<PathBuf>,
+    /// How long a deleted pod's metadata is kept, so that lines read after the
+    /// deletion are still enriched. Default: `5m`.
+    #[serde(with = "serde_helpers::duration")]
+    pub deleted_pod_grace: Duration,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            enabled: false,
+            node_name: None,
+            kubeconfig: None,
+            deleted_pod_grace: Duration::from_secs(300),
+        }
+    }
+}
+
+impl KubernetesConfig {
+    /// The node whose pods are watched: `node_name` if set, else the
+    /// `NODE_NAME` environment variable; `None` when neither is set (empty
+    /// values are skipped).
+    pub fn node_name(&self) -> Option<String> {
+        resolve_node_name(
+            self.node_name.as_deref(),
+            std::env::var(NODE_NAME_ENV).ok().as_deref(),
+        )
+    }
+}
+
+/// `node_name` from the configured value, then the environment's.
+fn resolve_node_name(configured: Option<&str>, env_value: Option<&str>) -> Option<String> {
+    non_empty(configured)
+        .or_else(|| non_empty(env_value))
+        .map(str::to_owned)
 }
 
 /// One group of files to tail.

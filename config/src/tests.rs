@@ -283,6 +283,14 @@ fn example_optional_settings_are_valid() {
         Some(PathBuf::from("/etc/kestrel/rules"))
     );
     assert_eq!(
+        config.collector.kubernetes.node_name.take().as_deref(),
+        Some("node-1")
+    );
+    assert_eq!(
+        config.collector.kubernetes.kubeconfig.take(),
+        Some(PathBuf::from("/etc/kestrel/kubeconfig"))
+    );
+    assert_eq!(
         config.metrics.listen.take(),
         Some("127.0.0.1:9464".parse().unwrap())
     );
@@ -336,6 +344,7 @@ fn example_documents_every_key() {
         "",
         "collector",
         "collector.sources",
+        "collector.kubernetes",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1124,4 +1133,71 @@ fn token_files_from_env_array() {
     let c = load_with(None, prefix).unwrap();
     assert_eq!(c.query.auth.token_files, vec![tokens]);
     assert_eq!(c.query.auth.tokens, vec![GOOD_TOKEN]);
+}
+
+// ------------------------------------------------------- collector.kubernetes
+
+#[test]
+fn kubernetes_is_off_by_default_with_a_five_minute_grace() {
+    let k = KubernetesConfig::default();
+    assert!(!k.enabled);
+    assert_eq!(k.node_name, None);
+    assert_eq!(k.kubeconfig, None);
+    assert_eq!(k.deleted_pod_grace, Duration::from_secs(300));
+}
+
+#[test]
+fn kubernetes_node_name_prefers_config_then_env() {
+    assert_eq!(
+        resolve_node_name(Some("node-a"), Some("node-b")).as_deref(),
+        Some("node-a")
+    );
+    assert_eq!(
+        resolve_node_name(None, Some("node-b")).as_deref(),
+        Some("node-b")
+    );
+    assert_eq!(
+        resolve_node_name(Some(" "), Some("node-b")).as_deref(),
+        Some("node-b")
+    );
+    assert_eq!(resolve_node_name(None, Some("")), None);
+    assert_eq!(resolve_node_name(None, None), None);
+}
+
+#[test]
+fn kubernetes_settings_are_validated() {
+    let mut c = Config::default();
+    c.collector.kubernetes.enabled = true;
+    c.collector.kubernetes.node_name = Some("node-a".into());
+    c.collector.kubernetes.kubeconfig = Some(PathBuf::from("/etc/kestrel/kubeconfig"));
+    c.validate().unwrap();
+
+    c.collector.kubernetes.deleted_pod_grace = Duration::ZERO;
+    assert!(invalid(&c).contains("collector.kubernetes.deleted_pod_grace"));
+    c.collector.kubernetes.deleted_pod_grace = Duration::from_secs(60);
+
+    c.collector.kubernetes.node_name = Some("  ".into());
+    assert!(invalid(&c).contains("collector.kubernetes.node_name"));
+    c.collector.kubernetes.node_name = Some("node-a".into());
+
+    c.collector.kubernetes.kubeconfig = Some(PathBuf::new());
+    assert!(invalid(&c).contains("collector.kubernetes.kubeconfig"));
+}
+
+#[test]
+fn kubernetes_table_loads_from_a_file() {
+    let file = TempConfig::new(
+        r#"
+[collector.kubernetes]
+enabled = true
+node_name = "worker-3"
+kubeconfig = "/tmp/kubeconfig"
+deleted_pod_grace = "90s"
+"#,
+    );
+    let k = file.load().unwrap().collector.kubernetes;
+    assert!(k.enabled);
+    assert_eq!(k.node_name().as_deref(), Some("worker-3"));
+    assert_eq!(k.kubeconfig, Some(PathBuf::from("/tmp/kubeconfig")));
+    assert_eq!(k.deleted_pod_grace, Duration::from_secs(90));
 }

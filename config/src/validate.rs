@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{AuthConfig, BusKind, Config, ConfigError, MIN_TOKEN_LEN};
+use crate::{
+    AuthConfig, BusKind, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV,
+};
 
 /// Smallest accepted `collector.max_event_bytes`.
 const MIN_EVENT_BYTES: usize = 1024;
@@ -180,6 +182,34 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             format!("must start with '/', got {:?}", c.webhook.path),
         );
     }
+    validate_kubernetes(&c.kubernetes, errors);
+}
+
+fn validate_kubernetes(k: &KubernetesConfig, errors: &mut Errors) {
+    if let Some(name) = &k.node_name {
+        errors.not_blank("collector.kubernetes.node_name", name);
+    }
+    if let Some(path) = &k.kubeconfig {
+        if path.as_os_str().is_empty() {
+            errors.add(
+                "collector.kubernetes.kubeconfig",
+                "must not be empty (leave it out to use the in-cluster configuration)",
+            );
+        }
+    }
+    if k.enabled && k.node_name.is_none() && k.node_name().is_none() {
+        errors.add(
+            "collector.kubernetes.node_name",
+            format!(
+                "must be set, or the {NODE_NAME_ENV} environment variable, when \
+                 collector.kubernetes.enabled = true"
+            ),
+        );
+    }
+    errors.positive_duration(
+        "collector.kubernetes.deleted_pod_grace",
+        k.deleted_pod_grace,
+    );
 }
 
 fn validate_bus(config: &Config, errors: &mut Errors) {

@@ -124,6 +124,9 @@ pub struct KubernetesMeta {
     /// `kubernetes.container.*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<KubernetesContainer>,
+    /// `kubernetes.node.*`: the node the pod is scheduled on, from the Kubernetes API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<KubernetesNode>,
 }
 
 /// `kubernetes.pod.*`.
@@ -135,6 +138,30 @@ pub struct KubernetesPod {
     /// `kubernetes.pod.uid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
+    /// `kubernetes.pod.labels.*`: the pod's labels, from the Kubernetes API.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub labels: Map<String, Value>,
+    /// `kubernetes.pod.owner.*`: the pod's controller (the owner reference marked
+    /// `controller: true`), from the Kubernetes API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<KubernetesOwner>,
+}
+
+/// `kubernetes.pod.owner.*`: the object that controls a pod.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KubernetesOwner {
+    /// `kubernetes.pod.owner.kind`: the controller's kind (`ReplicaSet`, `StatefulSet`,
+    /// `DaemonSet`, `Job`, ...).
+    pub kind: String,
+    /// `kubernetes.pod.owner.name`: the controller's name.
+    pub name: String,
+}
+
+/// `kubernetes.node.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KubernetesNode {
+    /// `kubernetes.node.name`: the node the pod runs on (`spec.nodeName`).
+    pub name: String,
 }
 
 /// `kubernetes.container.*`.

@@ -16,7 +16,7 @@ mod timestamp;
 pub use dead_letter::DeadLetter;
 pub use event::{
     lookup_path, ContainerMeta, Event, EventKind, EventMeta, HostMeta, KubernetesContainer,
-    KubernetesMeta, KubernetesPod, LogFile, LogMeta, Stream,
+    KubernetesMeta, KubernetesNode, KubernetesOwner, KubernetesPod, LogFile, LogMeta, Stream,
 };
 pub use id::{event_id, RecordPosition};
 pub use timestamp::{format_timestamp, parse_timestamp, Timestamp, TimestampError};

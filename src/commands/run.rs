@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use kestrel_collector::enrich::kubernetes::{self, PodWatch, PodWatchSettings};
 use kestrel_collector::tail::{run_tailer, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, ReadFrom};
 use kestrel_query::aggregate::AggregationLimits;
@@ -85,7 +86,7 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         };
         let pipeline = match (roles.collector || roles.indexer, config.bus.kind) {
             (false, _) => None,
-            (true, BusKind::Embedded) => Some(start_pipeline(&config, shutdown_rx.clone())?),
+            (true, BusKind::Embedded) => Some(start_pipeline(&config, shutdown_rx.clone()).await?),
             (true, BusKind::Kafka) => {
                 Some(start_kafka_pipeline(&config, roles, shutdown_rx.clone()).await?)
             }
@@ -128,6 +129,7 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
             if let Some(indexer) = pipeline.indexer {
                 indexer.await.context("indexer task")??;
             }
+            drop(pipeline.pod_watch);
         }
         if let Some(api) = api {
             api.await.context("api task")??;
@@ -143,7 +145,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
 struct RunningPipeline {
     stop: Arc<AtomicBool>,
     webhook: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    tailer: Option<tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>>,
+    tailer: Option<TailerTask>,
+    /// The Kubernetes pod watch feeding the tailer's enricher; stopped when dropped.
+    pod_watch: Option<PodWatch>,
     indexer: Option<tokio::task::JoinHandle<Result<(), kestrel_indexer::IndexError>>>,
 }
 
@@ -166,39 +170,37 @@ async fn start_kafka_pipeline(
     } else {
         None
     };
-    let (tailer, webhook) = if roles.collector && config.collector.enabled {
+    let (tailer, webhook, pod_watch) = if roles.collector && config.collector.enabled {
         let publisher = Publisher::kafka(producer);
         let webhook = start_webhook(config, publisher.clone(), shutdown)?;
-        (
-            Some(start_tailer(config, publisher, Arc::clone(&stop))?),
-            webhook,
-        )
+        let (tailer, pod_watch) = start_tailer(config, publisher, Arc::clone(&stop)).await?;
+        (Some(tailer), webhook, pod_watch)
     } else {
-        (None, None)
+        (None, None, None)
     };
     Ok(RunningPipeline {
         stop,
         webhook,
         tailer,
+        pod_watch,
         indexer,
     })
 }
 
-fn start_pipeline(
+async fn start_pipeline(
     config: &Config,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<RunningPipeline> {
     let indexer = start_indexer(config)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let (tailer, webhook) = if config.collector.enabled {
+    let (tailer, webhook, pod_watch) = if config.collector.enabled {
         let webhook = start_webhook(config, indexer.publisher.clone(), shutdown)?;
-        (
-            Some(start_tailer(config, indexer.publisher, Arc::clone(&stop))?),
-            webhook,
-        )
+        let (tailer, pod_watch) =
+            start_tailer(config, indexer.publisher, Arc::clone(&stop)).await?;
+        (Some(tailer), webhook, pod_watch)
     } else {
         drop(indexer.publisher);
-        (None, None)
+        (None, None, None)
     };
     let task = indexer.task;
     let indexer = tokio::spawn(async move { task.await.map_err(join_error)?.map(|_| ()) });
@@ -206,27 +208,64 @@ fn start_pipeline(
         stop,
         webhook,
         tailer,
+        pod_watch,
         indexer: Some(indexer),
     })
 }
 
 type TailerTask = tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>;
 
-fn start_tailer(
+/// Starts the tailer, and the Kubernetes pod watch that enriches its events when
+/// `collector.kubernetes.enabled`.
+async fn start_tailer(
     config: &Config,
     publisher: Publisher,
     stop: Arc<AtomicBool>,
-) -> anyhow::Result<TailerTask> {
-    let options = tail_options(config)?;
+) -> anyhow::Result<(TailerTask, Option<PodWatch>)> {
+    let mut options = tail_options(config)?;
+    let pod_watch = start_pod_watch(config).await?;
+    if let Some(watch) = &pod_watch {
+        options.enrichers.push(watch.enricher());
+    }
     let dead_letters = dead_letter_store(config)?;
     tracing::info!(sources = options.sources.len(), "collector started");
-    Ok(tokio::spawn(run_tailer(
+    let tailer = tokio::spawn(run_tailer(
         options,
         publisher,
         dead_letters,
         stop,
         Arc::new(TailStats::default()),
-    )))
+    ));
+    Ok((tailer, pod_watch))
+}
+
+/// Longest wait at start for the first list of this node's pods.
+const POD_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The pod watch of `[collector.kubernetes]`, when enabled.
+async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
+    let settings = &config.collector.kubernetes;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let node_name = settings.node_name().context(
+        "collector.kubernetes.node_name: not set, nor the NODE_NAME environment variable",
+    )?;
+    let watch = kubernetes::start(PodWatchSettings {
+        node_name,
+        kubeconfig: settings.kubeconfig.clone(),
+        deleted_pod_grace: settings.deleted_pod_grace,
+    })
+    .await
+    .context("collector.kubernetes")?;
+    // The files' backlog is read first thing: give the first pod list a moment to arrive.
+    if !watch.wait_until_listed(POD_LIST_WAIT).await {
+        tracing::warn!(
+            wait = ?POD_LIST_WAIT,
+            "kubernetes pods not listed yet, collecting without pod metadata until they are"
+        );
+    }
+    Ok(Some(watch))
 }
 
 /// Serves the audit webhook when `collector.webhook.listen` is set.

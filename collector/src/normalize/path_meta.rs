@@ -60,6 +60,7 @@ impl PathMeta {
         let pod = (self.pod_name.is_some() || self.pod_uid.is_some()).then(|| KubernetesPod {
             name: self.pod_name.clone(),
             uid: self.pod_uid.clone(),
+            ..KubernetesPod::default()
         });
         let container = self
             .container_name
@@ -71,6 +72,7 @@ impl PathMeta {
             namespace: self.namespace.clone(),
             pod,
             container,
+            node: None,
         })
     }
 
