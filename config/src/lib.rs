@@ -189,6 +189,8 @@ pub struct CollectorConfig {
     pub partial_flush_timeout: Duration,
     /// Most events sent to the bus in one batch. Default: `1000`.
     pub batch_max_events: usize,
+    /// Containers discovered and described through the Docker API.
+    pub docker: DockerConfig,
 }
 
 impl Default for CollectorConfig {
@@ -207,6 +209,37 @@ impl Default for CollectorConfig {
             max_event_bytes: 1024 * 1024,
             partial_flush_timeout: Duration::from_secs(5),
             batch_max_events: 1000,
+            docker: DockerConfig::default(),
+        }
+    }
+}
+
+/// The Docker source: containers listed and followed through the Docker Engine API, their
+/// json-file logs (`LogPath`) tailed and their events given `container.name`,
+/// `container.image`, `container.labels.*` and the `kubernetes.*` fields of their labels.
+/// Files keep being tailed (by the `sources` globs) while the API is unreachable; events are
+/// enriched again once it is back.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DockerConfig {
+    /// Whether to use the Docker API. Default: `false`.
+    pub enabled: bool,
+    /// Address of the Docker Engine API: `unix:///path/to/docker.sock`,
+    /// `tcp://host:port` or `http://host:port`. Default:
+    /// `unix:///var/run/docker.sock`.
+    pub host: String,
+    /// How long the metadata of a removed container is kept, for the lines of its log
+    /// still to be read. Default: `5m`.
+    #[serde(with = "serde_helpers::duration")]
+    pub deleted_grace: Duration,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            enabled: false,
+            host: "unix:///var/run/docker.sock".to_owned(),
+            deleted_grace: Duration::from_secs(300),
         }
     }
 }

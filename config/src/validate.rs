@@ -169,6 +169,21 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
     );
     errors.positive_duration("collector.partial_flush_timeout", c.partial_flush_timeout);
     errors.at_least("collector.batch_max_events", c.batch_max_events, 1);
+    let docker = &c.docker;
+    if errors.not_blank("collector.docker.host", &docker.host)
+        && !["unix://", "tcp://", "http://"]
+            .iter()
+            .any(|scheme| docker.host.starts_with(scheme) && docker.host.len() > scheme.len())
+    {
+        errors.add(
+            "collector.docker.host",
+            format!(
+                "expected unix:///path/to/docker.sock, tcp://host:port or http://host:port, got {:?}",
+                docker.host
+            ),
+        );
+    }
+    errors.positive_duration("collector.docker.deleted_grace", docker.deleted_grace);
 }
 
 fn validate_bus(config: &Config, errors: &mut Errors) {

@@ -2,6 +2,8 @@
 //! Docker API's container names, images and labels, the Kubernetes API's pod labels, owners
 //! and nodes.
 
+pub mod docker;
+
 use std::sync::Arc;
 
 use kestrel_event::Event;

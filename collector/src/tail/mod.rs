@@ -83,6 +83,59 @@ pub struct TailOptions {
     pub max_event_bytes: usize,
     /// Metadata added to every event before it is published.
     pub enrichers: crate::enrich::Enrichers,
+    /// Files found by something other than the sources' globs (the Docker API's `LogPath`s),
+    /// read as that source says.
+    pub discovered: Option<DiscoveredSource>,
+}
+
+/// Glob patterns added and removed while the tailer runs, by a watcher of an API that knows
+/// where log files are (the Docker API's `LogPath`s). Every round of discovery also looks
+/// for the files they match.
+#[derive(Debug, Default)]
+pub struct DiscoveredPaths {
+    patterns: std::sync::RwLock<std::collections::BTreeMap<String, String>>,
+}
+
+impl DiscoveredPaths {
+    /// Adds (or replaces) the pattern known by `key` (a container id).
+    pub fn insert(&self, key: &str, pattern: String) {
+        self.write().insert(key.to_owned(), pattern);
+    }
+
+    /// Removes the pattern known by `key`.
+    pub fn remove(&self, key: &str) {
+        self.write().remove(key);
+    }
+
+    /// Keeps only the patterns whose key `keep` accepts.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) {
+        self.write().retain(|key, _| keep(key));
+    }
+
+    /// The current patterns.
+    pub fn patterns(&self) -> Vec<String> {
+        self.patterns
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.patterns
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Files found by a watcher rather than by configured globs.
+#[derive(Debug, Clone)]
+pub struct DiscoveredSource {
+    /// The patterns, kept up to date by the watcher.
+    pub paths: Arc<DiscoveredPaths>,
+    /// How to read them (its `patterns` are not used).
+    pub source: TailSource,
 }
 
 /// Counters of the tailer.
@@ -251,7 +304,13 @@ impl Tailer {
 
     fn discover(&self) -> Vec<(String, TailSource)> {
         let mut found = Vec::new();
-        for source in &self.options.sources {
+        let discovered = self.options.discovered.as_ref().map(|d| {
+            let mut source = d.source.clone();
+            source.patterns = d.paths.patterns();
+            source
+        });
+        // The configured sources first: a file both match is read as its source says.
+        for source in self.options.sources.iter().chain(discovered.as_ref()) {
             for pattern in &source.patterns {
                 let Ok(paths) = glob::glob(pattern) else {
                     continue;
@@ -267,6 +326,7 @@ impl Tailer {
                 }
             }
         }
+        // A stable sort keeps the first source of each path first, and dedup keeps it.
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.dedup_by(|a, b| a.0 == b.0);
         found
