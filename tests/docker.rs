@@ -214,7 +214,16 @@ impl Drop for Kestrel {
     }
 }
 
+/// A configuration tailing `<data root>/containers/*/*-json.log*`.
 fn write_config(dir: &Path, docker_host: &str, port: u16) -> PathBuf {
+    let glob = format!(
+        "{}/*/*-json.log*",
+        docker_ready().join("containers").display()
+    );
+    write_config_with_glob(dir, docker_host, port, &glob)
+}
+
+fn write_config_with_glob(dir: &Path, docker_host: &str, port: u16, glob: &str) -> PathBuf {
     let config = dir.join("kestrel.toml");
     std::fs::write(
         &config,
@@ -234,7 +243,7 @@ host = "{docker_host}"
 
 [[collector.sources]]
 name = "docker"
-paths = ["{containers}/*/*-json.log*"]
+paths = ["{glob}"]
 format = "docker"
 
 [indexer]
@@ -244,7 +253,6 @@ commit_interval = "200ms"
 listen = "127.0.0.1:{port}"
 "#,
             data = dir.join("data").display(),
-            containers = docker_ready().join("containers").display(),
         ),
     )
     .unwrap();
@@ -464,4 +472,43 @@ fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() 
             late.check(&kestrel)
         );
     }
+}
+
+#[test]
+fn logs_are_found_through_the_api_when_no_glob_matches_them() {
+    let mut containers = Containers::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let nowhere = dir.path().join("no-such-dir/*.log");
+    let config = write_config_with_glob(
+        dir.path(),
+        &docker_host(),
+        port,
+        &nowhere.display().to_string(),
+    );
+    let before = Expected::new(
+        containers.run("listed", &[], "echo listed at start"),
+        [("stdout", "listed at start".to_owned())],
+    );
+    containers.wait_all();
+    let kestrel = Kestrel::start(&config, port);
+    let after = Expected::new(
+        containers.run(
+            "followed",
+            &["--log-opt", "max-size=1k", "--log-opt", "max-file=2"],
+            // Rotated every 12 lines or so, at a pace the collector can follow.
+            "sleep 0.3; for i in $(seq 1 30); do echo \"followed line $i\"; \
+             if [ $((i % 4)) = 0 ]; then sleep 0.2; fi; done",
+        ),
+        (1..=30).map(|i| ("stdout", format!("followed line {i}"))),
+    );
+    let found = wait_for(Duration::from_secs(30), || {
+        (before.check(&kestrel).is_ok() && after.check(&kestrel).is_ok()).then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "LogPaths from the api are tailed: {:?} {:?}",
+        before.check(&kestrel),
+        after.check(&kestrel)
+    );
 }
