@@ -365,14 +365,14 @@ fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
             ("stdout", "after long lines".to_owned()),
         ],
     );
-    // Bursts into a log rotated every 1 KB, three files kept (about 12 lines a file): slow
-    // enough for the collector to follow across its restarts.
+    // Bursts of 5 lines into a log rotated every 1 KB, three files kept (about 12 lines a
+    // file, 3.5 s of writing): slow enough for the collector to follow across its restarts.
     let rotated = Expected::new(
         containers.run(
             "rotated",
             &["--log-opt", "max-size=1k", "--log-opt", "max-file=3"],
             "for i in $(seq 1 100); do echo \"burst line $i\"; \
-             if [ $((i % 5)) = 0 ]; then sleep 0.4; fi; done",
+             if [ $((i % 5)) = 0 ]; then sleep 0.5; fi; done",
         ),
         (1..=100).map(|i| ("stdout", format!("burst line {i}"))),
     );
@@ -461,15 +461,24 @@ fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() 
             .then_some(())
     });
     assert!(connected.is_some(), "the collector reconnects to the api");
-    let late = Expected::new(
-        containers.run("back", &[], "sleep 0.2; echo written once the api is back"),
-        [("stdout", "written once the api is back".to_owned())],
-    );
-    let enriched = wait_for(Duration::from_secs(30), || late.check(&kestrel).ok());
+    let late = [
+        Expected::new(
+            containers.run("back", &[], "sleep 0.2; echo written once the api is back"),
+            [("stdout", "written once the api is back".to_owned())],
+        ),
+        // Its file is globbed at once: known from its `create` event before it is read.
+        Expected::new(
+            containers.run("instant", &[], "echo instant line"),
+            [("stdout", "instant line".to_owned())],
+        ),
+    ];
+    let enriched = wait_for(Duration::from_secs(30), || {
+        late.iter().all(|e| e.check(&kestrel).is_ok()).then_some(())
+    });
     if enriched.is_none() {
         panic!(
             "events are enriched once the api is back: {:?}",
-            late.check(&kestrel)
+            late.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
         );
     }
 }
@@ -502,13 +511,19 @@ fn logs_are_found_through_the_api_when_no_glob_matches_them() {
         ),
         (1..=30).map(|i| ("stdout", format!("followed line {i}"))),
     );
+    // Writes and exits at once while the collector runs: known from its `create` event
+    // before its first line is read.
+    let instant = Expected::new(
+        containers.run("instant", &[], "echo instant line"),
+        [("stdout", "instant line".to_owned())],
+    );
+    let all = [before, after, instant];
     let found = wait_for(Duration::from_secs(30), || {
-        (before.check(&kestrel).is_ok() && after.check(&kestrel).is_ok()).then_some(())
+        all.iter().all(|e| e.check(&kestrel).is_ok()).then_some(())
     });
     assert!(
         found.is_some(),
-        "LogPaths from the api are tailed: {:?} {:?}",
-        before.check(&kestrel),
-        after.check(&kestrel)
+        "LogPaths from the api are tailed: {:?}",
+        all.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
     );
 }
