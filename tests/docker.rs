@@ -481,6 +481,19 @@ fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() 
             late.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
         );
     }
+    // The early container's events were misses, the later ones hits.
+    let (_, metrics) = http_get(&kestrel.url("/metrics"), None).unwrap();
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    for result in ["hit", "miss"] {
+        let prefix =
+            format!("kestrel_collector_enrichment_total{{source=\"docker\",result=\"{result}\"}} ");
+        let count = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(count >= 1.0, "{result} counted: {metrics}");
+    }
 }
 
 #[test]
