@@ -129,6 +129,7 @@ impl Watcher {
             let mut listed = false;
             let error = self.session(&mut listed).await;
             metrics::gauge!("kestrel_collector_docker_connected").set(0.0);
+            self.cache.set_connected(false);
             self.attempted.send_replace(true);
             if listed {
                 delay = RETRY_INITIAL;
@@ -170,6 +171,7 @@ impl Watcher {
             return error;
         }
         *listed = true;
+        self.cache.set_connected(true);
         metrics::gauge!("kestrel_collector_docker_connected").set(1.0);
         metrics::gauge!("kestrel_collector_docker_containers").set(self.cache.len() as f64);
         self.attempted.send_replace(true);

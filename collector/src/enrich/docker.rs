@@ -8,6 +8,7 @@
 //! Removed containers are kept for a grace period, for the lines of their logs still to be read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -128,6 +129,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct DockerCache {
     entries: RwLock<HashMap<String, Entry>>,
+    /// Whether the API answers (set by the watcher).
+    connected: AtomicBool,
 }
 
 impl DockerCache {
@@ -169,6 +172,16 @@ impl DockerCache {
                 .removed
                 .is_none_or(|removed| now.saturating_duration_since(removed) < grace)
         });
+    }
+
+    /// Records whether the API answers: only then is an unknown container worth waiting for.
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Whether the API answered last time it was asked.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
     }
 
     /// Whether the container is known (live or within its grace period).
@@ -234,10 +247,30 @@ impl Enricher for DockerEnricher {
             }
             None => {
                 self.misses.increment(1);
-                if let Some(lookups) = &self.lookups {
-                    let _ = lookups.try_send(id.to_owned());
-                }
+                self.look_up(id);
             }
+        }
+    }
+
+    /// A new file of a container the API has not described yet, while the API answers: its
+    /// `create` event is on its way (or the container is looked up now).
+    fn expects(&self, path: &str) -> bool {
+        let Some(id) = crate::normalize::PathMeta::parse(path).container_id else {
+            return false;
+        };
+        if !self.cache.connected() || self.cache.contains(&id) {
+            return false;
+        }
+        self.look_up(&id);
+        true
+    }
+}
+
+impl DockerEnricher {
+    /// Asks the watcher to look a container up, without waiting.
+    fn look_up(&self, id: &str) {
+        if let Some(lookups) = &self.lookups {
+            let _ = lookups.try_send(id.to_owned());
         }
     }
 }
@@ -328,6 +361,21 @@ mod tests {
         let mut no_container = event(None);
         enricher.enrich(&mut no_container);
         assert!(no_container.container.is_none());
+    }
+
+    #[test]
+    fn new_files_of_unknown_containers_are_waited_for_only_while_connected() {
+        let cache = Arc::new(DockerCache::new());
+        let (tx, mut rx) = mpsc::channel(4);
+        let enricher = DockerEnricher::new(Arc::clone(&cache), Some(tx));
+        let path = format!("/data/containers/{ID}/{ID}-json.log");
+        assert!(!enricher.expects(&path), "api down: nothing to wait for");
+        cache.set_connected(true);
+        assert!(enricher.expects(&path));
+        assert_eq!(rx.try_recv().unwrap(), ID, "looked up at once");
+        assert!(!enricher.expects("/var/log/other.log"));
+        cache.upsert(&info());
+        assert!(!enricher.expects(&path), "known already");
     }
 
     #[test]

@@ -46,6 +46,10 @@ const READ_CHUNK_BYTES: u64 = 1 << 20;
 /// open after it stopped growing, for a writer that still holds it.
 const LINGER: Duration = Duration::from_secs(5);
 
+/// Longest time a new file waits before it is read, for an enricher that is about to learn
+/// about its container (see [`crate::enrich::Enricher::expects`]).
+pub const ENRICHMENT_WAIT: Duration = Duration::from_secs(2);
+
 /// How often the positions of idle files are written again, so that they are not forgotten
 /// (see [`crate::checkpoint::FORGET_AFTER_SECONDS`]).
 const REFRESH_IDLE: Duration = Duration::from_secs(3600);
@@ -206,6 +210,7 @@ pub async fn run_tailer(
             ack_tx,
             stats,
             buffer: Vec::new(),
+            held: HashMap::new(),
         };
         tailer.run(&stop)
     });
@@ -259,6 +264,8 @@ struct Tailer {
     ack_tx: mpsc::Sender<(Acknowledgement, Vec<(Fingerprint, FilePosition)>)>,
     stats: Arc<TailStats>,
     buffer: Vec<u8>,
+    /// New files waiting for an enricher, and since when.
+    held: HashMap<String, Instant>,
 }
 
 impl Tailer {
@@ -278,11 +285,18 @@ impl Tailer {
     /// publish, retire files that are gone and read to their end.
     fn poll(&mut self) -> Result<(), CollectError> {
         let unknown = self.match_followed(self.discover());
+        let mut held = HashMap::new();
+        let now = Instant::now();
         for (path, source) in unknown {
+            if let Some(since) = self.hold(&path, now) {
+                held.insert(path, since);
+                continue;
+            }
             if let Err(error) = self.identify(&path, &source) {
                 tracing::warn!(path, %error, "cannot open file, will retry");
             }
         }
+        self.held = held;
         let mut keys: Vec<Fingerprint> = self.files.keys().copied().collect();
         keys.sort_unstable();
         for key in keys {
@@ -330,6 +344,15 @@ impl Tailer {
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.dedup_by(|a, b| a.0 == b.0);
         found
+    }
+
+    /// When a file not followed yet waits for an enricher that is about to learn about its
+    /// container: since when it waits (`None`: read it now).
+    fn hold(&self, path: &str, now: Instant) -> Option<Instant> {
+        let since = self.held.get(path).copied().unwrap_or(now);
+        let waiting = now.saturating_duration_since(since) < ENRICHMENT_WAIT
+            && self.options.enrichers.iter().any(|e| e.expects(path));
+        waiting.then_some(since)
     }
 
     /// Marks the followed files discovery found again (noting renames) and detaches those
