@@ -34,6 +34,42 @@ fi
 export TANSU_BINARY="$tansu"
 "$tansu" --version
 
+# The Docker tests (tests/docker.rs) run busybox containers on a real Docker daemon: one of
+# its own, with its data root, socket and state under a temporary directory, no bridge and no
+# iptables (containers run with --network none). Stopped when this script exits.
+if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null \
+  || ! dpkg -s busybox-static >/dev/null 2>&1; then
+  say "installing Docker and a static busybox (apt-get install docker.io busybox-static)"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io busybox-static
+fi
+docker_dir="$(mktemp -d /tmp/kestrel-dockerd.XXXXXX)"
+stop_dockerd() {
+  if [ -f "$docker_dir/dockerd.pid" ]; then
+    local pid
+    pid="$(cat "$docker_dir/dockerd.pid")"
+    # Containers the tests left behind go first, then the daemon (it stops its containerd).
+    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$docker_dir" 2>/dev/null || true
+}
+trap stop_dockerd EXIT
+say "starting dockerd (data root $docker_dir/data)"
+dockerd --iptables=false --ip6tables=false --bridge=none \
+  --data-root "$docker_dir/data" --exec-root "$docker_dir/exec" \
+  --pidfile "$docker_dir/dockerd.pid" --host "unix://$docker_dir/docker.sock" \
+  >"$docker_dir/dockerd.log" 2>&1 &
+export DOCKER_HOST="unix://$docker_dir/docker.sock"
+for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+if ! docker info >/dev/null 2>&1; then
+  echo "error: dockerd did not start; its log:" >&2
+  tail -50 "$docker_dir/dockerd.log" >&2
+  exit 1
+fi
+docker version --format 'docker {{.Server.Version}} (api {{.Server.APIVersion}})'
+
 say "format"
 cargo fmt --all -- --check
 

@@ -2,6 +2,7 @@
 //! [`kestrel_event::Event`]s.
 
 pub mod checkpoint;
+pub mod discovery;
 pub mod enrich;
 mod error;
 pub mod feed;

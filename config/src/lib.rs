@@ -192,6 +192,8 @@ pub struct CollectorConfig {
     pub batch_max_events: usize,
     /// Pod metadata from the Kubernetes API.
     pub kubernetes: KubernetesConfig,
+    /// Containers discovered and described through the Docker API.
+    pub docker: DockerConfig,
     /// The endpoint of the apiserver's audit webhook backend.
     pub webhook: WebhookConfig,
 }
@@ -249,6 +251,37 @@ impl Default for CollectorConfig {
             batch_max_events: 1000,
             webhook: WebhookConfig::default(),
             kubernetes: KubernetesConfig::default(),
+            docker: DockerConfig::default(),
+        }
+    }
+}
+
+/// The Docker source: containers listed and followed through the Docker Engine API, their
+/// json-file logs (`LogPath`) tailed and their events given `container.name`,
+/// `container.image`, `container.labels.*` and the `kubernetes.*` fields of their labels.
+/// Files keep being tailed (by the `sources` globs) while the API is unreachable; events are
+/// enriched again once it is back.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DockerConfig {
+    /// Whether to use the Docker API. Default: `false`.
+    pub enabled: bool,
+    /// Address of the Docker Engine API: `unix:///path/to/docker.sock`,
+    /// `tcp://host:port` or `http://host:port`. Default:
+    /// `unix:///var/run/docker.sock`.
+    pub host: String,
+    /// How long the metadata of a removed container is kept, for the lines of its log
+    /// still to be read. Default: `5m`.
+    #[serde(with = "serde_helpers::duration")]
+    pub deleted_grace: Duration,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            enabled: false,
+            host: "unix:///var/run/docker.sock".to_owned(),
+            deleted_grace: Duration::from_secs(300),
         }
     }
 }

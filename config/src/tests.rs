@@ -345,6 +345,7 @@ fn example_documents_every_key() {
         "collector",
         "collector.sources",
         "collector.kubernetes",
+        "collector.docker",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1200,4 +1201,58 @@ deleted_pod_grace = "90s"
     assert_eq!(k.node_name().as_deref(), Some("worker-3"));
     assert_eq!(k.kubeconfig, Some(PathBuf::from("/tmp/kubeconfig")));
     assert_eq!(k.deleted_pod_grace, Duration::from_secs(90));
+}
+
+// ------------------------------------------------------------ docker source
+
+#[test]
+fn docker_source_is_off_by_default_and_set_from_file_and_env() {
+    let defaults = Config::default().collector.docker;
+    assert!(!defaults.enabled);
+    assert_eq!(defaults.host, "unix:///var/run/docker.sock");
+    assert_eq!(defaults.deleted_grace, Duration::from_secs(300));
+
+    let file = TempConfig::new(
+        "[collector.docker]\nenabled = true\nhost = \"unix:///run/docker.sock\"\ndeleted_grace = \"30s\"\n",
+    );
+    let c = file.load().unwrap();
+    assert!(c.collector.docker.enabled);
+    assert_eq!(c.collector.docker.host, "unix:///run/docker.sock");
+    assert_eq!(c.collector.docker.deleted_grace, Duration::from_secs(30));
+
+    let prefix = "KTEST_DOCKER_";
+    let _env = EnvGuard::set(
+        prefix,
+        &[
+            ("COLLECTOR__DOCKER__ENABLED", "true"),
+            ("COLLECTOR__DOCKER__HOST", "tcp://127.0.0.1:2375"),
+        ],
+    );
+    let c = load_with(None, prefix).unwrap();
+    assert!(c.collector.docker.enabled);
+    assert_eq!(c.collector.docker.host, "tcp://127.0.0.1:2375");
+}
+
+#[test]
+fn docker_source_rejects_bad_hosts_and_zero_grace() {
+    for host in [
+        "",
+        "/var/run/docker.sock",
+        "unix://",
+        "npipe:////./pipe/docker",
+    ] {
+        let mut c = Config::default();
+        c.collector.docker.host = host.into();
+        let message = invalid(&c);
+        assert!(
+            message.starts_with("collector.docker.host: "),
+            "{host:?}: {message}"
+        );
+    }
+    let mut c = Config::default();
+    c.collector.docker.deleted_grace = Duration::ZERO;
+    assert_eq!(
+        invalid(&c),
+        "collector.docker.deleted_grace: must be greater than 0s"
+    );
 }

@@ -182,6 +182,21 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             format!("must start with '/', got {:?}", c.webhook.path),
         );
     }
+    let docker = &c.docker;
+    if errors.not_blank("collector.docker.host", &docker.host)
+        && !["unix://", "tcp://", "http://"]
+            .iter()
+            .any(|scheme| docker.host.starts_with(scheme) && docker.host.len() > scheme.len())
+    {
+        errors.add(
+            "collector.docker.host",
+            format!(
+                "expected unix:///path/to/docker.sock, tcp://host:port or http://host:port, got {:?}",
+                docker.host
+            ),
+        );
+    }
+    errors.positive_duration("collector.docker.deleted_grace", docker.deleted_grace);
     validate_kubernetes(&c.kubernetes, errors);
 }
 

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use kestrel_collector::discovery::docker::{DockerOptions, DockerSource};
 use kestrel_collector::enrich::kubernetes::{self, PodWatch, PodWatchSettings};
-use kestrel_collector::tail::{run_tailer, TailOptions, TailSource, TailStats};
+use kestrel_collector::enrich::Enricher;
+use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, ReadFrom};
 use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
@@ -215,27 +217,54 @@ async fn start_pipeline(
 
 type TailerTask = tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>;
 
-/// Starts the tailer, and the Kubernetes pod watch that enriches its events when
-/// `collector.kubernetes.enabled`.
+/// Longest wait, at start, for the Docker API's first listing of the containers, so that the
+/// lines read first are enriched too; past it (or once the API is found unreachable) the
+/// tailer starts anyway.
+const DOCKER_FIRST_LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Starts the tailer, with what enriches its events: the Docker API watcher
+/// (`collector.docker.enabled`) and the Kubernetes pod watch (`collector.kubernetes.enabled`).
 async fn start_tailer(
     config: &Config,
     publisher: Publisher,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(TailerTask, Option<PodWatch>)> {
-    let mut options = tail_options(config)?;
+    let docker = config.collector.docker.enabled.then(|| {
+        DockerSource::start(DockerOptions {
+            host: config.collector.docker.host.clone(),
+            deleted_grace: config.collector.docker.deleted_grace,
+        })
+    });
+    let mut options = tail_options(config, docker.as_ref())?;
     let pod_watch = start_pod_watch(config).await?;
     if let Some(watch) = &pod_watch {
         options.enrichers.push(watch.enricher());
     }
     let dead_letters = dead_letter_store(config)?;
-    tracing::info!(sources = options.sources.len(), "collector started");
-    let tailer = tokio::spawn(run_tailer(
-        options,
-        publisher,
-        dead_letters,
-        stop,
-        Arc::new(TailStats::default()),
-    ));
+    tracing::info!(
+        sources = options.sources.len(),
+        docker = docker.is_some(),
+        kubernetes = pod_watch.is_some(),
+        "collector started"
+    );
+    let tailer = tokio::spawn(async move {
+        if let Some(docker) = &docker {
+            if !docker.first_attempt(DOCKER_FIRST_LISTING_WAIT).await {
+                tracing::warn!("docker api did not answer in time, tailing without it for now");
+            }
+        }
+        let result = run_tailer(
+            options,
+            publisher,
+            dead_letters,
+            stop,
+            Arc::new(TailStats::default()),
+        )
+        .await;
+        // The watcher stops with the tailer.
+        drop(docker);
+        result
+    });
     Ok((tailer, pod_watch))
 }
 
@@ -298,7 +327,7 @@ fn join_error(e: tokio::task::JoinError) -> kestrel_indexer::IndexError {
     }
 }
 
-fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
+fn tail_options(config: &Config, docker: Option<&DockerSource>) -> anyhow::Result<TailOptions> {
     let sources = config
         .collector
         .sources
@@ -325,7 +354,20 @@ fn tail_options(config: &Config) -> anyhow::Result<TailOptions> {
         checkpoint_path: config.checkpoint_dir().join("files.json"),
         partial_flush_timeout: config.collector.partial_flush_timeout,
         max_event_bytes: config.collector.max_event_bytes,
-        enrichers: Vec::new(),
+        enrichers: docker
+            .map(|d| Arc::clone(&d.enricher) as Arc<dyn Enricher>)
+            .into_iter()
+            .collect(),
+        // Every container's json-file log, wherever the daemon keeps it.
+        discovered: docker.map(|d| DiscoveredSource {
+            paths: Arc::clone(&d.paths),
+            source: TailSource {
+                patterns: Vec::new(),
+                exclude: Vec::new(),
+                format: kestrel_collector::Format::Docker,
+                start_at_end: false,
+            },
+        }),
     })
 }
 

@@ -2,6 +2,7 @@
 //! Docker API's container names, images and labels, the Kubernetes API's pod labels, owners
 //! and nodes.
 
+pub mod docker;
 pub mod kubernetes;
 
 use std::sync::Arc;
@@ -15,6 +16,14 @@ use kestrel_event::Event;
 pub trait Enricher: Send + Sync + std::fmt::Debug {
     /// Adds what is known about the event's container or pod (nothing when unknown).
     fn enrich(&self, event: &mut Event);
+
+    /// Whether the enricher is about to learn about the container of the new file at `path`
+    /// (its source is reachable but has not described it yet): the tailer then waits a little
+    /// ([`crate::tail::ENRICHMENT_WAIT`] at most) before reading the file, so that its first
+    /// lines are enriched too. Must answer at once, like [`Enricher::enrich`]. Default: `false`.
+    fn expects(&self, _path: &str) -> bool {
+        false
+    }
 }
 
 /// The enrichers of a tailer, applied in order.

@@ -46,6 +46,10 @@ const READ_CHUNK_BYTES: u64 = 256 << 10;
 /// open after it stopped growing, for a writer that still holds it.
 const LINGER: Duration = Duration::from_secs(5);
 
+/// Longest time a new file waits before it is read, for an enricher that is about to learn
+/// about its container (see [`crate::enrich::Enricher::expects`]).
+pub const ENRICHMENT_WAIT: Duration = Duration::from_secs(2);
+
 /// How often the positions of idle files are written again, so that they are not forgotten
 /// (see [`crate::checkpoint::FORGET_AFTER_SECONDS`]).
 const REFRESH_IDLE: Duration = Duration::from_secs(3600);
@@ -83,6 +87,59 @@ pub struct TailOptions {
     pub max_event_bytes: usize,
     /// Metadata added to every event before it is published.
     pub enrichers: crate::enrich::Enrichers,
+    /// Files found by something other than the sources' globs (the Docker API's `LogPath`s),
+    /// read as that source says.
+    pub discovered: Option<DiscoveredSource>,
+}
+
+/// Glob patterns added and removed while the tailer runs, by a watcher of an API that knows
+/// where log files are (the Docker API's `LogPath`s). Every round of discovery also looks
+/// for the files they match.
+#[derive(Debug, Default)]
+pub struct DiscoveredPaths {
+    patterns: std::sync::RwLock<std::collections::BTreeMap<String, String>>,
+}
+
+impl DiscoveredPaths {
+    /// Adds (or replaces) the pattern known by `key` (a container id).
+    pub fn insert(&self, key: &str, pattern: String) {
+        self.write().insert(key.to_owned(), pattern);
+    }
+
+    /// Removes the pattern known by `key`.
+    pub fn remove(&self, key: &str) {
+        self.write().remove(key);
+    }
+
+    /// Keeps only the patterns whose key `keep` accepts.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) {
+        self.write().retain(|key, _| keep(key));
+    }
+
+    /// The current patterns.
+    pub fn patterns(&self) -> Vec<String> {
+        self.patterns
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.patterns
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Files found by a watcher rather than by configured globs.
+#[derive(Debug, Clone)]
+pub struct DiscoveredSource {
+    /// The patterns, kept up to date by the watcher.
+    pub paths: Arc<DiscoveredPaths>,
+    /// How to read them (its `patterns` are not used).
+    pub source: TailSource,
 }
 
 /// Counters of the tailer.
@@ -162,6 +219,7 @@ pub async fn run_tailer(
             unpersisted: VecDeque::new(),
             persisted,
             backlog: false,
+            held: HashMap::new(),
         };
         tailer.run(&stop)
     });
@@ -241,6 +299,8 @@ struct Tailer {
     persisted: Arc<AtomicU64>,
     /// A read of this round filled its chunk: more is waiting.
     backlog: bool,
+    /// New files waiting for an enricher, and since when.
+    held: HashMap<String, Instant>,
 }
 
 impl Tailer {
@@ -266,11 +326,18 @@ impl Tailer {
     /// Discovers files, notes renames and truncations, identifies new files.
     fn find_files(&mut self) {
         let unknown = self.match_followed(self.discover());
+        let mut held = HashMap::new();
+        let now = Instant::now();
         for (path, source) in unknown {
+            if let Some(since) = self.hold(&path, now) {
+                held.insert(path, since);
+                continue;
+            }
             if let Err(error) = self.identify(&path, &source) {
                 tracing::warn!(path, %error, "cannot open file, will retry");
             }
         }
+        self.held = held;
     }
 
     /// Reads each followed file's new bytes, publishes them, retires files gone and read to
@@ -317,7 +384,13 @@ impl Tailer {
 
     fn discover(&self) -> Vec<(String, TailSource)> {
         let mut found = Vec::new();
-        for source in &self.options.sources {
+        let discovered = self.options.discovered.as_ref().map(|d| {
+            let mut source = d.source.clone();
+            source.patterns = d.paths.patterns();
+            source
+        });
+        // The configured sources first: a file both match is read as its source says.
+        for source in self.options.sources.iter().chain(discovered.as_ref()) {
             for pattern in &source.patterns {
                 let Ok(paths) = glob::glob(pattern) else {
                     continue;
@@ -333,9 +406,19 @@ impl Tailer {
                 }
             }
         }
+        // A stable sort keeps the first source of each path first, and dedup keeps it.
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.dedup_by(|a, b| a.0 == b.0);
         found
+    }
+
+    /// When a file not followed yet waits for an enricher that is about to learn about its
+    /// container: since when it waits (`None`: read it now).
+    fn hold(&self, path: &str, now: Instant) -> Option<Instant> {
+        let since = self.held.get(path).copied().unwrap_or(now);
+        let waiting = now.saturating_duration_since(since) < ENRICHMENT_WAIT
+            && self.options.enrichers.iter().any(|e| e.expects(path));
+        waiting.then_some(since)
     }
 
     /// Marks the followed files discovery found again (noting renames) and detaches those

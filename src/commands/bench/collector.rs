@@ -135,6 +135,7 @@ fn tail_to_black_hole(
             partial_flush_timeout: Duration::from_secs(5),
             max_event_bytes: 1 << 20,
             enrichers: Vec::new(),
+            discovered: None,
         };
         let dead_letters = DeadLetterStore::open(checkpoints.with_extension("dead"))?;
         let tailer = tokio::spawn(run_tailer(

@@ -1,0 +1,542 @@
+//! The Docker source against a real Docker daemon (`tests/run.sh` starts one and exports
+//! `DOCKER_HOST`): busybox containers write known lines while `kestrel run` tails their
+//! json-file logs with Docker enrichment on and is SIGKILLed and restarted; at the end every
+//! line is indexed exactly once, byte for byte, with the container's name, image and labels.
+//!
+//! These tests fail, never skip, when Docker is not there.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// The image the tests run: a static busybox, imported from the host's `/bin/busybox`.
+const IMAGE: &str = "kestrel-test-busybox";
+
+/// The daemon's address: `DOCKER_HOST` (a `unix://` socket), else the default socket.
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
+}
+
+/// Runs `docker` with `args`; panics with its stderr when it fails.
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("the docker CLI is required for these tests: {e}"));
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The daemon's data root (its `containers/` holds the json-file logs), once the test image
+/// exists. Panics when no daemon answers.
+fn docker_ready() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.DockerRootDir}}"])
+            .output();
+        let root = match info {
+            Ok(output) if output.status.success() => {
+                PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+            }
+            other => panic!(
+                "these tests need a running Docker daemon (tests/run.sh starts one and exports \
+                 DOCKER_HOST; DOCKER_HOST={:?}): {other:?}",
+                std::env::var("DOCKER_HOST").ok()
+            ),
+        };
+        let present = Command::new("docker")
+            .args(["image", "inspect", IMAGE])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            import_busybox_image();
+        }
+        root
+    })
+}
+
+/// `docker import` of a root file system holding only a static busybox and its applets.
+fn import_busybox_image() {
+    let rootfs = tempfile::tempdir().unwrap();
+    let bin = rootfs.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox"))
+        .expect("a static /bin/busybox is required (apt-get install busybox-static)");
+    for applet in [
+        "sh", "echo", "seq", "yes", "head", "tr", "cat", "sleep", "printf",
+    ] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    let script = format!(
+        "tar -C {} -c . | docker import - {IMAGE}",
+        rootfs.path().display()
+    );
+    let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert!(status.success(), "docker import of busybox failed");
+}
+
+/// Containers started by a test, removed when it ends.
+struct Containers {
+    run: String,
+    ids: Vec<String>,
+}
+
+impl Containers {
+    fn new() -> Containers {
+        docker_ready();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Containers {
+            run: format!("{}-{nanos:x}", std::process::id()),
+            ids: Vec::new(),
+        }
+    }
+
+    /// `docker run -d` of `script` in a container named `<name>-<run>`; returns its id and
+    /// its name.
+    fn run(&mut self, name: &str, options: &[&str], script: &str) -> (String, String) {
+        let name = format!("{name}-{}", self.run);
+        let mut args = vec![
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "--label",
+            "team=blue",
+            "--label",
+            "io.kubernetes.pod.namespace=shop",
+        ];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
+        let id = docker(&args);
+        assert_eq!(id.len(), 64, "docker run prints the container id: {id:?}");
+        self.ids.push(id.clone());
+        (id, name)
+    }
+
+    /// Waits until every container has exited.
+    fn wait_all(&self) {
+        let mut args = vec!["wait"];
+        args.extend(self.ids.iter().map(String::as_str));
+        docker(&args);
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        if !self.ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&self.ids)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// `kestrel run`, killed with SIGKILL when dropped.
+struct Kestrel {
+    child: Child,
+    port: u16,
+}
+
+impl Kestrel {
+    fn start(config: &Path, port: u16) -> Kestrel {
+        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .env_remove("KESTREL_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("kestrel run starts");
+        let kestrel = Kestrel { child, port };
+        let healthy = wait_for(Duration::from_secs(30), || {
+            http_get(&kestrel.url("/healthz"), None)
+                .ok()
+                .filter(|(s, _)| *s == 200)
+        });
+        assert!(healthy.is_some(), "kestrel run did not become healthy");
+        kestrel
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Value {
+        let (status, body) = http_get(
+            &self.url(&format!("/api/v1/search?q={}&limit={limit}", encode(query))),
+            None,
+        )
+        .expect("api answers");
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    }
+
+    /// The hits of one container's events.
+    fn events_of(&self, id: &str) -> Vec<Value> {
+        let body = self.search(&format!("container.id:{id}"), 10_000);
+        body["hits"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no chance to flush or checkpoint anything.
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Kestrel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A configuration tailing `<data root>/containers/*/*-json.log*`.
+fn write_config(dir: &Path, docker_host: &str, port: u16) -> PathBuf {
+    let glob = format!(
+        "{}/*/*-json.log*",
+        docker_ready().join("containers").display()
+    );
+    write_config_with_glob(dir, docker_host, port, &glob)
+}
+
+fn write_config_with_glob(dir: &Path, docker_host: &str, port: u16, glob: &str) -> PathBuf {
+    let config = dir.join("kestrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+host_name = "test-node"
+
+[collector]
+poll_interval = "50ms"
+batch_max_events = 50
+max_event_bytes = 4194304
+
+[collector.docker]
+enabled = true
+host = "{docker_host}"
+
+[[collector.sources]]
+name = "docker"
+paths = ["{glob}"]
+format = "docker"
+
+[indexer]
+commit_interval = "200ms"
+
+[query]
+listen = "127.0.0.1:{port}"
+"#,
+            data = dir.join("data").display(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// `text` repeated and cut to `len` bytes (what `yes TEXT | tr -d '\n' | head -c LEN` writes).
+fn repeated(text: &str, len: usize) -> String {
+    text.repeat(len / text.len() + 1)[..len].to_owned()
+}
+
+/// What one container is expected to have written, and what its events must carry.
+struct Expected {
+    id: String,
+    name: String,
+    /// `(stream, message)`, sorted.
+    lines: Vec<(String, String)>,
+}
+
+impl Expected {
+    fn new(
+        (id, name): (String, String),
+        lines: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Expected {
+        let mut lines: Vec<(String, String)> =
+            lines.into_iter().map(|(s, m)| (s.to_owned(), m)).collect();
+        lines.sort();
+        Expected { id, name, lines }
+    }
+
+    /// Checks the indexed events: every line once, byte for byte, each enriched. `None` when
+    /// they are all there, else what differs.
+    fn check(&self, kestrel: &Kestrel) -> Result<(), String> {
+        let hits = kestrel.events_of(&self.id);
+        let mut lines: Vec<(String, String)> = hits
+            .iter()
+            .map(|h| {
+                (
+                    h["stream"].as_str().unwrap_or_default().to_owned(),
+                    h["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        lines.sort();
+        if lines != self.lines {
+            let missing = self.lines.iter().filter(|l| !lines.contains(l)).count();
+            let duplicated = lines.windows(2).filter(|w| w[0] == w[1]).count();
+            return Err(format!(
+                "{}: expected {} lines, index holds {} ({missing} missing, {duplicated} duplicated)",
+                self.name,
+                self.lines.len(),
+                lines.len()
+            ));
+        }
+        for hit in &hits {
+            let container = &hit["container"];
+            if container["name"] != self.name.as_str()
+                || container["image"] != IMAGE
+                || container["labels"]["team"] != "blue"
+                || hit["kubernetes"]["namespace"] != "shop"
+            {
+                return Err(format!(
+                    "{}: event not enriched: container {container}, kubernetes {}",
+                    self.name, hit["kubernetes"]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
+    let mut containers = Containers::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), &docker_host(), port);
+
+    // Exits at once, before the collector ever runs.
+    let quick = Expected::new(
+        containers.run("quick", &[], "echo quick line"),
+        [("stdout", "quick line".to_owned())],
+    );
+    // stdout and stderr interleaved, in bursts over about 6 s.
+    let interleaved = Expected::new(
+        containers.run(
+            "interleaved",
+            &[],
+            "for i in $(seq 1 400); do echo \"out $i\"; echo \"err $i\" >&2; \
+             if [ $((i % 20)) = 0 ]; then sleep 0.3; fi; done",
+        ),
+        (1..=400).flat_map(|i| {
+            [
+                ("stdout", format!("out {i}")),
+                ("stderr", format!("err {i}")),
+            ]
+        }),
+    );
+    // Lines over 16 KB (split by Docker into partial records) and over 1 MB.
+    let long = Expected::new(
+        containers.run(
+            "long",
+            &[],
+            "sleep 0.5; yes 0123456789 | tr -d '\\n' | head -c 20000; echo; sleep 1; \
+             yes abcdefghij | tr -d '\\n' | head -c 1100000; echo; sleep 1; echo after long lines",
+        ),
+        [
+            ("stdout", repeated("0123456789", 20_000)),
+            ("stdout", repeated("abcdefghij", 1_100_000)),
+            ("stdout", "after long lines".to_owned()),
+        ],
+    );
+    // Bursts of 5 lines into a log rotated every 1 KB, three files kept (about 12 lines a
+    // file, 3.5 s of writing): slow enough for the collector to follow across its restarts.
+    let rotated = Expected::new(
+        containers.run(
+            "rotated",
+            &["--log-opt", "max-size=1k", "--log-opt", "max-file=3"],
+            "for i in $(seq 1 100); do echo \"burst line $i\"; \
+             if [ $((i % 5)) = 0 ]; then sleep 0.5; fi; done",
+        ),
+        (1..=100).map(|i| ("stdout", format!("burst line {i}"))),
+    );
+
+    let delays_ms = [700u64, 1300, 350, 1900, 900, 1500];
+    let mut late = None;
+    for (round, delay_ms) in delays_ms.into_iter().enumerate() {
+        let kestrel = Kestrel::start(&config, port);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        kestrel.kill();
+        if round == 2 {
+            // Starts and exits while the collector is down.
+            late = Some(Expected::new(
+                containers.run("late", &[], "echo late line; echo late error >&2"),
+                [
+                    ("stdout", "late line".to_owned()),
+                    ("stderr", "late error".to_owned()),
+                ],
+            ));
+        }
+    }
+    containers.wait_all();
+    let expected = [quick, interleaved, long, rotated, late.expect("started")];
+
+    let kestrel = Kestrel::start(&config, port);
+    let complete = wait_for(Duration::from_secs(60), || {
+        expected
+            .iter()
+            .all(|e| e.check(&kestrel).is_ok())
+            .then_some(())
+    });
+    if complete.is_none() {
+        let problems: Vec<String> = expected
+            .iter()
+            .filter_map(|e| e.check(&kestrel).err())
+            .collect();
+        panic!("{}", problems.join("\n"));
+    }
+    // Nothing arrives late as a duplicate either.
+    std::thread::sleep(Duration::from_millis(600));
+    for e in &expected {
+        if let Err(problem) = e.check(&kestrel) {
+            panic!("after settling: {problem}");
+        }
+    }
+    let long_hits = kestrel.events_of(&expected[2].id);
+    assert!(
+        long_hits.iter().all(|h| h["log"]["flags"].is_null()),
+        "long lines are whole, not cut: {:?}",
+        long_hits.iter().map(|h| &h["log"]).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() {
+    let mut containers = Containers::new();
+    let dir = tempfile::tempdir().unwrap();
+    let real_socket = docker_host()
+        .strip_prefix("unix://")
+        .map(PathBuf::from)
+        .expect("DOCKER_HOST is a unix:// socket");
+    // The configured socket does not exist until it is linked to the real one.
+    let socket = dir.path().join("docker.sock");
+    let port = free_port();
+    let config = write_config(dir.path(), &format!("unix://{}", socket.display()), port);
+    let kestrel = Kestrel::start(&config, port);
+
+    let (early_id, _) = containers.run("early", &[], "echo written while the api is away");
+    let early = wait_for(Duration::from_secs(30), || {
+        kestrel.events_of(&early_id).into_iter().next()
+    })
+    .expect("lines are collected without the docker api");
+    assert_eq!(early["message"], "written while the api is away");
+    assert!(
+        early["container"]["name"].is_null(),
+        "no name without the api: {}",
+        early["container"]
+    );
+
+    std::os::unix::fs::symlink(&real_socket, &socket).unwrap();
+    let connected = wait_for(Duration::from_secs(30), || {
+        let (_, body) = http_get(&kestrel.url("/metrics"), None).ok()?;
+        body.as_str()?
+            .lines()
+            .any(|l| l == "kestrel_collector_docker_connected 1")
+            .then_some(())
+    });
+    assert!(connected.is_some(), "the collector reconnects to the api");
+    let late = [
+        Expected::new(
+            containers.run("back", &[], "sleep 0.2; echo written once the api is back"),
+            [("stdout", "written once the api is back".to_owned())],
+        ),
+        // Its file is globbed at once: known from its `create` event before it is read.
+        Expected::new(
+            containers.run("instant", &[], "echo instant line"),
+            [("stdout", "instant line".to_owned())],
+        ),
+    ];
+    let enriched = wait_for(Duration::from_secs(30), || {
+        late.iter().all(|e| e.check(&kestrel).is_ok()).then_some(())
+    });
+    if enriched.is_none() {
+        panic!(
+            "events are enriched once the api is back: {:?}",
+            late.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
+        );
+    }
+    // The early container's events were misses, the later ones hits.
+    let (_, metrics) = http_get(&kestrel.url("/metrics"), None).unwrap();
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    for result in ["hit", "miss"] {
+        let prefix =
+            format!("kestrel_collector_enrichment_total{{source=\"docker\",result=\"{result}\"}} ");
+        let count = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(count >= 1.0, "{result} counted: {metrics}");
+    }
+}
+
+#[test]
+fn logs_are_found_through_the_api_when_no_glob_matches_them() {
+    let mut containers = Containers::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let nowhere = dir.path().join("no-such-dir/*.log");
+    let config = write_config_with_glob(
+        dir.path(),
+        &docker_host(),
+        port,
+        &nowhere.display().to_string(),
+    );
+    let before = Expected::new(
+        containers.run("listed", &[], "echo listed at start"),
+        [("stdout", "listed at start".to_owned())],
+    );
+    containers.wait_all();
+    let kestrel = Kestrel::start(&config, port);
+    let after = Expected::new(
+        containers.run(
+            "followed",
+            &["--log-opt", "max-size=1k", "--log-opt", "max-file=2"],
+            // Rotated every 12 lines or so, at a pace the collector can follow.
+            "sleep 0.3; for i in $(seq 1 30); do echo \"followed line $i\"; \
+             if [ $((i % 4)) = 0 ]; then sleep 0.2; fi; done",
+        ),
+        (1..=30).map(|i| ("stdout", format!("followed line {i}"))),
+    );
+    // Writes and exits at once while the collector runs: known from its `create` event
+    // before its first line is read.
+    let instant = Expected::new(
+        containers.run("instant", &[], "echo instant line"),
+        [("stdout", "instant line".to_owned())],
+    );
+    let all = [before, after, instant];
+    let found = wait_for(Duration::from_secs(30), || {
+        all.iter().all(|e| e.check(&kestrel).is_ok()).then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "LogPaths from the api are tailed: {:?}",
+        all.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
+    );
+}
