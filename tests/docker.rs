@@ -8,10 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::KestrelServer as Kestrel;
 use common::*;
 use serde_json::Value;
 
@@ -152,68 +153,6 @@ impl Drop for Containers {
     }
 }
 
-/// `kestrel run`, killed with SIGKILL when dropped.
-struct Kestrel {
-    child: Child,
-    port: u16,
-}
-
-impl Kestrel {
-    fn start(config: &Path, port: u16) -> Kestrel {
-        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-            .arg("--config")
-            .arg(config)
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .env_remove("KESTREL_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("kestrel run starts");
-        let kestrel = Kestrel { child, port };
-        let healthy = wait_for(Duration::from_secs(30), || {
-            http_get(&kestrel.url("/healthz"), None)
-                .ok()
-                .filter(|(s, _)| *s == 200)
-        });
-        assert!(healthy.is_some(), "kestrel run did not become healthy");
-        kestrel
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn search(&self, query: &str, limit: usize) -> Value {
-        let (status, body) = http_get(
-            &self.url(&format!("/api/v1/search?q={}&limit={limit}", encode(query))),
-            None,
-        )
-        .expect("api answers");
-        assert_eq!(status, 200, "{query}: {body}");
-        body
-    }
-
-    /// The hits of one container's events.
-    fn events_of(&self, id: &str) -> Vec<Value> {
-        let body = self.search(&format!("container.id:{id}"), 10_000);
-        body["hits"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no chance to flush or checkpoint anything.
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Kestrel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A configuration tailing `<data root>/containers/*/*-json.log*`.
 fn write_config(dir: &Path, docker_host: &str, port: u16) -> PathBuf {
     let glob = format!(
@@ -286,7 +225,7 @@ impl Expected {
     /// Checks the indexed events: every line once, byte for byte, each enriched. `None` when
     /// they are all there, else what differs.
     fn check(&self, kestrel: &Kestrel) -> Result<(), String> {
-        let hits = kestrel.events_of(&self.id);
+        let hits = events_of(kestrel, &self.id);
         let mut lines: Vec<(String, String)> = hits
             .iter()
             .map(|h| {
@@ -418,7 +357,7 @@ fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
             panic!("after settling: {problem}");
         }
     }
-    let long_hits = kestrel.events_of(&expected[2].id);
+    let long_hits = events_of(&kestrel, &expected[2].id);
     assert!(
         long_hits.iter().all(|h| h["log"]["flags"].is_null()),
         "long lines are whole, not cut: {:?}",
@@ -442,7 +381,7 @@ fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() 
 
     let (early_id, _) = containers.run("early", &[], "echo written while the api is away");
     let early = wait_for(Duration::from_secs(30), || {
-        kestrel.events_of(&early_id).into_iter().next()
+        events_of(&kestrel, &early_id).into_iter().next()
     })
     .expect("lines are collected without the docker api");
     assert_eq!(early["message"], "written while the api is away");
@@ -539,4 +478,10 @@ fn logs_are_found_through_the_api_when_no_glob_matches_them() {
         "LogPaths from the api are tailed: {:?}",
         all.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
     );
+}
+
+/// The hits of one container's events.
+fn events_of(kestrel: &Kestrel, id: &str) -> Vec<Value> {
+    let body = kestrel.search(&format!("container.id:{id}"), 10_000);
+    body["hits"].as_array().cloned().unwrap_or_default()
 }

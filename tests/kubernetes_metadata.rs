@@ -9,90 +9,15 @@ mod fake_apiserver;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{encode, free_port, http_get, wait_for};
+use common::KestrelServer as Kestrel;
+use common::{free_port, wait_for};
 use fake_apiserver::{watch_events, FakeApiServer};
 use serde_json::Value;
 
 const WEB_DIR: &str = "shop_web-5d4f8b7c9-x7k2p_6f1a7c52-1b9e-4c1e-9a57-2b8f0c3d4e5f/web";
 const REPORT_DIR: &str = "shop_report-28461930-qz8vd_9c3e2f71-5a4b-4d6c-8e9f-0a1b2c3d4e5f/report";
-
-struct Kestrel {
-    child: Child,
-    port: u16,
-}
-
-impl Kestrel {
-    fn start(config: &Path, port: u16) -> Kestrel {
-        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-            .arg("--config")
-            .arg(config)
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .env_remove("NODE_NAME")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("kestrel run starts");
-        let kestrel = Kestrel { child, port };
-        let healthy = wait_for(Duration::from_secs(30), || {
-            http_get(&kestrel.url("/healthz"), None)
-                .ok()
-                .filter(|(s, _)| *s == 200)
-        });
-        assert!(healthy.is_some(), "kestrel run did not become healthy");
-        kestrel
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn search(&self, query: &str) -> Value {
-        let url = self.url(&format!("/api/v1/search?q={}&limit=100", encode(query)));
-        let (status, body) = http_get(&url, None).expect("api answers");
-        assert_eq!(status, 200, "{query}: {body}");
-        body
-    }
-
-    /// Waits until `query` finds `count` events and returns them.
-    fn wait_for_hits(&self, query: &str, count: u64) -> Vec<Value> {
-        let found = wait_for(Duration::from_secs(20), || {
-            let body = self.search(query);
-            (body["total"].as_u64() == Some(count)).then_some(body)
-        });
-        let body = found.unwrap_or_else(|| {
-            panic!(
-                "{query}: expected {count} events, got {}",
-                self.search(query)
-            )
-        });
-        body["hits"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn metrics(&self) -> String {
-        match http_get(&self.url("/metrics"), None) {
-            Ok((200, Value::String(text))) => text,
-            other => panic!("metrics: {other:?}"),
-        }
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "graceful stop exits 0, got {status}");
-    }
-}
-
-impl Drop for Kestrel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn write_config(dir: &Path, pods: &Path, kubeconfig: &Path, port: u16) -> PathBuf {
     let config = dir.join("kestrel.toml");

@@ -5,70 +5,12 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::KestrelServer as Kestrel;
 use common::*;
 use serde_json::Value;
-
-struct Kestrel {
-    child: Child,
-    port: u16,
-}
-
-impl Kestrel {
-    fn start(config: &Path, port: u16) -> Kestrel {
-        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-            .arg("--config")
-            .arg(config)
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("kestrel run starts");
-        let kestrel = Kestrel { child, port };
-        let healthy = wait_for(Duration::from_secs(30), || {
-            http_get(&kestrel.url("/healthz"), None)
-                .ok()
-                .filter(|(s, _)| *s == 200)
-        });
-        assert!(healthy.is_some(), "kestrel run did not become healthy");
-        kestrel
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn search(&self, query: &str, limit: usize, token: Option<&str>) -> (u16, Value) {
-        http_get(
-            &self.url(&format!("/api/v1/search?q={}&limit={limit}", encode(query))),
-            token,
-        )
-        .expect("api answers")
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no chance to flush or checkpoint anything.
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "graceful stop exits 0, got {status}");
-    }
-}
-
-impl Drop for Kestrel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn write_config(dir: &Path, logs: &Path, port: u16, extra: &str) -> PathBuf {
     let sources = format!(
@@ -149,10 +91,10 @@ fn every_line_is_indexed_exactly_once_across_sigkills() {
 
     let kestrel = Kestrel::start(&config, port);
     let indexed = wait_for(Duration::from_secs(60), || {
-        let (_, body) = kestrel.search("*", 1, None);
+        let (_, body) = kestrel.try_search("*", 1, None);
         (body["total"].as_u64() == Some(total as u64)).then_some(())
     });
-    let (_, body) = kestrel.search("*", 10_000, None);
+    let (_, body) = kestrel.try_search("*", 10_000, None);
     assert!(
         indexed.is_some(),
         "expected {total} events, index holds {}",
@@ -171,8 +113,8 @@ fn every_line_is_indexed_exactly_once_across_sigkills() {
     assert_eq!(messages, expected, "each line exactly once, byte for byte");
     // Nothing arrives late as a duplicate either.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(kestrel.search("*", 1, None).1["total"], total as u64);
-    let stderr_lines = kestrel.search("stream:stderr", 1, None).1;
+    assert_eq!(kestrel.try_search("*", 1, None).1["total"], total as u64);
+    let stderr_lines = kestrel.try_search("stream:stderr", 1, None).1;
     assert_eq!(
         stderr_lines["total"],
         (0..total).filter(|n| n % 3 == 0).count() as u64
@@ -196,19 +138,19 @@ fn api_requires_a_token_when_configured_and_explains_bad_queries() {
     );
     let kestrel = Kestrel::start(&config, port);
 
-    let (status, body) = kestrel.search("*", 10, None);
+    let (status, body) = kestrel.try_search("*", 10, None);
     assert_eq!(status, 401, "{body}");
-    let (status, _) = kestrel.search("*", 10, Some("wrong-token-0123456789"));
+    let (status, _) = kestrel.try_search("*", 10, Some("wrong-token-0123456789"));
     assert_eq!(status, 401);
     let found = wait_for(Duration::from_secs(20), || {
-        let (status, body) = kestrel.search("test AND writer", 10, Some(token));
+        let (status, body) = kestrel.try_search("test AND writer", 10, Some(token));
         (status == 200 && body["total"] == 1).then_some(body)
     })
     .expect("the line becomes searchable");
     assert_eq!(found["hits"][0]["host"]["name"], "test-node");
     assert!(found["took_ms"].is_u64());
 
-    let (status, body) = kestrel.search("verb:(get OR", 10, Some(token));
+    let (status, body) = kestrel.try_search("verb:(get OR", 10, Some(token));
     assert_eq!(status, 400);
     assert!(
         body["error"].as_str().unwrap().contains("position"),
@@ -397,10 +339,10 @@ format = "k8s-audit"
 
     let kestrel = Kestrel::start(&config, port);
     let indexed = wait_for(Duration::from_secs(60), || {
-        let (_, body) = kestrel.search("*", 1, None);
+        let (_, body) = kestrel.try_search("*", 1, None);
         (body["total"].as_u64() == Some(total as u64)).then_some(())
     });
-    let (_, body) = kestrel.search("*", 10_000, None);
+    let (_, body) = kestrel.try_search("*", 10_000, None);
     let mut ids: Vec<String> = body["hits"]
         .as_array()
         .unwrap()
@@ -426,7 +368,7 @@ format = "k8s-audit"
         body["total"]
     );
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(kestrel.search("*", 1, None).1["total"], total as u64);
+    assert_eq!(kestrel.try_search("*", 1, None).1["total"], total as u64);
     kestrel.stop();
     // No line was read from its middle (it would have become a dead letter).
     let letters: Vec<Value> = std::fs::read_dir(dir.path().join("data/dead-letters"))

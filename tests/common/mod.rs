@@ -230,3 +230,100 @@ impl Drop for KestrelRun {
         let _ = self.0.wait();
     }
 }
+
+/// `kestrel --config FILE run` serving its API on `127.0.0.1:port`, started and healthy;
+/// killed with SIGKILL when dropped.
+pub struct KestrelServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl KestrelServer {
+    /// Starts the process and waits until `/healthz` answers.
+    pub fn start(config: &Path, port: u16) -> KestrelServer {
+        let child = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .env_remove("KESTREL_CONFIG")
+            .env_remove("NODE_NAME")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("kestrel run starts");
+        let kestrel = KestrelServer { child, port };
+        let healthy = wait_for(Duration::from_secs(30), || {
+            http_get(&kestrel.url("/healthz"), None)
+                .ok()
+                .filter(|(s, _)| *s == 200)
+        });
+        assert!(healthy.is_some(), "kestrel run did not become healthy");
+        kestrel
+    }
+
+    /// A URL of its API.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `GET /api/v1/search`: the status and the body.
+    pub fn try_search(&self, query: &str, limit: usize, token: Option<&str>) -> (u16, Value) {
+        http_get(
+            &self.url(&format!("/api/v1/search?q={}&limit={limit}", encode(query))),
+            token,
+        )
+        .expect("api answers")
+    }
+
+    /// `GET /api/v1/search`, which must succeed: the body.
+    pub fn search(&self, query: &str, limit: usize) -> Value {
+        let (status, body) = self.try_search(query, limit, None);
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    }
+
+    /// Waits until `query` finds `count` events and returns them.
+    pub fn wait_for_hits(&self, query: &str, count: u64) -> Vec<Value> {
+        let found = wait_for(Duration::from_secs(20), || {
+            let body = self.search(query, 10_000);
+            (body["total"].as_u64() == Some(count)).then_some(body)
+        });
+        let body = found.unwrap_or_else(|| {
+            panic!(
+                "{query}: expected {count} events, got {}",
+                self.search(query, 10_000)
+            )
+        });
+        body["hits"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Its Prometheus metrics.
+    pub fn metrics(&self) -> String {
+        match http_get(&self.url("/metrics"), None) {
+            Ok((200, Value::String(text))) => text,
+            other => panic!("metrics: {other:?}"),
+        }
+    }
+
+    /// SIGKILL: no chance to flush or checkpoint anything.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, which must end the process cleanly.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful stop exits 0, got {status}");
+    }
+}
+
+impl Drop for KestrelServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
