@@ -450,3 +450,69 @@ fn collector_reports_health_readiness_and_metrics() {
     assert!(lag.contains("abc-json.log") && lag.ends_with(" 0"), "{lag}");
     kestrel.stop();
 }
+
+#[test]
+fn stack_traces_are_merged_per_source_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let lines = [
+        "2024-05-01 10:00:00 ERROR request failed",
+        "java.lang.IllegalStateException: boom",
+        "\tat com.example.Foo.bar(Foo.java:10)",
+        "Caused by: java.io.IOException: disk full",
+        "\t... 3 more",
+        "2024-05-01 10:00:01 INFO next request",
+        "2024-05-01 10:00:02 ERROR in python",
+        "Traceback (most recent call last):",
+        "  File \"app.py\", line 1, in <module>",
+        "ValueError: bad value",
+        "2024-05-01 10:00:03 ERROR in go",
+        "panic: runtime error: index out of range",
+        "goroutine 1 [running]:",
+        "main.main()",
+        "\t/app/main.go:5 +0x1d",
+        "2024-05-01 10:00:04 INFO last line",
+    ];
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let log = serde_json::to_string(&format!("{line}\n")).unwrap();
+            format!(
+                "{{\"log\":{log},\"stream\":\"stdout\",\"time\":\"2024-05-01T10:00:00.{n:09}Z\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(logs.join("app-json.log"), text).unwrap();
+    let sources = format!(
+        r#"partial_flush_timeout = "300ms"
+[[collector.sources]]
+paths = ["{}/*-json.log"]
+format = "docker"
+multiline = "date-prefix"
+"#,
+        logs.display()
+    );
+    let port = free_port();
+    let config = write_config_with_sources(dir.path(), &sources, port, "");
+    let kestrel = Kestrel::start(&config, port);
+    let hits = kestrel.wait_for_hits("*", 5);
+    let mut messages: Vec<&str> = hits
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    messages.sort();
+    assert_eq!(
+        messages,
+        [
+            lines[0..5].join("\n").as_str(),
+            lines[5],
+            &lines[6..10].join("\n"),
+            &lines[10..15].join("\n"),
+            lines[15],
+        ],
+        "one event per record, stack traces joined"
+    );
+    kestrel.stop();
+}

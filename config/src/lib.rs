@@ -358,6 +358,29 @@ pub struct SourceConfig {
     /// Where to start in a file seen for the first time (files with a
     /// checkpoint resume from it). Default: `beginning`.
     pub read_from: ReadFrom,
+    /// Multi-line records (stack traces) in container logs. Default: `none`.
+    pub multiline: Multiline,
+    /// A regular expression matching the lines that start a record; the
+    /// others join the record before them (overrides `multiline`). Default:
+    /// unset.
+    pub multiline_start: Option<String>,
+}
+
+/// How container lines are grouped into multi-line records; written in
+/// kebab-case.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Multiline {
+    /// One line, one event.
+    #[default]
+    None,
+    /// A line starting with a `YYYY-MM-DD` date starts a record; the lines
+    /// after it (a Java, Python or Go stack trace of an application that
+    /// dates its log lines) join it.
+    DatePrefix,
+    /// A line starting with a space or a tab joins the record before it
+    /// (Java's `\tat ...` frames, Go's indented frames).
+    Indented,
 }
 
 impl SourceConfig {

@@ -255,6 +255,13 @@ fn example_optional_settings_are_valid() {
         Some("docker")
     );
     assert_eq!(
+        config.collector.sources[0]
+            .multiline_start
+            .take()
+            .as_deref(),
+        Some(r"^\[?\d{4}-\d{2}-\d{2}")
+    );
+    assert_eq!(
         config.indexer.retention.take(),
         Some(Duration::from_secs(30 * 86_400))
     );
@@ -429,6 +436,8 @@ format = "json"
             exclude: vec!["/logs/noisy/*".into()],
             format: SourceFormat::K8sAudit,
             read_from: ReadFrom::End,
+            multiline: Multiline::None,
+            multiline_start: None,
         }]
     );
     assert_eq!(c.bus.kind, BusKind::Kafka);
@@ -968,6 +977,22 @@ fn max_limit_must_be_at_least_default_limit() {
     assert_eq!(
         invalid(&c),
         "query.default_limit: must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn multiline_settings_load_and_bad_patterns_are_named() {
+    let file = TempConfig::new(
+        "[[collector.sources]]\npaths = [\"/a/*.log\"]\nmultiline = \"date-prefix\"\n",
+    );
+    let c = file.load().unwrap();
+    assert_eq!(c.collector.sources[0].multiline, Multiline::DatePrefix);
+    let mut c = Config::default();
+    c.collector.sources[1].multiline_start = Some("^(unclosed".into());
+    let message = invalid(&c);
+    assert!(
+        message.starts_with("collector.sources[1].multiline_start: invalid regular expression"),
+        "{message}"
     );
 }
 

@@ -146,6 +146,14 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
         if source.paths.is_empty() {
             errors.add(format!("{key}.paths"), "must not be empty");
         }
+        if let Some(pattern) = &source.multiline_start {
+            if let Err(e) = regex::Regex::new(pattern) {
+                errors.add(
+                    format!("{key}.multiline_start"),
+                    format!("invalid regular expression {pattern:?}: {e}"),
+                );
+            }
+        }
         for (field, patterns) in [("paths", &source.paths), ("exclude", &source.exclude)] {
             for (j, pattern) in patterns.iter().enumerate() {
                 let key = format!("{key}.{field}[{j}]");

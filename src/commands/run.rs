@@ -9,8 +9,9 @@ use anyhow::Context;
 use kestrel_collector::discovery::docker::{DockerOptions, DockerSource};
 use kestrel_collector::enrich::kubernetes::{self, PodWatch, PodWatchSettings};
 use kestrel_collector::enrich::Enricher;
+use kestrel_collector::normalize::FirstLine;
 use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSource, TailStats};
-use kestrel_config::{Config, ReadFrom};
+use kestrel_config::{Config, Multiline, ReadFrom, SourceConfig};
 use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
 use kestrel_query::SearchEngine;
@@ -343,6 +344,7 @@ fn tail_options(config: &Config, docker: Option<&DockerSource>) -> anyhow::Resul
                 exclude,
                 format: format_of(source.format),
                 start_at_end: source.read_from == ReadFrom::End,
+                first_line: first_line(source)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -366,8 +368,24 @@ fn tail_options(config: &Config, docker: Option<&DockerSource>) -> anyhow::Resul
                 exclude: Vec::new(),
                 format: kestrel_collector::Format::Docker,
                 start_at_end: false,
+                first_line: None,
             },
         }),
+    })
+}
+
+/// The multi-line grouping of a source: its `multiline_start` expression, else its
+/// `multiline` preset.
+fn first_line(source: &SourceConfig) -> anyhow::Result<Option<FirstLine>> {
+    if let Some(pattern) = &source.multiline_start {
+        let start =
+            regex::Regex::new(pattern).with_context(|| format!("multiline_start {pattern:?}"))?;
+        return Ok(Some(FirstLine::new(move |line: &str| start.is_match(line))));
+    }
+    Ok(match source.multiline {
+        Multiline::None => None,
+        Multiline::DatePrefix => Some(FirstLine::date_prefix()),
+        Multiline::Indented => Some(FirstLine::not_indented()),
     })
 }
 

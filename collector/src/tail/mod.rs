@@ -65,6 +65,8 @@ pub struct TailSource {
     pub format: Format,
     /// Start files never seen before at their end instead of their beginning.
     pub start_at_end: bool,
+    /// Multi-line grouping of container lines (stack traces), if any.
+    pub first_line: Option<crate::normalize::FirstLine>,
 }
 
 /// Settings of the tailer.
@@ -558,7 +560,7 @@ impl Tailer {
                     context,
                     NormalizeOptions {
                         max_record_bytes: self.options.max_event_bytes,
-                        ..NormalizeOptions::default()
+                        first_line: source.first_line.clone(),
                     },
                 ),
                 line_starts: VecDeque::new(),

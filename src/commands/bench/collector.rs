@@ -127,6 +127,7 @@ fn tail_to_black_hole(
                 exclude: Vec::new(),
                 format,
                 start_at_end: false,
+                first_line: None,
             }],
             poll_interval: Duration::from_millis(50),
             batch_max_events: 1000,
