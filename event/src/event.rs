@@ -110,6 +110,21 @@ pub struct ContainerMeta {
     /// `container.labels.*`.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub labels: Map<String, Value>,
+    /// `container.compose.*`: the Docker Compose project and service, from the container's
+    /// `com.docker.compose.*` labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<ComposeMeta>,
+}
+
+/// `container.compose.*`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ComposeMeta {
+    /// `container.compose.project` (label `com.docker.compose.project`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// `container.compose.service` (label `com.docker.compose.service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// `kubernetes.*`.

@@ -15,8 +15,9 @@ mod timestamp;
 
 pub use dead_letter::DeadLetter;
 pub use event::{
-    lookup_path, ContainerMeta, Event, EventKind, EventMeta, HostMeta, KubernetesContainer,
-    KubernetesMeta, KubernetesNode, KubernetesOwner, KubernetesPod, LogFile, LogMeta, Stream,
+    lookup_path, ComposeMeta, ContainerMeta, Event, EventKind, EventMeta, HostMeta,
+    KubernetesContainer, KubernetesMeta, KubernetesNode, KubernetesOwner, KubernetesPod, LogFile,
+    LogMeta, Stream,
 };
 pub use id::{event_id, RecordPosition};
 pub use timestamp::{format_timestamp, parse_timestamp, Timestamp, TimestampError};

@@ -76,6 +76,8 @@ pub const FIELD_SPECS: &[FieldSpec] = &[
     spec("container.id", Keyword, true),
     spec("container.name", Keyword, true),
     spec("container.image", Keyword, true),
+    spec("container.compose.project", Keyword, true),
+    spec("container.compose.service", Keyword, true),
     spec("kubernetes.namespace", Keyword, true),
     spec("kubernetes.pod.name", Keyword, true),
     spec("kubernetes.pod.uid", Keyword, false),

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use kestrel_event::{ContainerMeta, Event, KubernetesContainer, KubernetesMeta, KubernetesPod};
+use kestrel_event::{
+    ComposeMeta, ContainerMeta, Event, KubernetesContainer, KubernetesMeta, KubernetesPod,
+};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
@@ -23,6 +25,9 @@ const POD_NAMESPACE_LABEL: &str = "io.kubernetes.pod.namespace";
 const POD_NAME_LABEL: &str = "io.kubernetes.pod.name";
 const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
 const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
+/// Docker Compose's labels on the containers it creates.
+const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
+const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
 
 /// How many unknown container ids may wait for the watcher to look them up; more are dropped
 /// (the next event of the same container asks again).
@@ -48,6 +53,7 @@ pub struct ContainerInfo {
 struct Enrichment {
     name: Option<String>,
     image: Option<String>,
+    compose: Option<ComposeMeta>,
     labels: Map<String, Value>,
     kubernetes: Option<KubernetesMeta>,
 }
@@ -72,9 +78,13 @@ impl Enrichment {
                 container: container_name.map(|name| KubernetesContainer { name: Some(name) }),
                 ..KubernetesMeta::default()
             });
+        let (project, service) = (label(COMPOSE_PROJECT_LABEL), label(COMPOSE_SERVICE_LABEL));
+        let compose =
+            (project.is_some() || service.is_some()).then_some(ComposeMeta { project, service });
         Enrichment {
             name: info.name.clone(),
             image: info.image.clone(),
+            compose,
             labels: info
                 .labels
                 .iter()
@@ -92,6 +102,9 @@ impl Enrichment {
         }
         if container.image.is_none() {
             container.image.clone_from(&self.image);
+        }
+        if container.compose.is_none() {
+            container.compose.clone_from(&self.compose);
         }
         for (key, value) in &self.labels {
             if !container.labels.contains_key(key) {
@@ -323,6 +336,9 @@ mod tests {
         assert_eq!(container.image.as_deref(), Some("nginx:1.27"));
         assert_eq!(container.labels["team"], "blue");
         assert_eq!(container.labels["com.docker.compose.service"], "web");
+        let compose = container.compose.as_ref().unwrap();
+        assert_eq!(compose.service.as_deref(), Some("web"));
+        assert_eq!(compose.project, None);
         let kubernetes = e.kubernetes.as_ref().unwrap();
         assert_eq!(kubernetes.namespace.as_deref(), Some("shop"));
         let pod = kubernetes.pod.as_ref().unwrap();
