@@ -123,6 +123,8 @@ impl Containers {
             "team=blue",
             "--label",
             "io.kubernetes.pod.namespace=shop",
+            "--label",
+            "com.docker.compose.service=writer",
         ];
         args.extend_from_slice(options);
         args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
@@ -251,6 +253,7 @@ impl Expected {
             if container["name"] != self.name.as_str()
                 || container["image"] != IMAGE
                 || container["labels"]["team"] != "blue"
+                || container["compose"]["service"] != "writer"
                 || hit["kubernetes"]["namespace"] != "shop"
             {
                 return Err(format!(
