@@ -80,7 +80,8 @@ say "tests"
 cargo test --workspace --all-targets --locked
 
 say "large tests (release build: 1M events exported in bounded memory)"
-cargo build --release --locked --bin kestrel
+# Without line tables: the release build is only run here, and debug info costs disk.
+CARGO_PROFILE_RELEASE_DEBUG=false cargo build --release --locked --bin kestrel
 RELEASE_BINARY="$repo/target/release/kestrel" cargo test --locked --test large -- --ignored
 
 say "all tests passed"
