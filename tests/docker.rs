@@ -157,14 +157,28 @@ impl Drop for Containers {
 
 /// A configuration tailing `<data root>/containers/*/*-json.log*`.
 fn write_config(dir: &Path, docker_host: &str, port: u16) -> PathBuf {
-    let glob = format!(
+    write_config_with_glob(dir, docker_host, port, &containers_glob())
+}
+
+/// Where the daemon's json-file logs and their rotated files are.
+fn containers_glob() -> String {
+    format!(
         "{}/*/*-json.log*",
         docker_ready().join("containers").display()
-    );
-    write_config_with_glob(dir, docker_host, port, &glob)
+    )
 }
 
 fn write_config_with_glob(dir: &Path, docker_host: &str, port: u16, glob: &str) -> PathBuf {
+    write_config_polling(dir, docker_host, port, glob, "50ms")
+}
+
+fn write_config_polling(
+    dir: &Path,
+    docker_host: &str,
+    port: u16,
+    glob: &str,
+    poll_interval: &str,
+) -> PathBuf {
     let config = dir.join("kestrel.toml");
     std::fs::write(
         &config,
@@ -174,7 +188,7 @@ data_dir = "{data}"
 host_name = "test-node"
 
 [collector]
-poll_interval = "50ms"
+poll_interval = "{poll_interval}"
 batch_max_events = 50
 max_event_bytes = 4194304
 
@@ -481,6 +495,80 @@ fn logs_are_found_through_the_api_when_no_glob_matches_them() {
         "LogPaths from the api are tailed: {:?}",
         all.iter().map(|e| e.check(&kestrel)).collect::<Vec<_>>()
     );
+}
+
+/// Docker's `max-size`/`max-file` rotation at a high rate: a container writes 100 000 lines
+/// of 120 bytes as fast as it can (10-20 MB/s here) into a log rotated every 2 MiB with two
+/// files kept, so that Docker deletes each file a few hundred milliseconds after creating it.
+/// Discovery polls only every 5 s here: the files are opened as they appear (inotify) and read
+/// through their handles once rotated away or deleted. Every line is indexed exactly once.
+#[test]
+fn logs_rotated_by_docker_at_a_high_rate_lose_no_line() {
+    const LINES: usize = 100_000;
+    let pad = "0".repeat(100);
+    let mut containers = Containers::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config_polling(dir.path(), &docker_host(), port, &containers_glob(), "5s");
+    let kestrel = Kestrel::start(&config, port);
+    let started = std::time::Instant::now();
+    let (id, name) = containers.run(
+        "highrate",
+        &["--log-opt", "max-size=2m", "--log-opt", "max-file=2"],
+        &format!(
+            "sleep 1; i=0; while [ $i -lt {LINES} ]; do i=$((i+1)); echo \"high rate line $i {pad}\"; done"
+        ),
+    );
+    containers.wait_all();
+    let written_in = started.elapsed();
+    let log_dir = docker_ready().join("containers").join(&id);
+    let kept: Vec<String> = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("-json.log"))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        2,
+        "docker rotated the log and kept two files: {kept:?}"
+    );
+
+    let query = format!("container.id:{id}");
+    let complete = wait_for(Duration::from_secs(90), || {
+        (kestrel.search(&query, 0)["total"].as_u64() >= Some(LINES as u64)).then_some(())
+    });
+    // Late duplicates would show after a while.
+    std::thread::sleep(Duration::from_millis(600));
+    let events = kestrel.export(&query);
+    let suffix = format!(" {pad}");
+    let mut numbers: Vec<usize> = events
+        .iter()
+        .filter_map(|e| {
+            let message = e["message"].as_str()?.strip_prefix("high rate line ")?;
+            message.strip_suffix(&suffix)?.parse().ok()
+        })
+        .collect();
+    numbers.sort_unstable();
+    let distinct = {
+        let mut d = numbers.clone();
+        d.dedup();
+        d.len()
+    };
+    assert!(
+        complete.is_some() && numbers.len() == LINES && distinct == LINES,
+        "{name}: {LINES} lines written in {written_in:?}, index holds {} events, {} of them \
+         intact lines, {distinct} distinct (first missing: {:?})",
+        events.len(),
+        numbers.len(),
+        (1..=LINES).find(|n| numbers.binary_search(n).is_err())
+    );
+    assert!(numbers.iter().copied().eq(1..=LINES), "every line once");
+    let enriched = events
+        .iter()
+        .filter(|e| e["container"]["name"] == name.as_str())
+        .count();
+    assert_eq!(enriched, LINES, "every event carries its container's name");
 }
 
 /// The hits of one container's events.

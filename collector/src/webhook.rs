@@ -112,25 +112,41 @@ async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode,
     (StatusCode::OK, String::new())
 }
 
+/// The top-level keys a body is checked by; the rest of the body is only scanned (the
+/// normalizer reads it).
+#[derive(serde::Deserialize)]
+struct BodyHeader<'a> {
+    #[serde(borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default, rename = "apiVersion")]
+    api_version: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// A body must be JSON holding audit events: an `EventList`, an `Event`, or an array of them.
 fn check_body(body: &[u8]) -> Result<(), String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
-    let kind = value.get("kind").and_then(Value::as_str);
-    match (&value, kind) {
-        (Value::Object(_), Some("EventList") | Some("Event")) => {}
-        (Value::Array(_), _) => {}
-        (Value::Object(_), Some(other)) => {
+    let not_json = |e: serde_json::Error| format!("body is not JSON: {e}");
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        // An array: its items are checked one by one by the normalizer.
+        Some(b'[') => return Ok(()),
+        Some(b'{') => {}
+        _ => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
+            return Err("expected an audit.k8s.io EventList".into());
+        }
+    }
+    let header: BodyHeader = serde_json::from_slice(body).map_err(not_json)?;
+    match header.kind.as_deref() {
+        Some("EventList" | "Event") => {}
+        Some(other) => {
             return Err(format!(
                 "expected an audit.k8s.io EventList, found kind {other:?}"
             ))
         }
-        (Value::Object(_), None) => {
+        None => {
             return Err("expected an audit.k8s.io EventList, found an object without kind".into())
         }
-        _ => return Err("expected an audit.k8s.io EventList".into()),
     }
-    match value.get("apiVersion").and_then(Value::as_str) {
+    match header.api_version.as_deref() {
         Some(version) if !version.starts_with("audit.k8s.io/") => Err(format!(
             "expected apiVersion audit.k8s.io/*, found {version:?}"
         )),
@@ -188,6 +204,14 @@ mod tests {
             check_body(br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}"#)
                 .is_ok()
         );
-        assert!(check_body(b"42").is_err());
+        assert!(check_body(b"42").unwrap_err().contains("EventList"));
+        assert!(check_body(br#"{"kind":"Event""#)
+            .unwrap_err()
+            .contains("not JSON"));
+        assert!(check_body(
+            br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","x":[1,{"y":null}]}"#
+        )
+        .is_ok());
+        assert!(check_body(b" [] ").is_ok());
     }
 }

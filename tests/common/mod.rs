@@ -298,6 +298,25 @@ impl KestrelServer {
         body["hits"].as_array().cloned().unwrap_or_default()
     }
 
+    /// `GET /api/v1/export`: every event `query` finds (any number), as the stream sent them.
+    pub fn export(&self, query: &str) -> Vec<Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let response = agent
+            .get(&self.url(&format!("/api/v1/export?q={}", encode(query))))
+            .call()
+            .expect("export answers");
+        let reader = std::io::BufReader::new(response.into_body().into_reader());
+        std::io::BufRead::lines(reader)
+            .map(|line| {
+                let line = line.expect("export body is text");
+                serde_json::from_str(&line).expect("export lines are json")
+            })
+            .collect()
+    }
+
     /// Its Prometheus metrics.
     pub fn metrics(&self) -> String {
         match http_get(&self.url("/metrics"), None) {

@@ -1,7 +1,11 @@
-//! A polling tailer: finds files by glob patterns, follows each by its content's fingerprint
-//! (not its path), reads what it gains through its open handle, normalizes it, publishes it,
-//! and moves its checkpoint only once the bus has acknowledged the events read before it.
+//! The tailer: finds files by glob patterns (polling, and woken by inotify the moment a file
+//! appears), follows each by its content's fingerprint (not its path), reads what it gains
+//! through its open handle, normalizes it, publishes it, and moves its checkpoint only once
+//! the bus has acknowledged the events read before it.
 //!
+//! - A new file is opened as soon as it appears, before it has a line to fingerprint, so that
+//!   one created, filled and rotated away within a poll interval (Docker's `max-size`
+//!   rotation at high rates) is still read through its handle.
 //! - Rotation by rename: the renamed file keeps its fingerprint and is read to its end, through
 //!   the handle already open, even once it has left the globs or been deleted.
 //! - `copytruncate`: the truncated file is new content; the copy carries the old fingerprint
@@ -16,6 +20,7 @@
 
 pub mod fingerprint;
 mod reader;
+mod watch;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -39,6 +44,7 @@ use crate::normalize::{
 };
 use fingerprint::{is_compressed, read_head, Fingerprint};
 use reader::FileReader;
+use watch::{DirWatcher, Found, OpenedFile};
 
 const READ_CHUNK_BYTES: u64 = 256 << 10;
 
@@ -100,6 +106,8 @@ pub struct TailOptions {
 #[derive(Debug, Default)]
 pub struct DiscoveredPaths {
     patterns: std::sync::RwLock<std::collections::BTreeMap<String, String>>,
+    /// Changes at every update (lets a reader keep what it derived from the patterns).
+    generation: AtomicU64,
 }
 
 impl DiscoveredPaths {
@@ -128,7 +136,13 @@ impl DiscoveredPaths {
             .collect()
     }
 
+    /// A number that changes whenever the patterns may have.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.patterns
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -178,7 +192,29 @@ struct TailedFile {
     last_checkpoint: Instant,
     /// Most bytes read in one round (grows while a single line is longer).
     chunk_limit: u64,
+    /// Size and modification time when discovery last checked its content (checked again
+    /// only when they change).
+    checked: (u64, i64),
+    /// `kestrel_collector_lag_bytes` of this file.
+    lag: metrics::Gauge,
 }
+
+/// A file found but not followed yet, held open (so that it can be read even once it is
+/// rotated away or deleted) until its first line is complete, its format shows, and no
+/// enricher waits to learn about it.
+struct WaitingFile {
+    path: String,
+    source: TailSource,
+    file: File,
+    compressed: bool,
+    /// When it was found.
+    since: Instant,
+    /// When discovery (or inotify) last found it.
+    last_seen: Instant,
+}
+
+/// Device and inode of a file.
+type FileId = (u64, u64);
 
 /// What one read of one file produced, with the checkpoint it allows once acknowledged.
 struct Unit {
@@ -206,6 +242,7 @@ pub async fn run_tailer(
         Arc::clone(&persisted),
     ));
     let reader = tokio::task::spawn_blocking(move || {
+        let watcher = DirWatcher::start(source_matcher(&options));
         let mut tailer = Tailer {
             options,
             files: HashMap::new(),
@@ -221,7 +258,8 @@ pub async fn run_tailer(
             unpersisted: VecDeque::new(),
             persisted,
             backlog: false,
-            held: HashMap::new(),
+            waiting: HashMap::new(),
+            watcher,
         };
         tailer.run(&stop)
     });
@@ -301,13 +339,16 @@ struct Tailer {
     persisted: Arc<AtomicU64>,
     /// A read of this round filled its chunk: more is waiting.
     backlog: bool,
-    /// New files waiting for an enricher, and since when.
-    held: HashMap<String, Instant>,
+    /// Files found but not followed yet.
+    waiting: HashMap<FileId, WaitingFile>,
+    /// Wakes the tailer when files appear.
+    watcher: DirWatcher,
 }
 
 impl Tailer {
-    /// Looks for files every poll interval; reads rounds back to back while a file has more
-    /// than a chunk waiting, else sleeps until the next poll.
+    /// Looks for files every poll interval, and at once when inotify reports one; reads
+    /// rounds back to back while a file has more than a chunk waiting, else waits for the
+    /// next poll or the next new file.
     fn run(&mut self, stop: &AtomicBool) -> Result<(), CollectError> {
         let mut last_discovery: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
@@ -317,34 +358,152 @@ impl Tailer {
                 last_discovery = Some(started);
             }
             let backlog = self.read_round()?;
-            let elapsed = started.elapsed();
-            if !backlog && elapsed < self.options.poll_interval {
-                std::thread::sleep(self.options.poll_interval - elapsed);
+            let wait = match backlog {
+                true => Duration::ZERO,
+                false => self.options.poll_interval.saturating_sub(started.elapsed()),
+            };
+            let mut found = Vec::new();
+            self.watcher.wait(wait, &mut found);
+            for found in found {
+                match found {
+                    Found::Opened(opened) => self.take_opened(opened),
+                    Found::Rescan => last_discovery = None,
+                }
             }
         }
         Ok(())
     }
 
-    /// Discovers files, notes renames and truncations, identifies new files.
+    /// Discovers files, watches their directories, notes renames and truncations, opens new
+    /// files.
     fn find_files(&mut self) {
-        let unknown = self.match_followed(self.discover());
-        let mut held = HashMap::new();
+        let sources = self.sources();
+        let mut directories = std::collections::BTreeSet::new();
+        for pattern in sources.iter().flat_map(|s| &s.patterns) {
+            watch::directories_of(pattern, &mut directories);
+        }
+        self.watcher.watch_only(&directories);
+        metrics::gauge!("kestrel_collector_directories_watched").set(self.watcher.watched() as f64);
+        let unknown = self.match_followed(discover(&sources));
+        self.open_new(unknown);
+    }
+
+    /// Keeps a file the watcher opened as it appeared, unless it is one already open.
+    fn take_opened(&mut self, opened: OpenedFile) {
+        let OpenedFile {
+            path,
+            source,
+            id,
+            file,
+        } = opened;
+        let followed = self
+            .files
+            .values()
+            .any(|f| matches!(f.reader, FileReader::Plain(_)) && (f.device, f.inode) == id);
+        if followed || self.finished.contains(&id) {
+            return;
+        }
         let now = Instant::now();
-        for (path, source) in unknown {
-            if let Some(since) = self.hold(&path, now) {
-                held.insert(path, since);
+        let path = path.to_string_lossy().into_owned();
+        if let Some(waiting) = self.waiting.get_mut(&id) {
+            waiting.last_seen = now;
+            waiting.path = path;
+            return;
+        }
+        let Some(source) = self.sources().into_iter().nth(source) else {
+            return;
+        };
+        let compressed = is_compressed(Path::new(&path));
+        self.waiting.insert(
+            id,
+            WaitingFile {
+                path,
+                source,
+                file,
+                compressed,
+                since: now,
+                last_seen: now,
+            },
+        );
+    }
+
+    /// The configured sources, then the files a watcher discovered (read as its source says).
+    fn sources(&self) -> Vec<TailSource> {
+        all_sources(&self.options.sources, self.options.discovered.as_ref())
+    }
+
+    /// Opens files not followed yet, so that they can be read whatever happens to their name,
+    /// and notes where those already open are now.
+    fn open_new(&mut self, unknown: Vec<(String, TailSource, FileId)>) {
+        let now = Instant::now();
+        for (path, source, id) in unknown {
+            if let Some(waiting) = self.waiting.get_mut(&id) {
+                waiting.last_seen = now;
+                waiting.path = path;
                 continue;
             }
-            if let Err(error) = self.identify(&path, &source) {
-                tracing::warn!(path, %error, "cannot open file, will retry");
+            let compressed = is_compressed(Path::new(&path));
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(error) => {
+                    tracing::warn!(path, %error, "cannot open file, will retry");
+                    continue;
+                }
+            };
+            // Checked on the handle: the name may already hold another file.
+            let opened = file.metadata().map(|m| (m.dev(), m.ino()));
+            if opened.as_ref().is_ok_and(|opened| *opened != id) {
+                continue;
+            }
+            self.waiting.insert(
+                id,
+                WaitingFile {
+                    path,
+                    source,
+                    file,
+                    compressed,
+                    since: now,
+                    last_seen: now,
+                },
+            );
+        }
+    }
+
+    /// Follows the open files whose first line is complete; forgets those that vanished
+    /// before they had one.
+    fn identify_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let ids: Vec<FileId> = self.waiting.keys().copied().collect();
+        for id in ids {
+            let Some(waiting) = self.waiting.remove(&id) else {
+                continue;
+            };
+            if self.held_for_enrichment(&waiting, now) {
+                self.waiting.insert(id, waiting);
+                continue;
+            }
+            let path = waiting.path.clone();
+            match self.identify(waiting, id) {
+                Ok(None) => {}
+                // Still no complete first line long after it left the globs: given up.
+                Ok(Some(waiting)) if now.saturating_duration_since(waiting.last_seen) >= LINGER => {
+                    tracing::debug!(path, "file gone before its first line, forgotten");
+                }
+                Ok(Some(waiting)) => {
+                    self.waiting.insert(id, waiting);
+                }
+                Err(error) => tracing::warn!(path, %error, "cannot read file, will retry"),
             }
         }
-        self.held = held;
     }
 
     /// Reads each followed file's new bytes, publishes them, retires files gone and read to
     /// their end. Returns whether a file has more waiting than one read took.
     fn read_round(&mut self) -> Result<bool, CollectError> {
+        self.identify_waiting();
         self.backlog = false;
         let mut keys: Vec<Fingerprint> = self.files.keys().copied().collect();
         keys.sort_unstable();
@@ -384,48 +543,23 @@ impl Tailer {
             .map_or(Duration::ZERO, |(_, published)| published.elapsed())
     }
 
-    fn discover(&self) -> Vec<(String, TailSource)> {
-        let mut found = Vec::new();
-        let discovered = self.options.discovered.as_ref().map(|d| {
-            let mut source = d.source.clone();
-            source.patterns = d.paths.patterns();
-            source
-        });
-        // The configured sources first: a file both match is read as its source says.
-        for source in self.options.sources.iter().chain(discovered.as_ref()) {
-            for pattern in &source.patterns {
-                let Ok(paths) = glob::glob(pattern) else {
-                    continue;
-                };
-                for path in paths.flatten() {
-                    if !path.is_file() || source.exclude.iter().any(|p| p.matches_path(&path)) {
-                        continue;
-                    }
-                    let Ok(absolute) = std::path::absolute(&path) else {
-                        continue;
-                    };
-                    found.push((absolute.to_string_lossy().into_owned(), source.clone()));
-                }
-            }
-        }
-        // A stable sort keeps the first source of each path first, and dedup keeps it.
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found.dedup_by(|a, b| a.0 == b.0);
-        found
-    }
-
-    /// When a file not followed yet waits for an enricher that is about to learn about its
-    /// container: since when it waits (`None`: read it now).
-    fn hold(&self, path: &str, now: Instant) -> Option<Instant> {
-        let since = self.held.get(path).copied().unwrap_or(now);
-        let waiting = now.saturating_duration_since(since) < ENRICHMENT_WAIT
-            && self.options.enrichers.iter().any(|e| e.expects(path));
-        waiting.then_some(since)
+    /// Whether a file not followed yet waits for an enricher that is about to learn about
+    /// its container.
+    fn held_for_enrichment(&self, waiting: &WaitingFile, now: Instant) -> bool {
+        now.saturating_duration_since(waiting.since) < ENRICHMENT_WAIT
+            && self
+                .options
+                .enrichers
+                .iter()
+                .any(|e| e.expects(&waiting.path))
     }
 
     /// Marks the followed files discovery found again (noting renames) and detaches those
-    /// truncated in place; returns the paths of files not followed yet.
-    fn match_followed(&mut self, found: Vec<(String, TailSource)>) -> Vec<(String, TailSource)> {
+    /// truncated in place; returns the files not followed yet.
+    fn match_followed(
+        &mut self,
+        found: Vec<(String, TailSource)>,
+    ) -> Vec<(String, TailSource, FileId)> {
         let by_inode: HashMap<(u64, u64), Fingerprint> = self
             .files
             .iter()
@@ -443,19 +577,27 @@ impl Tailer {
                 continue;
             }
             let Some(key) = by_inode.get(&inode).copied() else {
-                unknown.push((path, source));
+                unknown.push((path, source, inode));
                 continue;
             };
             let Some(tailed) = self.files.get_mut(&key) else {
                 continue;
             };
-            if metadata.len() < tailed.cursor.offset || !still_holds(&tailed.reader, key) {
+            // The head is read again only when the file changed since it was last checked.
+            let state = (
+                metadata.len(),
+                metadata.mtime_nsec() + metadata.mtime() * 1_000_000_000,
+            );
+            let changed = std::mem::replace(&mut tailed.checked, state) != state;
+            let truncated = metadata.len() < tailed.cursor.offset
+                || (changed && !still_holds(&tailed.reader, key));
+            if truncated {
                 tracing::info!(
                     path,
                     "file truncated in place, its copy resumes its position"
                 );
                 self.detach(key);
-                unknown.push((path, source));
+                unknown.push((path, source, inode));
                 continue;
             }
             tailed.last_seen = now;
@@ -477,29 +619,35 @@ impl Tailer {
         self.detached.insert(key, position);
     }
 
-    /// Opens a file not followed yet, fingerprints it and follows it: from its checkpoint when
-    /// its content was read before (under this or another name), else from its start (or end).
-    fn identify(&mut self, path: &str, source: &TailSource) -> std::io::Result<()> {
-        let compressed = is_compressed(Path::new(path));
-        let file = File::open(path)?;
-        let metadata = file.metadata()?;
-        let (device, inode, size) = (metadata.dev(), metadata.ino(), metadata.len());
-        let head = read_head(&file, compressed)?;
+    /// Fingerprints an open file and follows it: from its checkpoint when its content was
+    /// read before (under this or another name), else from its start (or end). Gives the file
+    /// back when it must wait (its first line or format not complete yet, or its content
+    /// already followed under another name).
+    fn identify(
+        &mut self,
+        waiting: WaitingFile,
+        (device, inode): FileId,
+    ) -> std::io::Result<Option<WaitingFile>> {
+        let compressed = waiting.compressed;
+        let size = waiting.file.metadata()?.len();
+        let head = read_head(&waiting.file, compressed)?;
         let Some(key) = Fingerprint::of_head(&head) else {
             // Empty, or its first line is not complete yet: look again next round.
-            return Ok(());
+            return Ok(Some(waiting));
         };
-        if let Some(followed) = self.files.get(&key) {
-            tracing::debug!(path, followed = %followed.path, "same content as a followed file, skipped");
-            return Ok(());
+        if self.files.contains_key(&key) {
+            // A copy of a followed file (`copytruncate`'s, before the truncation): it takes
+            // over once the original is detached.
+            return Ok(Some(waiting));
         }
+        let (path, source, file) = (waiting.path.as_str(), &waiting.source, &waiting.file);
         let format = match source.format {
             Format::Auto => {
                 let detect_head = match compressed {
                     true => head,
                     false => {
                         let mut head = Vec::with_capacity(4096);
-                        reader::from_start(&file)?
+                        reader::from_start(file)?
                             .take(DETECT_HEAD_BYTES as u64)
                             .read_to_end(&mut head)?;
                         head
@@ -508,7 +656,7 @@ impl Tailer {
                 match detect_format(Path::new(path), &detect_head) {
                     Some(format) => format,
                     // Unrecognizable yet: look again next round.
-                    None => return Ok(()),
+                    None => return Ok(Some(waiting)),
                 }
             }
             format => format,
@@ -527,7 +675,7 @@ impl Tailer {
                 },
             ),
             None if source.start_at_end && !compressed => {
-                (path.to_owned(), end_cursor(&file, size)?)
+                (path.to_owned(), end_cursor(file, size)?)
             }
             None => (path.to_owned(), LineCursor::START),
         };
@@ -546,10 +694,14 @@ impl Tailer {
             ingested: chrono::Utc::now(),
         };
         let now = Instant::now();
+        let lag = metrics::gauge!("kestrel_collector_lag_bytes", "path" => origin.clone());
+        let WaitingFile {
+            path, source, file, ..
+        } = waiting;
         self.files.insert(
             key,
             TailedFile {
-                path: path.to_owned(),
+                path,
                 origin,
                 device,
                 inode,
@@ -568,9 +720,11 @@ impl Tailer {
                 last_seen: now,
                 last_checkpoint: now,
                 chunk_limit: READ_CHUNK_BYTES,
+                checked: (0, 0),
+                lag,
             },
         );
-        Ok(())
+        Ok(None)
     }
 
     /// Reads what the file gained since the last round. `None` when nothing changed.
@@ -645,7 +799,8 @@ impl Tailer {
             metrics::counter!("kestrel_collector_lines_total").increment(lines);
         }
         if let Some(size) = size {
-            metrics::gauge!("kestrel_collector_lag_bytes", "path" => tailed.origin.clone())
+            tailed
+                .lag
                 .set(size.saturating_sub(tailed.cursor.offset) as f64);
         }
         let flush_due = complete
@@ -709,7 +864,7 @@ impl Tailer {
         };
         self.resume.set(&key.to_hex(), position_of(&mut tailed));
         tracing::info!(path = %tailed.path, offset = tailed.cursor.offset, "file read to its end, closed");
-        metrics::gauge!("kestrel_collector_lag_bytes", "path" => tailed.origin.clone()).set(0.0);
+        tailed.lag.set(0.0);
     }
 
     fn publish(&mut self, unit: Unit) -> Result<(), CollectError> {
@@ -823,4 +978,160 @@ fn end_cursor(file: &File, size: u64) -> std::io::Result<LineCursor> {
         offset: size,
         line: lines,
     })
+}
+
+/// The files the sources' patterns match now, each with the first source that matches it.
+fn discover(sources: &[TailSource]) -> Vec<(String, TailSource)> {
+    let mut found = Vec::new();
+    for source in sources {
+        for pattern in &source.patterns {
+            let Ok(paths) = glob::glob(pattern) else {
+                continue;
+            };
+            for path in paths.flatten() {
+                if !path.is_file() || source.exclude.iter().any(|p| p.matches_path(&path)) {
+                    continue;
+                }
+                let Ok(absolute) = std::path::absolute(&path) else {
+                    continue;
+                };
+                found.push((absolute.to_string_lossy().into_owned(), source.clone()));
+            }
+        }
+    }
+    // A stable sort keeps the first source of each path first, and dedup keeps it.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.dedup_by(|a, b| a.0 == b.0);
+    found
+}
+
+/// The configured sources, then the files a watcher discovered (read as its source says).
+fn all_sources(
+    configured: &[TailSource],
+    discovered: Option<&DiscoveredSource>,
+) -> Vec<TailSource> {
+    let mut sources = configured.to_vec();
+    if let Some(discovered) = discovered {
+        let mut source = discovered.source.clone();
+        source.patterns = discovered.paths.patterns();
+        sources.push(source);
+    }
+    sources
+}
+
+/// Tells the watcher's thread which source (by index in [`all_sources`]) wants a new file.
+fn source_matcher(options: &TailOptions) -> watch::SourceMatcher {
+    let configured: Vec<SourcePatterns> = options.sources.iter().map(SourcePatterns::of).collect();
+    let discovered = options.discovered.clone();
+    let mut discovered_patterns: Option<(u64, SourcePatterns)> = None;
+    Box::new(move |path| {
+        if let Some(index) = configured.iter().position(|s| s.matches(path)) {
+            return Some(index);
+        }
+        let discovered = discovered.as_ref()?;
+        let generation = discovered.paths.generation();
+        if discovered_patterns
+            .as_ref()
+            .is_none_or(|(g, _)| *g != generation)
+        {
+            let mut source = discovered.source.clone();
+            source.patterns = discovered.paths.patterns();
+            discovered_patterns = Some((generation, SourcePatterns::of(&source)));
+        }
+        let (_, patterns) = discovered_patterns.as_mut()?;
+        patterns.matches(path).then_some(configured.len())
+    })
+}
+
+/// A source's patterns, compiled.
+struct SourcePatterns {
+    include: Vec<glob::Pattern>,
+    exclude: Vec<glob::Pattern>,
+}
+
+impl SourcePatterns {
+    fn of(source: &TailSource) -> SourcePatterns {
+        SourcePatterns {
+            include: source
+                .patterns
+                .iter()
+                .filter_map(|p| glob::Pattern::new(p).ok())
+                .collect(),
+            exclude: source.exclude.clone(),
+        }
+    }
+
+    /// Whether `path` is one of the source's files: `*` does not cross `/`, as in discovery.
+    fn matches(&self, path: &Path) -> bool {
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        self.include
+            .iter()
+            .any(|p| p.matches_path_with(path, options))
+            && !self.exclude.iter().any(|p| p.matches_path(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(patterns: &[&str], exclude: &[&str]) -> TailSource {
+        TailSource {
+            patterns: patterns.iter().map(|p| p.to_string()).collect(),
+            exclude: exclude
+                .iter()
+                .map(|p| glob::Pattern::new(p).unwrap())
+                .collect(),
+            format: Format::Auto,
+            start_at_end: false,
+            first_line: None,
+        }
+    }
+
+    fn options(sources: Vec<TailSource>, discovered: Option<DiscoveredSource>) -> TailOptions {
+        TailOptions {
+            sources,
+            poll_interval: Duration::from_millis(250),
+            batch_max_events: 100,
+            host_name: "node".into(),
+            checkpoint_path: PathBuf::from("unused"),
+            partial_flush_timeout: Duration::from_secs(1),
+            max_event_bytes: 1 << 20,
+            enrichers: Default::default(),
+            discovered,
+        }
+    }
+
+    #[test]
+    fn new_files_are_matched_as_discovery_would_find_them() {
+        let paths = Arc::new(DiscoveredPaths::default());
+        let discovered = DiscoveredSource {
+            paths: Arc::clone(&paths),
+            source: source(&[], &[]),
+        };
+        let mut matcher = source_matcher(&options(
+            vec![
+                source(&["/logs/*/*-json.log*"], &["/logs/skip/*"]),
+                source(&["/pods/**/*.log"], &[]),
+            ],
+            Some(discovered),
+        ));
+        let mut source_of = |path: &str| matcher(Path::new(path));
+        assert_eq!(source_of("/logs/c1/c1-json.log"), Some(0));
+        assert_eq!(source_of("/logs/c1/c1-json.log.1"), Some(0));
+        // `*` stays within one directory, as when globbing.
+        assert_eq!(source_of("/logs/c1/deeper/c1-json.log"), None);
+        assert_eq!(source_of("/logs/skip/s-json.log"), None);
+        assert_eq!(source_of("/pods/ns_pod_uid/app/0.log"), Some(1));
+        assert_eq!(source_of("/elsewhere/c2-json.log"), None);
+        // Patterns a watcher adds later are seen at once.
+        paths.insert("c2", "/elsewhere/c2-json.log*".into());
+        assert_eq!(source_of("/elsewhere/c2-json.log"), Some(2));
+        paths.remove("c2");
+        assert_eq!(source_of("/elsewhere/c2-json.log"), None);
+    }
 }
