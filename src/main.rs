@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod detection;
+mod limits;
 mod memory;
 mod pipeline;
 mod serve;

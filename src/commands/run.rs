@@ -70,6 +70,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
     if roles == Roles::COLLECTOR {
         crate::memory::disable_transparent_huge_pages();
     }
+    if roles.collector {
+        crate::limits::raise_open_files_limit();
+    }
     runtime()?.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let readiness = crate::telemetry::Readiness::default();
