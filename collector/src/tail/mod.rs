@@ -403,16 +403,31 @@ impl Tailer {
         if followed || self.finished.contains(&id) {
             return;
         }
-        let now = Instant::now();
         let path = path.to_string_lossy().into_owned();
-        if let Some(waiting) = self.waiting.get_mut(&id) {
-            waiting.last_seen = now;
-            waiting.path = path;
+        if self.seen_again(id, &path) {
             return;
         }
-        let Some(source) = self.sources().into_iter().nth(source) else {
-            return;
+        if let Some(source) = self.sources().into_iter().nth(source) {
+            self.keep_open(id, path, source, file);
+        }
+    }
+
+    /// Notes that a file kept open is still there, maybe under another name; `false` when it
+    /// is not one kept open.
+    fn seen_again(&mut self, id: FileId, path: &str) -> bool {
+        let Some(waiting) = self.waiting.get_mut(&id) else {
+            return false;
         };
+        waiting.last_seen = Instant::now();
+        if waiting.path != path {
+            waiting.path = path.to_owned();
+        }
+        true
+    }
+
+    /// Keeps a new file open until it can be followed (see [`Tailer::identify_waiting`]).
+    fn keep_open(&mut self, id: FileId, path: String, source: TailSource, file: File) {
+        let now = Instant::now();
         let compressed = is_compressed(Path::new(&path));
         self.waiting.insert(
             id,
@@ -435,14 +450,10 @@ impl Tailer {
     /// Opens files not followed yet, so that they can be read whatever happens to their name,
     /// and notes where those already open are now.
     fn open_new(&mut self, unknown: Vec<(String, TailSource, FileId)>) {
-        let now = Instant::now();
         for (path, source, id) in unknown {
-            if let Some(waiting) = self.waiting.get_mut(&id) {
-                waiting.last_seen = now;
-                waiting.path = path;
+            if self.seen_again(id, &path) {
                 continue;
             }
-            let compressed = is_compressed(Path::new(&path));
             let file = match File::open(&path) {
                 Ok(file) => file,
                 Err(error) => {
@@ -455,17 +466,7 @@ impl Tailer {
             if opened.as_ref().is_ok_and(|opened| *opened != id) {
                 continue;
             }
-            self.waiting.insert(
-                id,
-                WaitingFile {
-                    path,
-                    source,
-                    file,
-                    compressed,
-                    since: now,
-                    last_seen: now,
-                },
-            );
+            self.keep_open(id, path, source, file);
         }
     }
 
