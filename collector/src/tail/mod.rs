@@ -242,7 +242,7 @@ pub async fn run_tailer(
         Arc::clone(&persisted),
     ));
     let reader = tokio::task::spawn_blocking(move || {
-        let watcher = DirWatcher::start(source_matcher(&options));
+        let watcher = DirWatcher::start(source_matcher(&options), watch::MAX_UNTAKEN);
         let mut tailer = Tailer {
             options,
             files: HashMap::new(),
@@ -523,6 +523,7 @@ impl Tailer {
             .files
             .store(self.files.len() as u64, Ordering::Relaxed);
         metrics::gauge!("kestrel_collector_files_watched").set(self.files.len() as f64);
+        metrics::gauge!("kestrel_collector_files_waiting").set(self.waiting.len() as f64);
         metrics::gauge!("kestrel_collector_checkpoint_age_seconds")
             .set(self.checkpoint_age().as_secs_f64());
         Ok(self.backlog)

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -24,6 +24,11 @@ const MAX_WATCHES: usize = 8192;
 
 /// How often the event thread looks whether it should stop.
 const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// Most files opened and not yet taken by the tailer. When a reader held back by the bus lets
+/// them pile up, the event thread waits (and inotify's own queue takes over, then overflows
+/// into a rescan): descriptors and memory stay bounded.
+pub const MAX_UNTAKEN: usize = 4096;
 
 /// What the event thread found.
 #[derive(Debug)]
@@ -67,8 +72,9 @@ pub struct DirWatcher {
 }
 
 impl DirWatcher {
-    /// Starts the event thread; without inotify, a watcher whose waits only sleep.
-    pub fn start(matcher: SourceMatcher) -> DirWatcher {
+    /// Starts the event thread, which opens at most `max_untaken` files ahead of the tailer
+    /// ([`MAX_UNTAKEN`]); without inotify, a watcher whose waits only sleep.
+    pub fn start(matcher: SourceMatcher, max_untaken: usize) -> DirWatcher {
         let directories = Arc::new(Mutex::new(Directories::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut watcher = DirWatcher {
@@ -85,7 +91,7 @@ impl DirWatcher {
                 return watcher;
             }
         };
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = std::sync::mpsc::sync_channel(max_untaken);
         watcher.watches = Some(inotify.watches());
         let spawned = std::thread::Builder::new()
             .name("tail-watch".into())
@@ -202,7 +208,7 @@ fn read_events(
     mut inotify: Inotify,
     directories: Arc<Mutex<Directories>>,
     mut matcher: SourceMatcher,
-    found: Sender<Found>,
+    found: SyncSender<Found>,
     stop: Arc<AtomicBool>,
 ) {
     let mut buffer = vec![0u8; 64 * 1024];
@@ -331,7 +337,7 @@ mod tests {
     #[test]
     fn files_created_or_moved_in_are_opened_at_once_and_read_after_deletion() {
         let dir = tempfile::tempdir().unwrap();
-        let mut watcher = DirWatcher::start(logs_only());
+        let mut watcher = DirWatcher::start(logs_only(), MAX_UNTAKEN);
         watcher.watch_only(&BTreeSet::from([dir.path().to_path_buf()]));
         assert_eq!(watcher.watched(), 1);
 
@@ -370,9 +376,31 @@ mod tests {
     }
 
     #[test]
+    fn files_piling_up_beyond_the_bound_wait_for_the_tailer_and_are_all_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = DirWatcher::start(logs_only(), 16);
+        watcher.watch_only(&BTreeSet::from([dir.path().to_path_buf()]));
+        let count = 200;
+        for n in 0..count {
+            std::fs::write(dir.path().join(format!("{n}.log")), b"x\n").unwrap();
+        }
+        let found = wait_for_files(&mut watcher, count);
+        let mut names: Vec<String> = found
+            .iter()
+            .map(|f| match f {
+                Found::Opened(opened) => opened.path.display().to_string(),
+                Found::Rescan => "rescan".to_owned(),
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "each file once, none lost");
+    }
+
+    #[test]
     fn a_new_directory_calls_for_a_rescan_and_unwatched_ones_stay_silent() {
         let dir = tempfile::tempdir().unwrap();
-        let mut watcher = DirWatcher::start(logs_only());
+        let mut watcher = DirWatcher::start(logs_only(), MAX_UNTAKEN);
         watcher.watch_only(&BTreeSet::from([dir.path().to_path_buf()]));
         std::fs::create_dir(dir.path().join("pod")).unwrap();
         let found = wait_for_files(&mut watcher, 1);
