@@ -516,3 +516,60 @@ multiline = "date-prefix"
     );
     kestrel.stop();
 }
+
+#[test]
+fn read_from_end_skips_what_files_held_at_start_and_reads_later_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let line = |n: usize| {
+        format!(
+            "{{\"log\":\"line {n}\\n\",\"stream\":\"stdout\",\"time\":\"2024-05-01T10:00:00.{n:09}Z\"}}\n"
+        )
+    };
+    let old: String = (0..20).map(line).collect();
+    std::fs::write(logs.join("present-json.log"), old).unwrap();
+    let sources = format!(
+        r#"
+[[collector.sources]]
+paths = ["{}/*-json.log"]
+format = "docker"
+read_from = "end"
+"#,
+        logs.display()
+    );
+    let port = free_port();
+    let config = write_config_with_sources(dir.path(), &sources, port, "");
+    let kestrel = Kestrel::start(&config, port);
+    // Let the first discovery pass, then write to the old file and create new ones (one by
+    // rename, as a rotation would).
+    std::thread::sleep(Duration::from_millis(500));
+    let mut present = std::fs::OpenOptions::new()
+        .append(true)
+        .open(logs.join("present-json.log"))
+        .unwrap();
+    present
+        .write_all((20..25).map(line).collect::<String>().as_bytes())
+        .unwrap();
+    std::fs::write(
+        logs.join("created-json.log"),
+        (100..110).map(line).collect::<String>(),
+    )
+    .unwrap();
+    let staged = dir.path().join("staged");
+    std::fs::write(&staged, (200..203).map(line).collect::<String>()).unwrap();
+    std::fs::rename(&staged, logs.join("moved-json.log")).unwrap();
+
+    let hits = kestrel.wait_for_hits("*", 18);
+    let mut numbers: Vec<usize> = hits
+        .iter()
+        .filter_map(|h| h["message"].as_str()?.strip_prefix("line ")?.parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    let expected: Vec<usize> = (20..25).chain(100..110).chain(200..203).collect();
+    assert_eq!(
+        numbers, expected,
+        "what the file held at start is skipped; later lines and later files are read whole"
+    );
+    kestrel.stop();
+}

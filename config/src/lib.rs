@@ -356,7 +356,9 @@ pub struct SourceConfig {
     /// How the lines are encoded. Default: `auto`.
     pub format: SourceFormat,
     /// Where to start in a file seen for the first time (files with a
-    /// checkpoint resume from it). Default: `beginning`.
+    /// checkpoint resume from it): `end` skips what the files present at
+    /// start already hold; files that appear later are read whole. Default:
+    /// `beginning`.
     pub read_from: ReadFrom,
     /// Multi-line records (stack traces) in container logs. Default: `none`.
     pub multiline: Multiline,
@@ -417,7 +419,8 @@ pub enum ReadFrom {
     /// Read the whole file.
     #[default]
     Beginning,
-    /// Only read what is written after the file was found.
+    /// Of the files present when the collector starts, only read what is
+    /// written afterwards (files that appear later are read whole).
     End,
 }
 

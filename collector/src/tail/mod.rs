@@ -69,7 +69,8 @@ pub struct TailSource {
     pub exclude: Vec<glob::Pattern>,
     /// Their format (`Auto` detects per file).
     pub format: Format,
-    /// Start files never seen before at their end instead of their beginning.
+    /// Start the files present when the tailer starts, never seen before, at their end
+    /// instead of their beginning (files that appear later are read whole).
     pub start_at_end: bool,
     /// Multi-line grouping of container lines (stack traces), if any.
     pub first_line: Option<crate::normalize::FirstLine>,
@@ -211,6 +212,8 @@ struct WaitingFile {
     since: Instant,
     /// When discovery (or inotify) last found it.
     last_seen: Instant,
+    /// Found by the first discovery: there before the tailer started.
+    at_start: bool,
 }
 
 /// Device and inode of a file.
@@ -260,6 +263,7 @@ pub async fn run_tailer(
             backlog: false,
             waiting: HashMap::new(),
             watcher,
+            started: false,
         };
         tailer.run(&stop)
     });
@@ -343,6 +347,8 @@ struct Tailer {
     waiting: HashMap<FileId, WaitingFile>,
     /// Wakes the tailer when files appear.
     watcher: DirWatcher,
+    /// The first discovery is done: files found from now on appeared while the tailer ran.
+    started: bool,
 }
 
 impl Tailer {
@@ -386,6 +392,7 @@ impl Tailer {
         metrics::gauge!("kestrel_collector_directories_watched").set(self.watcher.watched() as f64);
         let unknown = self.match_followed(discover(&sources));
         self.open_new(unknown);
+        self.started = true;
     }
 
     /// Keeps a file the watcher opened as it appeared, unless it is one already open.
@@ -438,6 +445,7 @@ impl Tailer {
                 compressed,
                 since: now,
                 last_seen: now,
+                at_start: !self.started,
             },
         );
     }
@@ -676,7 +684,7 @@ impl Tailer {
                     line: position.line,
                 },
             ),
-            None if source.start_at_end && !compressed => {
+            None if source.start_at_end && waiting.at_start && !compressed => {
                 (path.to_owned(), end_cursor(file, size)?)
             }
             None => (path.to_owned(), LineCursor::START),
