@@ -110,13 +110,10 @@ fn alerts_are_delivered_signed_once_through_failures_restarts_and_redelivery() {
     let logs = dir.path().join("audit");
     std::fs::create_dir_all(&logs).unwrap();
     let rule = corpus_file("sigma_kubernetes_rules/kubernetes_audit_exec_into_container.yml");
-    let config = dir.path().join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-data_dir = "{data}"
-[collector]
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            r#"[collector]
 poll_interval = "50ms"
 [[collector.sources]]
 paths = ["{logs}/*.log"]
@@ -141,12 +138,10 @@ url = "http://127.0.0.1:{port}/down"
 retry_initial = "100ms"
 max_attempts = 2
 "#,
-            data = dir.path().join("data").display(),
             logs = logs.display(),
             rule = rule.display(),
         ),
-    )
-    .unwrap();
+    );
     let corpus =
         std::fs::read_to_string(corpus_file("combined/k8s_audit_events_all.jsonl")).unwrap();
     let exec = corpus

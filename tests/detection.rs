@@ -55,13 +55,10 @@ level: high
     )
     .unwrap();
     let port = free_port();
-    let config = dir.path().join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-data_dir = "{data}"
-[collector]
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            r#"[collector]
 poll_interval = "50ms"
 [[collector.sources]]
 paths = ["{logs}/*.log"]
@@ -73,12 +70,10 @@ rules = "{rules}"
 [query]
 listen = "127.0.0.1:{port}"
 "#,
-            data = dir.path().join("data").display(),
             logs = logs.display(),
             rules = rules.display(),
         ),
-    )
-    .unwrap();
+    );
     let corpus =
         std::fs::read_to_string(corpus_file("combined/k8s_audit_events_all.jsonl")).unwrap();
     let lines: Vec<&str> = corpus.lines().filter(|l| !l.trim().is_empty()).collect();

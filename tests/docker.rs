@@ -179,14 +179,10 @@ fn write_config_polling(
     glob: &str,
     poll_interval: &str,
 ) -> PathBuf {
-    let config = dir.join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
+    write_kestrel_config(
+        dir,
+        &format!(
             r#"
-data_dir = "{data}"
-host_name = "test-node"
-
 [collector]
 poll_interval = "{poll_interval}"
 batch_max_events = 50
@@ -207,11 +203,8 @@ commit_interval = "200ms"
 [query]
 listen = "127.0.0.1:{port}"
 "#,
-            data = dir.join("data").display(),
         ),
     )
-    .unwrap();
-    config
 }
 
 /// `text` repeated and cut to `len` bytes (what `yes TEXT | tr -d '\n' | head -c LEN` writes).

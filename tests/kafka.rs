@@ -164,14 +164,10 @@ impl Drop for Role {
 }
 
 fn write_config(dir: &Path, logs: &Path, brokers: &str, group: &str) -> PathBuf {
-    let config = dir.join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
+    write_kestrel_config(
+        dir,
+        &format!(
             r#"
-data_dir = "{data}"
-host_name = "test-node"
-
 [collector]
 poll_interval = "50ms"
 batch_max_events = 200
@@ -204,12 +200,9 @@ writer_threads = 1
 [query]
 enabled = false
 "#,
-            data = dir.join("data").display(),
             logs = logs.display(),
         ),
     )
-    .unwrap();
-    config
 }
 
 /// Log files of 8 containers (so their keys spread over the partitions).

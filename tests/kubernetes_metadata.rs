@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::KestrelServer as Kestrel;
-use common::{free_port, wait_for};
+use common::{free_port, wait_for, write_kestrel_config};
 use fake_apiserver::{watch_events, FakeApiServer};
 use serde_json::Value;
 
@@ -20,14 +20,10 @@ const WEB_DIR: &str = "shop_web-5d4f8b7c9-x7k2p_6f1a7c52-1b9e-4c1e-9a57-2b8f0c3d
 const REPORT_DIR: &str = "shop_report-28461930-qz8vd_9c3e2f71-5a4b-4d6c-8e9f-0a1b2c3d4e5f/report";
 
 fn write_config(dir: &Path, pods: &Path, kubeconfig: &Path, port: u16) -> PathBuf {
-    let config = dir.join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
+    write_kestrel_config(
+        dir,
+        &format!(
             r#"
-data_dir = "{data}"
-host_name = "test-node"
-
 [collector]
 poll_interval = "50ms"
 
@@ -48,13 +44,10 @@ commit_interval = "200ms"
 [query]
 listen = "127.0.0.1:{port}"
 "#,
-            data = dir.join("data").display(),
             pods = pods.display(),
             kubeconfig = kubeconfig.display(),
         ),
     )
-    .unwrap();
-    config
 }
 
 /// Appends CRI lines (`<time> <stream> F <message>`) to a pod's container log.

@@ -26,14 +26,10 @@ format = "docker"
 }
 
 fn write_config_with_sources(dir: &Path, sources: &str, port: u16, extra: &str) -> PathBuf {
-    let config = dir.join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
+    write_kestrel_config(
+        dir,
+        &format!(
             r#"
-data_dir = "{data}"
-host_name = "test-node"
-
 [collector]
 poll_interval = "50ms"
 batch_max_events = 50
@@ -45,11 +41,8 @@ commit_interval = "200ms"
 listen = "127.0.0.1:{port}"
 {extra}
 "#,
-            data = dir.join("data").display(),
         ),
     )
-    .unwrap();
-    config
 }
 
 fn docker_line(n: usize, stream: &str) -> String {

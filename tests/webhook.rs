@@ -150,13 +150,10 @@ fn audit_webhook_batches_are_stored_once_over_mutual_tls_and_bad_bodies_are_refu
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let (webhook_port, api_port) = (free_port(), free_port());
-    let config = dir.path().join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-data_dir = "{data}"
-[collector]
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            r#"[collector]
 poll_interval = "100ms"
 [[collector.sources]]
 paths = ["{logs}/*.log"]
@@ -173,14 +170,12 @@ commit_interval = "200ms"
 [query]
 listen = "127.0.0.1:{api_port}"
 "#,
-            data = dir.path().join("data").display(),
             logs = logs.display(),
             cert = certs.server_cert.display(),
             key = certs.server_key.display(),
             ca = certs.ca.display(),
         ),
-    )
-    .unwrap();
+    );
     let _kestrel = KestrelRun::start(&config);
     let endpoint = Endpoint {
         port: webhook_port,
@@ -308,16 +303,13 @@ fn a_webhook_that_cannot_listen_stops_the_process_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let config = dir.path().join("kestrel.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{}\"\n[collector.webhook]\nlisten = \"127.0.0.1:{port}\"\n[query]\nlisten = \"127.0.0.1:{}\"\n",
-            dir.path().join("data").display(),
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            "[collector.webhook]\nlisten = \"127.0.0.1:{port}\"\n[query]\nlisten = \"127.0.0.1:{}\"\n",
             free_port()
         ),
-    )
-    .unwrap();
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_kestrel"))
         .arg("--config")
         .arg(&config)

@@ -135,7 +135,6 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
             if let Some(indexer) = pipeline.indexer {
                 indexer.await.context("indexer task")??;
             }
-            drop(pipeline.pod_watch);
         }
         if let Some(api) = api {
             api.await.context("api task")??;
@@ -152,8 +151,6 @@ struct RunningPipeline {
     stop: Arc<AtomicBool>,
     webhook: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     tailer: Option<TailerTask>,
-    /// The Kubernetes pod watch feeding the tailer's enricher; stopped when dropped.
-    pod_watch: Option<PodWatch>,
     indexer: Option<tokio::task::JoinHandle<Result<(), kestrel_indexer::IndexError>>>,
 }
 
@@ -176,19 +173,18 @@ async fn start_kafka_pipeline(
     } else {
         None
     };
-    let (tailer, webhook, pod_watch) = if roles.collector && config.collector.enabled {
+    let (tailer, webhook) = if roles.collector && config.collector.enabled {
         let publisher = Publisher::kafka(producer);
         let webhook = start_webhook(config, publisher.clone(), shutdown)?;
-        let (tailer, pod_watch) = start_tailer(config, publisher, Arc::clone(&stop)).await?;
-        (Some(tailer), webhook, pod_watch)
+        let tailer = start_tailer(config, publisher, Arc::clone(&stop)).await?;
+        (Some(tailer), webhook)
     } else {
-        (None, None, None)
+        (None, None)
     };
     Ok(RunningPipeline {
         stop,
         webhook,
         tailer,
-        pod_watch,
         indexer,
     })
 }
@@ -199,14 +195,13 @@ async fn start_pipeline(
 ) -> anyhow::Result<RunningPipeline> {
     let indexer = start_indexer(config)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let (tailer, webhook, pod_watch) = if config.collector.enabled {
+    let (tailer, webhook) = if config.collector.enabled {
         let webhook = start_webhook(config, indexer.publisher.clone(), shutdown)?;
-        let (tailer, pod_watch) =
-            start_tailer(config, indexer.publisher, Arc::clone(&stop)).await?;
-        (Some(tailer), webhook, pod_watch)
+        let tailer = start_tailer(config, indexer.publisher, Arc::clone(&stop)).await?;
+        (Some(tailer), webhook)
     } else {
         drop(indexer.publisher);
-        (None, None, None)
+        (None, None)
     };
     let task = indexer.task;
     let indexer = tokio::spawn(async move { task.await.map_err(join_error)?.map(|_| ()) });
@@ -214,17 +209,16 @@ async fn start_pipeline(
         stop,
         webhook,
         tailer,
-        pod_watch,
         indexer: Some(indexer),
     })
 }
 
 type TailerTask = tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>;
 
-/// Longest wait, at start, for the Docker API's first listing of the containers, so that the
-/// lines read first are enriched too; past it (or once the API is found unreachable) the
-/// tailer starts anyway.
-const DOCKER_FIRST_LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Longest wait, before the tailer reads, for the first listings of the Docker API's
+/// containers and of this node's pods, so that the lines read first are enriched too; past it
+/// (or once the Docker API is found unreachable) the tailer starts anyway.
+const FIRST_LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Starts the tailer, with what enriches its events: the Docker API watcher
 /// (`collector.docker.enabled`) and the Kubernetes pod watch (`collector.kubernetes.enabled`).
@@ -232,7 +226,7 @@ async fn start_tailer(
     config: &Config,
     publisher: Publisher,
     stop: Arc<AtomicBool>,
-) -> anyhow::Result<(TailerTask, Option<PodWatch>)> {
+) -> anyhow::Result<TailerTask> {
     let docker = config.collector.docker.enabled.then(|| {
         DockerSource::start(DockerOptions {
             host: config.collector.docker.host.clone(),
@@ -251,12 +245,8 @@ async fn start_tailer(
         kubernetes = pod_watch.is_some(),
         "collector started"
     );
-    let tailer = tokio::spawn(async move {
-        if let Some(docker) = &docker {
-            if !docker.first_attempt(DOCKER_FIRST_LISTING_WAIT).await {
-                tracing::warn!("docker api did not answer in time, tailing without it for now");
-            }
-        }
+    Ok(tokio::spawn(async move {
+        wait_for_first_listings(docker.as_ref(), pod_watch.as_ref()).await;
         let result = run_tailer(
             options,
             publisher,
@@ -265,15 +255,38 @@ async fn start_tailer(
             Arc::new(TailStats::default()),
         )
         .await;
-        // The watcher stops with the tailer.
-        drop(docker);
+        // The watchers stop with the tailer.
+        drop((docker, pod_watch));
         result
-    });
-    Ok((tailer, pod_watch))
+    }))
 }
 
-/// Longest wait at start for the first list of this node's pods.
-const POD_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Waits (both at once, at most [`FIRST_LISTING_WAIT`]) for the enrichment sources' first
+/// listings.
+async fn wait_for_first_listings(docker: Option<&DockerSource>, pods: Option<&PodWatch>) {
+    let docker_listed = async {
+        match docker {
+            Some(docker) => docker.first_attempt(FIRST_LISTING_WAIT).await,
+            None => true,
+        }
+    };
+    let pods_listed = async {
+        match pods {
+            Some(pods) => pods.wait_until_listed(FIRST_LISTING_WAIT).await,
+            None => true,
+        }
+    };
+    let (docker_listed, pods_listed) = tokio::join!(docker_listed, pods_listed);
+    if !docker_listed {
+        tracing::warn!("docker api did not answer in time, tailing without it for now");
+    }
+    if !pods_listed {
+        tracing::warn!(
+            wait = ?FIRST_LISTING_WAIT,
+            "kubernetes pods not listed yet, collecting without pod metadata until they are"
+        );
+    }
+}
 
 /// The pod watch of `[collector.kubernetes]`, when enabled.
 async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
@@ -291,13 +304,6 @@ async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
     })
     .await
     .context("collector.kubernetes")?;
-    // The files' backlog is read first thing: give the first pod list a moment to arrive.
-    if !watch.wait_until_listed(POD_LIST_WAIT).await {
-        tracing::warn!(
-            wait = ?POD_LIST_WAIT,
-            "kubernetes pods not listed yet, collecting without pod metadata until they are"
-        );
-    }
     Ok(Some(watch))
 }
 

@@ -84,6 +84,18 @@ pub fn hit_ids(response: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Writes `DIR/kestrel.toml`: data under `DIR/data`, host name `test-node`, then `settings`
+/// (the test's own TOML); returns its path.
+pub fn write_kestrel_config(dir: &Path, settings: &str) -> PathBuf {
+    let config = dir.join("kestrel.toml");
+    let text = format!(
+        "data_dir = \"{}\"\nhost_name = \"test-node\"\n{settings}",
+        dir.join("data").display()
+    );
+    std::fs::write(&config, text).expect("test configuration written");
+    config
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -414,7 +414,7 @@ impl Tailer {
         if self.seen_again(id, &path) {
             return;
         }
-        if let Some(source) = self.sources().into_iter().nth(source) {
+        if let Some(source) = self.source_at(source) {
             self.keep_open(id, path, source, file);
         }
     }
@@ -453,6 +453,15 @@ impl Tailer {
     /// The configured sources, then the files a watcher discovered (read as its source says).
     fn sources(&self) -> Vec<TailSource> {
         all_sources(&self.options.sources, self.options.discovered.as_ref())
+    }
+
+    /// The source at `index` of [`Tailer::sources`], cloned alone.
+    fn source_at(&self, index: usize) -> Option<TailSource> {
+        if let Some(configured) = self.options.sources.get(index) {
+            return Some(configured.clone());
+        }
+        let discovered = self.options.discovered.as_ref()?;
+        (index == self.options.sources.len()).then(|| discovered.source.clone())
     }
 
     /// Opens files not followed yet, so that they can be read whatever happens to their name,

@@ -236,6 +236,12 @@ impl PodCache {
 mod tests {
     use super::*;
 
+    /// The cache holds `live` pods and `deleted` ones inside their grace period.
+    #[track_caller]
+    fn assert_counts(cache: &PodCache, live: usize, deleted: usize) {
+        assert_eq!(cache.counts(), PodCounts { live, deleted });
+    }
+
     const GRACE: Duration = Duration::from_secs(300);
 
     fn pod(uid: &str, namespace: &str, name: &str, app: &str) -> PodMeta {
@@ -275,13 +281,7 @@ mod tests {
         // A modification replaces the metadata.
         cache.apply(pod("u1", "shop", "web-1", "web-v2"));
         assert_eq!(app(cache.by_uid("u1", now)).as_deref(), Some("web-v2"));
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 2,
-                deleted: 0
-            }
-        );
+        assert_counts(&cache, 2, 0);
     }
 
     #[test]
@@ -290,13 +290,7 @@ mod tests {
         let mut cache = PodCache::new(GRACE);
         cache.apply(pod("u1", "shop", "web-1", "web"));
         cache.delete("u1", start);
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 0,
-                deleted: 1
-            }
-        );
+        assert_counts(&cache, 0, 1);
         let late = start + GRACE - Duration::from_secs(1);
         assert_eq!(app(cache.by_uid("u1", late)).as_deref(), Some("web"));
         assert_eq!(
@@ -311,24 +305,12 @@ mod tests {
         cache.apply(pod("u2", "shop", "web-2", "web"));
         cache.delete("u2", late);
         cache.purge(expired);
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 0,
-                deleted: 1
-            }
-        );
+        assert_counts(&cache, 0, 1);
         assert!(cache.by_uid("u2", expired).is_some());
         // Deleting what is unknown or already deleted changes nothing.
         cache.delete("u2", expired);
         cache.delete("nope", expired);
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 0,
-                deleted: 1
-            }
-        );
+        assert_counts(&cache, 0, 1);
     }
 
     #[test]
@@ -376,41 +358,17 @@ mod tests {
         cache.apply(pod("u2", "shop", "web-2", "web"));
         cache.apply(pod("u3", "shop", "web-3", "web"));
         // Until the list is complete, nothing is taken for deleted.
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 3,
-                deleted: 0
-            }
-        );
+        assert_counts(&cache, 3, 0);
         cache.finish_resync(now);
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 2,
-                deleted: 1
-            }
-        );
+        assert_counts(&cache, 2, 1);
         assert!(cache.by_uid("u1", now).is_some());
         assert!(cache.by_uid("u1", now + GRACE).is_none());
         // A pod that comes back is live again.
         cache.apply(pod("u1", "shop", "web-1", "web"));
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 3,
-                deleted: 0
-            }
-        );
+        assert_counts(&cache, 3, 0);
         // Ending a resync that never began changes nothing.
         cache.finish_resync(now);
-        assert_eq!(
-            cache.counts(),
-            PodCounts {
-                live: 3,
-                deleted: 0
-            }
-        );
+        assert_counts(&cache, 3, 0);
     }
 
     #[test]
