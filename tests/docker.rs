@@ -89,6 +89,14 @@ fn import_busybox_image() {
     assert!(status.success(), "docker import of busybox failed");
 }
 
+/// Held by the tests that must not share the CPU with each other: the high-rate writer would
+/// stretch the restarts of the SIGKILL test past the time Docker keeps its rotated files.
+fn heavy_test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Containers started by a test, removed when it ends.
 struct Containers {
     run: String,
@@ -275,6 +283,7 @@ impl Expected {
 
 #[test]
 fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
+    let _alone = heavy_test_lock();
     let mut containers = Containers::new();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -315,7 +324,8 @@ fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
         ],
     );
     // Bursts of 5 lines into a log rotated every 1 KB, three files kept (about 12 lines a
-    // file, 3.5 s of writing): slow enough for the collector to follow across its restarts.
+    // file, 3.5 s of writing kept): slow enough for the collector to follow across its
+    // restarts (a file deleted while the collector is down is lost to any tailer).
     let rotated = Expected::new(
         containers.run(
             "rotated",
@@ -343,10 +353,10 @@ fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
             ));
         }
     }
+    // Restarted at once: the containers still write, and Docker deletes rotated files.
+    let kestrel = Kestrel::start(&config, port);
     containers.wait_all();
     let expected = [quick, interleaved, long, rotated, late.expect("started")];
-
-    let kestrel = Kestrel::start(&config, port);
     let complete = wait_for(Duration::from_secs(60), || {
         expected
             .iter()
@@ -497,6 +507,7 @@ fn logs_are_found_through_the_api_when_no_glob_matches_them() {
 /// through their handles once rotated away or deleted. Every line is indexed exactly once.
 #[test]
 fn logs_rotated_by_docker_at_a_high_rate_lose_no_line() {
+    let _alone = heavy_test_lock();
     const LINES: usize = 100_000;
     let pad = "0".repeat(100);
     let mut containers = Containers::new();
