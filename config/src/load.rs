@@ -26,9 +26,9 @@ pub(crate) const ENV_PREFIX: &str = "KESTREL_";
 /// converted to numbers or booleans where the key wants one; a value
 /// starting with `[` or `{` is parsed as an array or table
 /// (`KESTREL_QUERY__AUTH__TOKENS=[tok1,tok2]`). Unknown keys are errors, as in
-/// the file, except for the variables Kubernetes injects for a Service named
-/// `kestrel` (`KESTREL_SERVICE_HOST`, `KESTREL_SERVICE_PORT*`,
-/// `KESTREL_PORT`, `KESTREL_PORT_*`), which are ignored.
+/// the file, except for the service-link variables Kubernetes injects for
+/// Services whose names start with `kestrel` (`KESTREL_QUERY_SERVICE_HOST`,
+/// `KESTREL_QUERY_PORT_443_TCP_ADDR`, ...), which are ignored.
 ///
 /// # Errors
 ///
@@ -224,10 +224,42 @@ impl EnvProvider {
     }
 }
 
-/// Variables Kubernetes injects for a Service whose name is the prefix
-/// (`KESTREL_SERVICE_HOST`, `KESTREL_PORT_7700_TCP_ADDR`, ...).
+/// Variables Kubernetes injects into every pod of a namespace for each of its Services (unless
+/// the pod sets `enableServiceLinks: false`): for a Service `kestrel-query` with a port `https`
+/// on 443, `KESTREL_QUERY_SERVICE_HOST`, `KESTREL_QUERY_SERVICE_PORT`,
+/// `KESTREL_QUERY_SERVICE_PORT_HTTPS`, `KESTREL_QUERY_PORT`, `KESTREL_QUERY_PORT_443_TCP`
+/// and `KESTREL_QUERY_PORT_443_TCP_{PROTO,PORT,ADDR}`; for a Service named `kestrel`, the same
+/// without `QUERY_`. `key` is the variable's name after the prefix, in lower case.
+///
+/// These names never hold `__` (Service names map `-` to `_`), so they cannot shadow a nested
+/// key, and no top-level key of the configuration ends in one of these shapes.
 fn is_kubernetes_service_link(key: &str) -> bool {
-    key == "port" || key.starts_with("port_") || key.starts_with("service_")
+    if key.contains('.') {
+        return false;
+    }
+    let words: Vec<&str> = key.split('_').collect();
+    (0..words.len()).any(|at| is_service_link_suffix(&words[at..]))
+}
+
+/// Whether `words` is the part of a service-link variable after the Service name:
+/// `service_host`, `service_port[_NAME]`, `port` or `port_N_PROTO[_proto|_port|_addr]`.
+fn is_service_link_suffix(words: &[&str]) -> bool {
+    const PROTOCOLS: [&str; 3] = ["tcp", "udp", "sctp"];
+    const FIELDS: [&str; 3] = ["proto", "port", "addr"];
+    match words {
+        ["service", "host"] | ["service", "port", ..] | ["port"] => true,
+        ["port", number, protocol, rest @ ..] => {
+            !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+                && PROTOCOLS.contains(protocol)
+                && match rest {
+                    [] => true,
+                    [field] => FIELDS.contains(field),
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
 }
 
 impl Provider for EnvProvider {

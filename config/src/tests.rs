@@ -687,6 +687,55 @@ fn kubernetes_service_link_variables_are_ignored() {
     assert_eq!(load_with(None, prefix).unwrap(), Config::default());
 }
 
+/// Every variable Kubernetes injects for the Services of deploy/ (`kestrel-query`,
+/// `kestrel-audit-webhook`, `kestrel-indexer`), as a pod of the namespace sees them.
+#[test]
+fn service_links_of_any_kestrel_service_are_ignored() {
+    let prefix = "KTEST_K8S_NAMED_";
+    let mut vars = Vec::new();
+    for (service, port, name) in [
+        ("QUERY", "443", "HTTPS"),
+        ("AUDIT_WEBHOOK", "8443", "HTTPS"),
+        ("INDEXER", "9464", "METRICS"),
+    ] {
+        vars.push((format!("{service}_SERVICE_HOST"), "10.0.0.1".to_owned()));
+        vars.push((format!("{service}_SERVICE_PORT"), port.to_owned()));
+        vars.push((format!("{service}_SERVICE_PORT_{name}"), port.to_owned()));
+        vars.push((format!("{service}_PORT"), format!("tcp://10.0.0.1:{port}")));
+        let tcp = format!("{service}_PORT_{port}_TCP");
+        vars.push((tcp.clone(), format!("tcp://10.0.0.1:{port}")));
+        vars.push((format!("{tcp}_PROTO"), "tcp".to_owned()));
+        vars.push((format!("{tcp}_PORT"), port.to_owned()));
+        vars.push((format!("{tcp}_ADDR"), "10.0.0.1".to_owned()));
+    }
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let _env = EnvGuard::set(prefix, &pairs);
+    assert_eq!(load_with(None, prefix).unwrap(), Config::default());
+}
+
+/// Only the exact service-link shapes are skipped: a misspelt key that merely contains `port`
+/// is still refused.
+#[test]
+fn near_service_link_names_are_still_unknown_keys() {
+    for (i, key) in [
+        "QUERY_PORT_HTTPS",
+        "QUERY_PORT_443_TCP_HOST",
+        "QUERY_PORTS",
+        "QUERY_HOST",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let prefix = format!("KTEST_K8S_NEAR_{i}_");
+        let _env = EnvGuard::set(&prefix, &[(key, "x")]);
+        let err = load_with(None, &prefix).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("{prefix}{key}")),
+            "{key}: {err}"
+        );
+    }
+}
+
 // ------------------------------------------------------------- validation
 
 #[test]
