@@ -789,9 +789,18 @@ fn sources_must_not_be_empty_when_collector_enabled() {
     c.collector.sources.clear();
     assert_eq!(
         invalid(&c),
-        "collector.sources: must not be empty when collector.enabled = true"
+        "collector.sources: must not be empty when collector.enabled = true \
+         (unless collector.webhook.listen is set)"
     );
     c.collector.enabled = false;
+    c.validate().unwrap();
+}
+
+#[test]
+fn a_webhook_only_collector_needs_no_sources() {
+    let mut c = Config::default();
+    c.collector.sources.clear();
+    c.collector.webhook.listen = Some("127.0.0.1:8443".parse().unwrap());
     c.validate().unwrap();
 }
 

@@ -126,10 +126,11 @@ fn validate_alerting(config: &Config, errors: &mut Errors) {
 
 fn validate_collector(config: &Config, errors: &mut Errors) {
     let c = &config.collector;
-    if c.enabled && c.sources.is_empty() {
+    // A collector with no files to tail is only useful as the receiver of the audit webhook.
+    if c.enabled && c.sources.is_empty() && c.webhook.listen.is_none() {
         errors.add(
             "collector.sources",
-            "must not be empty when collector.enabled = true",
+            "must not be empty when collector.enabled = true (unless collector.webhook.listen is set)",
         );
     }
     let mut names = HashSet::new();
