@@ -13,6 +13,8 @@ use kestrel_detect::{load_rules, Alert, AlertStore, Detector};
 use kestrel_event::Event;
 use kestrel_indexer::service::{IndexObserver, SharedObserver};
 
+use crate::metrics_catalog::{DETECTION_ALERTS, DETECTION_EVENTS};
+
 /// The detection stage fed by the indexer.
 pub struct DetectionStage {
     detector: Detector,
@@ -46,6 +48,10 @@ impl DetectionStage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", state_path.display())),
         }
+        let rule_ids = detector.rules().iter().map(|r| r.id.as_str());
+        crate::metrics_catalog::register_rules(
+            rule_ids.chain(detector.correlations().iter().map(|c| c.id.as_str())),
+        );
         tracing::info!(
             rules = detector.rules().len(),
             correlations = detector.correlations().len(),
@@ -101,10 +107,9 @@ impl DetectionStage {
 
 impl IndexObserver for DetectionStage {
     fn added(&mut self, _event: &Event, value: &serde_json::Value) {
-        metrics::counter!("kestrel_detection_events_total").increment(1);
+        metrics::counter!(DETECTION_EVENTS).increment(1);
         for alert in self.detector.evaluate(value) {
-            metrics::counter!("kestrel_detection_alerts_total", "rule" => alert.rule_id.clone())
-                .increment(1);
+            metrics::counter!(DETECTION_ALERTS, "rule" => alert.rule_id.clone()).increment(1);
             tracing::info!(rule = %alert.rule_id, level = %alert.level, count = alert.count, "alert");
             if self.delivery.is_some() {
                 self.to_deliver.push(alert.clone());
@@ -166,6 +171,7 @@ pub fn start_delivery(
     let Some((outbox, destinations)) = delivery(config)? else {
         return Ok(None);
     };
+    crate::metrics_catalog::register_destinations(destinations.0.iter().map(|d| d.name.as_str()));
     let handle = std::thread::Builder::new()
         .name("alert-delivery".into())
         .spawn(move || kestrel_alerting::run_worker(outbox, destinations, stop))

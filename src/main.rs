@@ -5,6 +5,7 @@ mod commands;
 mod detection;
 mod limits;
 mod memory;
+mod metrics_catalog;
 mod pipeline;
 mod serve;
 mod telemetry;

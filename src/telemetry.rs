@@ -39,7 +39,11 @@ impl Readiness {
     }
 }
 
-/// Installs the global Prometheus recorder and returns a renderer of its metrics. With
+/// How often histogram samples are drained into their buckets between scrapes.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Installs the global Prometheus recorder, with the help text of every metric of
+/// [`crate::metrics_catalog`], and returns a renderer of its metrics. With
 /// `listen`, also serves `/metrics`, `/healthz` and `/readyz` (from `readiness`) there until
 /// `shutdown` (call from within the runtime).
 pub fn install_metrics(
@@ -50,11 +54,32 @@ pub fn install_metrics(
     use anyhow::Context;
     use axum::http::StatusCode;
     use axum::routing::get;
-    use metrics_exporter_prometheus::PrometheusBuilder;
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
-    let handle = PrometheusBuilder::new()
+    let mut builder = PrometheusBuilder::new();
+    // Buckets make histograms Prometheus histograms (`_bucket`), which aggregate across
+    // instances, rather than summaries.
+    for (name, buckets) in crate::metrics_catalog::HISTOGRAM_BUCKETS {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)
+            .with_context(|| format!("buckets of {name}"))?;
+    }
+    let handle = builder
         .install_recorder()
         .context("installing the metrics recorder")?;
+    crate::metrics_catalog::describe();
+    // Without the exporter's own listener, upkeep (draining histogram samples) is ours: a
+    // process nobody scrapes would otherwise keep every sample.
+    let upkeep = handle.clone();
+    let mut stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(UPKEEP_INTERVAL) => upkeep.run_upkeep(),
+                _ = stop.changed() => break,
+            }
+        }
+    });
     let renderer = kestrel_query::api::MetricsRenderer::new(move || handle.render());
     let Some(addr) = listen else {
         return Ok(renderer);

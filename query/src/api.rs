@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::error::SearchError;
 use crate::export::export;
 use crate::language::{parse, parse_time};
+use crate::request_metrics::{measure, RequestMetrics};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
 /// Settings of the API.
@@ -63,28 +64,49 @@ struct ApiState {
     settings: Arc<ApiSettings>,
 }
 
-/// Builds the router.
+/// Builds the router; each matched request is timed in
+/// [`crate::request_metrics::REQUEST_DURATION`] (build it after the metrics recorder is
+/// installed).
 pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
     let state = ApiState {
         engine,
         settings: Arc::new(settings),
     };
+    let timing = Arc::new(RequestMetrics::new(&ROUTES));
     let api = Router::new()
-        .route("/api/v1/search", get(search_get).post(search_post))
-        .route("/api/v1/events/{id}/context", get(event_context))
-        .route("/api/v1/export", get(export_ndjson))
-        .route("/api/v1/aggregate", axum::routing::post(aggregate))
-        .route("/api/v1/hunt", axum::routing::post(hunt_ndjson))
-        .route("/api/v1/alerts", get(list_alerts))
-        .route("/metrics", get(metrics_text))
+        .route(SEARCH, get(search_get).post(search_post))
+        .route(CONTEXT, get(event_context))
+        .route(EXPORT, get(export_ndjson))
+        .route(AGGREGATE, axum::routing::post(aggregate))
+        .route(HUNT, axum::routing::post(hunt_ndjson))
+        .route(ALERTS, get(list_alerts))
+        .route(METRICS, get(metrics_text))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        // Outside authentication, so that refused requests are timed too.
+        .route_layer(middleware::from_fn_with_state(timing.clone(), measure))
         .with_state(state.clone());
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+        .route(HEALTHZ, get(|| async { "ok" }))
+        .route(READYZ, get(ready))
+        .route_layer(middleware::from_fn_with_state(timing, measure))
         .with_state(state)
         .merge(api)
 }
+
+const SEARCH: &str = "/api/v1/search";
+const CONTEXT: &str = "/api/v1/events/{id}/context";
+const EXPORT: &str = "/api/v1/export";
+const AGGREGATE: &str = "/api/v1/aggregate";
+const HUNT: &str = "/api/v1/hunt";
+const ALERTS: &str = "/api/v1/alerts";
+const METRICS: &str = "/metrics";
+const HEALTHZ: &str = "/healthz";
+const READYZ: &str = "/readyz";
+
+/// Every route pattern: the `route` label values of the request latency histogram.
+pub const ROUTES: [&str; 9] = [
+    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, METRICS, HEALTHZ, READYZ,
+];
 
 /// Parameters of a search, from the query string (GET) or a JSON body (POST).
 #[derive(Debug, Deserialize, Default)]

@@ -21,6 +21,7 @@ use kestrel_bus::kafka::KafkaProducer;
 use kestrel_bus::Publisher;
 use kestrel_config::BusKind;
 
+use crate::metrics_catalog::Component;
 use crate::pipeline::{dead_letter_store, format_of, runtime, start_indexer, start_kafka_indexer};
 
 /// The roles a process takes (each also subject to its `enabled` setting).
@@ -81,6 +82,7 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
             readiness.clone(),
             shutdown_rx.clone(),
         )?;
+        crate::metrics_catalog::register(&components(&config, roles));
         let api = if roles.query && config.query.enabled {
             Some(tokio::spawn(serve_api(
                 config.clone(),
@@ -145,6 +147,43 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The components `roles` run under `config`: those whose metrics are registered at start-up.
+fn components(config: &Config, roles: Roles) -> Vec<Component> {
+    let collector = roles.collector && config.collector.enabled;
+    // The embedded bus always has its indexer.
+    let indexer = roles.indexer && (config.indexer.enabled || config.bus.kind == BusKind::Embedded);
+    let detection = indexer && config.detection.rules.is_some();
+    [
+        (Component::Collector, collector),
+        (
+            Component::Docker,
+            collector && config.collector.docker.enabled,
+        ),
+        (
+            Component::Kubernetes,
+            collector && config.collector.kubernetes.enabled,
+        ),
+        (
+            Component::Webhook,
+            collector && config.collector.webhook.listen.is_some(),
+        ),
+        (Component::Indexer, indexer),
+        (
+            Component::Kafka,
+            indexer && config.bus.kind == BusKind::Kafka,
+        ),
+        (Component::Detection, detection),
+        (
+            Component::Alerting,
+            detection && !config.alerting.destinations.is_empty(),
+        ),
+        (Component::Query, roles.query && config.query.enabled),
+    ]
+    .into_iter()
+    .filter_map(|(component, running)| running.then_some(component))
+    .collect()
 }
 
 struct RunningPipeline {
