@@ -37,11 +37,16 @@ export TANSU_BINARY="$tansu"
 # The Docker tests (tests/docker.rs) run busybox containers on a real Docker daemon: one of
 # its own, with its data root, socket and state under a temporary directory, no bridge and no
 # iptables (containers run with --network none). Stopped when this script exits.
+# The deployment checks (tests/deploy/check.sh) need promtool (Debian's prometheus package) and
+# a Python with venv for their pinned scanners; the image test needs openssl and curl.
 if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null \
-  || ! dpkg -s busybox-static >/dev/null 2>&1; then
-  say "installing Docker and a static busybox (apt-get install docker.io busybox-static)"
+  || ! dpkg -s busybox-static >/dev/null 2>&1 || ! command -v promtool >/dev/null \
+  || ! python3 -c 'import ensurepip' 2>/dev/null || ! command -v openssl >/dev/null \
+  || ! command -v curl >/dev/null; then
+  say "installing Docker, a static busybox, promtool, python3-venv, openssl and curl (apt-get)"
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io busybox-static
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    docker.io busybox-static prometheus python3-venv openssl curl
 fi
 docker_dir="$(mktemp -d /tmp/kestrel-dockerd.XXXXXX)"
 stop_dockerd() {
@@ -79,9 +84,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "tests"
 cargo test --workspace --all-targets --locked
 
+say "deployment checks (manifests, Pod Security, scanners, alerting rules, configurations)"
+KESTREL_BINARY="$repo/target/debug/kestrel" bash tests/deploy/check.sh
+
 say "large tests (release build: 1M events exported in bounded memory)"
 # Without line tables: the release build is only run here, and debug info costs disk.
 CARGO_PROFILE_RELEASE_DEBUG=false cargo build --release --locked --bin kestrel
 RELEASE_BINARY="$repo/target/release/kestrel" cargo test --locked --test large -- --ignored
+
+say "the image, run hardened under Docker (tests/deploy/image.sh)"
+RELEASE_BINARY="$repo/target/release/kestrel" bash tests/deploy/image.sh
 
 say "all tests passed"
