@@ -110,7 +110,7 @@ chmod 0644 "$out/etc/passwd" "$out/etc/group" "$out/etc/nsswitch.conf"
 #   /var/lib/kestrel                       the data volume (index, checkpoints, outbox), 65532
 #   /var/lib/kestrel-collector             the collector DaemonSet's state (hostPath)
 #   /var/log/pods /var/lib/docker/containers /var/log/kubernetes/audit   node logs, read-only
-#   /etc/kestrel/kestrel.toml              the configuration (a ConfigMap subPath)
+#   /etc/kestrel/{kestrel,query,indexer,audit-webhook}.toml   configurations (ConfigMap subPaths)
 #   /etc/kestrel/tls /etc/kestrel/webhook-tls /etc/kestrel/secrets       TLS files, tokens
 #   /var/run/secrets/kubernetes.io/serviceaccount   the collector's API token
 mkdir -p \
@@ -122,12 +122,14 @@ mkdir -p \
 : >"$out/etc/hosts"
 : >"$out/etc/hostname"
 : >"$out/etc/resolv.conf"
-cat >"$out/etc/kestrel/kestrel.toml" <<'EOF'
-# Mount point of the configuration (deploy/kubernetes/*.yaml mount a ConfigMap here). Without
-# one, Kestrel runs on its defaults and KESTREL_* environment variables.
+chmod 0644 "$out/etc/hosts" "$out/etc/hostname" "$out/etc/resolv.conf"
+for config in kestrel query indexer audit-webhook; do
+  cat >"$out/etc/kestrel/$config.toml" <<'EOF'
+# Mount point of a configuration (deploy/kubernetes/ mounts a ConfigMap here). Without one,
+# Kestrel runs on its defaults and KESTREL_* environment variables.
 EOF
-chmod 0644 "$out/etc/hosts" "$out/etc/hostname" "$out/etc/resolv.conf" \
-  "$out/etc/kestrel/kestrel.toml"
+  chmod 0644 "$out/etc/kestrel/$config.toml"
+done
 
 if [ "$(id -u)" = 0 ]; then
   chown 65532:65532 "$out/var/lib/kestrel"

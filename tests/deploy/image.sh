@@ -77,6 +77,8 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Sets the variable named $1 to a free TCP port on 127.0.0.1 (nothing answers a connection to
 # it), not already chosen.
@@ -321,8 +323,11 @@ count_lines() {
   printf '%s' "$body" | grep -o '"total":[0-9]*' | head -1 | cut -d: -f2
 }
 
-# Polls until the count is `lines`; fails on a count above, or when time runs out. Sets
-# first_result_ms to when the first line was counted.
+# Errors of a process that tried to write where it cannot, or to read what it may not.
+denied_pattern='read-only file system|erofs|os error 30|permission denied|os error 13|operation not permitted|os error 1[^0-9]'
+
+# Polls until the count is `lines`; fails on a count above, on a denied write or read, or
+# when time runs out. Sets first_result_ms to when the first line was counted.
 wait_count() {
   local name="$1" port="$2" deadline=$((SECONDS + wait_seconds)) count=""
   first_result_ms=""
@@ -340,6 +345,11 @@ wait_count() {
       container_report "$name" >&2
       fail "$name exited while $lines lines were awaited (last count: ${count:-no answer})"
     fi
+    if docker logs "$name" 2>&1 | grep -iE "$denied_pattern" >/dev/null; then
+      container_report "$name" >&2
+      fail "$name: a read-only file system or permission error while $lines lines were \
+awaited (last count: ${count:-no answer})"
+    fi
     [ "$SECONDS" -lt "$deadline" ] || {
       container_report "$name" >&2
       fail "$name: after ${wait_seconds}s the search counts ${count:-no answer} of the $lines \
@@ -349,8 +359,6 @@ lines of container $writer_id"
   done
 }
 
-# Errors of a process that tried to write where it cannot, or to read what it may not.
-denied_pattern='read-only file system|erofs|os error 30|permission denied|os error 13|operation not permitted|os error 1[^0-9]'
 
 # Fails when `name` wrote outside its volumes or logged a denied write or read.
 check_nothing_written() {
@@ -450,7 +458,8 @@ nonroot_cannot_read_logs() {
   fi
   echo "   0 of $lines lines found"
   deadline=$((SECONDS + 10))
-  until docker logs "$kestrel_nonroot" 2>&1 | grep -qiE 'permission denied|os error 13'; do
+  until docker logs "$kestrel_nonroot" 2>&1 | grep -iE 'permission denied|os error 13' >/dev/null
+  do
     [ "$SECONDS" -lt "$deadline" ] || {
       container_report "$kestrel_nonroot" >&2
       fail "$kestrel_nonroot found none of the lines but logged no permission error over \
