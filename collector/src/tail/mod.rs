@@ -743,6 +743,9 @@ impl Tailer {
                 lag,
             },
         );
+        // Counted from the moment it is followed, before its first lines are (the end of each
+        // round sets it again).
+        metrics::gauge!("kestrel_collector_files_watched").set(self.files.len() as f64);
         Ok(None)
     }
 
