@@ -11,6 +11,7 @@ pub mod document;
 mod error;
 pub mod kafka;
 pub mod partition;
+mod reader_directory;
 pub mod schema;
 pub mod service;
 mod storage;
