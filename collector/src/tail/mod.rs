@@ -264,6 +264,7 @@ pub async fn run_tailer(
             waiting: HashMap::new(),
             watcher,
             started: false,
+            unreadable: HashSet::new(),
         };
         tailer.run(&stop)
     });
@@ -349,6 +350,8 @@ struct Tailer {
     watcher: DirWatcher,
     /// The first discovery is done: files found from now on appeared while the tailer ran.
     started: bool,
+    /// Paths the patterns could not be matched under (permission denied...), reported once.
+    unreadable: HashSet<PathBuf>,
 }
 
 impl Tailer {
@@ -390,7 +393,8 @@ impl Tailer {
         }
         self.watcher.watch_only(&directories);
         metrics::gauge!("kestrel_collector_directories_watched").set(self.watcher.watched() as f64);
-        let unknown = self.match_followed(discover(&sources));
+        let found = discover(&sources, &mut self.unreadable);
+        let unknown = self.match_followed(found);
         self.open_new(unknown);
         self.started = true;
     }
@@ -1003,14 +1007,27 @@ fn end_cursor(file: &File, size: u64) -> std::io::Result<LineCursor> {
 }
 
 /// The files the sources' patterns match now, each with the first source that matches it.
-fn discover(sources: &[TailSource]) -> Vec<(String, TailSource)> {
+/// A directory that cannot be read (a collector without the permission to list node log
+/// directories) is reported once, in `unreadable`: its files would otherwise go missing
+/// without a word.
+fn discover(
+    sources: &[TailSource],
+    unreadable: &mut HashSet<PathBuf>,
+) -> Vec<(String, TailSource)> {
     let mut found = Vec::new();
     for source in sources {
         for pattern in &source.patterns {
             let Ok(paths) = glob::glob(pattern) else {
                 continue;
             };
-            for path in paths.flatten() {
+            for entry in paths {
+                let path = match entry {
+                    Ok(path) => path,
+                    Err(error) => {
+                        report_unreadable(&error, pattern, unreadable);
+                        continue;
+                    }
+                };
                 if !path.is_file() || source.exclude.iter().any(|p| p.matches_path(&path)) {
                     continue;
                 }
@@ -1025,6 +1042,19 @@ fn discover(sources: &[TailSource]) -> Vec<(String, TailSource)> {
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found.dedup_by(|a, b| a.0 == b.0);
     found
+}
+
+/// Warns, once per path, that a directory under a source's patterns cannot be read.
+fn report_unreadable(error: &glob::GlobError, pattern: &str, unreadable: &mut HashSet<PathBuf>) {
+    if !unreadable.insert(error.path().to_owned()) {
+        return;
+    }
+    tracing::warn!(
+        path = %error.path().display(),
+        error = %error.error(),
+        pattern,
+        "cannot read a directory the source's paths match under; its files are not collected"
+    );
 }
 
 /// The configured sources, then the files a watcher discovered (read as its source says).
