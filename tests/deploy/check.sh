@@ -8,6 +8,8 @@
 #     their reason: checkov annotations on the workloads, deploy/trivyignore.yaml, inline
 #     hadolint comments);
 #   - the Prometheus alerting rules pass `promtool check rules` and their unit tests;
+#   - the apiserver's audit policy and webhook kubeconfig are well-formed, and the policy never
+#     logs Secrets or tokens above Metadata (tests/deploy/apiserver_check.py);
 #   - every Kestrel configuration in the overlays loads and validates (`kestrel config check`).
 # Usage: KESTREL_BINARY=target/debug/kestrel bash tests/deploy/check.sh
 set -euo pipefail
@@ -96,6 +98,18 @@ say "hadolint"
 say "Prometheus rules"
 promtool check rules deploy/prometheus/kestrel-rules.yaml
 promtool test rules deploy/prometheus/kestrel-rules.test.yaml
+
+say "apiserver files (deploy/apiserver)"
+# The check must catch a policy that lets Secrets through at a level showing their values.
+mkdir -p "$work/bad-apiserver"
+sed -e 's/resources: \["secrets", "serviceaccounts\/token"\]/resources: ["serviceaccounts\/token"]/' \
+  -e 's/^  - level: Metadata$/  - level: RequestResponse/' deploy/apiserver/audit-policy.yaml \
+  >"$work/bad-apiserver/audit-policy.yaml"
+cp deploy/apiserver/audit-webhook-kubeconfig.yaml "$work/bad-apiserver/"
+if "$python" tests/deploy/apiserver_check.py "$work/bad-apiserver" >/dev/null 2>&1; then
+  fail "tests/deploy/apiserver_check.py accepted a policy logging Secrets at RequestResponse"
+fi
+"$python" tests/deploy/apiserver_check.py deploy/apiserver
 
 say "Kestrel configurations of the overlays"
 # Files the configurations name but that come from Secrets in a cluster; the node's name comes
