@@ -85,7 +85,7 @@ say "tests"
 cargo test --workspace --all-targets --locked
 
 say "deployment checks (manifests, Pod Security, scanners, alerting rules, configurations)"
-KESTREL_BINARY="$repo/target/debug/kestrel" bash tests/deploy/check.sh
+bash tests/deploy/check.sh "$repo/target/debug/kestrel"
 
 say "large tests (release build: 1M events exported in bounded memory)"
 # Without line tables: the release build is only run here, and debug info costs disk.

@@ -11,7 +11,8 @@
 #   - the apiserver's audit policy and webhook kubeconfig are well-formed, and the policy never
 #     logs Secrets or tokens above Metadata (tests/deploy/apiserver_check.py);
 #   - every Kestrel configuration in the overlays loads and validates (`kestrel config check`).
-# Usage: KESTREL_BINARY=target/debug/kestrel bash tests/deploy/check.sh
+# Usage: bash tests/deploy/check.sh [KESTREL_BINARY]   (default: target/debug/kestrel; not an
+# environment variable: the configuration loader refuses unknown KESTREL_* variables)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,8 +35,8 @@ fi
 python="$tools/bin/python"
 command -v kubectl >/dev/null || fail "kubectl (with kustomize v5) is required to render the overlays"
 command -v promtool >/dev/null || fail "promtool is required (apt-get install prometheus)"
-kestrel="${KESTREL_BINARY:-$repo/target/debug/kestrel}"
-[ -x "$kestrel" ] || fail "no kestrel binary at $kestrel (cargo build, or set KESTREL_BINARY)"
+kestrel="${1:-$repo/target/debug/kestrel}"
+[ -x "$kestrel" ] || fail "no kestrel binary at $kestrel (cargo build, or give its path)"
 
 work="$(mktemp -d /tmp/kestrel-deploy-check.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
