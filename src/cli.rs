@@ -154,7 +154,9 @@ pub enum AlertsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
-    /// Run every rule's test events (correlations included); exit 1 if any fails.
+    /// Run every rule's test events (correlations included); exit 1 if any fails. Placeholders
+    /// take the rule pack's values (placeholders.toml), overridden by the configuration's
+    /// [detection.placeholders] when --config is given.
     Test {
         /// A rule file or a directory of them.
         #[arg(default_value = "rules")]

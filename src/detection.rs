@@ -2,6 +2,7 @@
 //! accepts; alerts stored at each commit, with the correlation windows saved beside them so a
 //! restart resumes them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +10,7 @@ use anyhow::Context;
 use kestrel_alerting::{Destinations, Outbox};
 use kestrel_config::Config;
 use kestrel_detect::correlation::CorrelationState;
-use kestrel_detect::{load_rules, Alert, AlertStore, Detector};
+use kestrel_detect::{load_rules_with, Alert, AlertStore, Detector, Placeholders, RuleDocument};
 use kestrel_event::Event;
 use kestrel_indexer::service::{IndexObserver, SharedObserver};
 
@@ -27,13 +28,18 @@ pub struct DetectionStage {
 }
 
 impl DetectionStage {
-    /// Loads the rules and the saved correlation windows.
+    /// Loads the rules (their placeholders with the pack's values overridden by
+    /// `placeholders`) and the saved correlation windows.
     pub fn open(
         rules: &Path,
+        placeholders: &BTreeMap<String, Vec<String>>,
         alerts_dir: &Path,
         delivery: Option<(Outbox, Destinations)>,
     ) -> anyhow::Result<DetectionStage> {
-        let documents: Vec<_> = load_rules(rules)?.into_iter().map(|(_, d)| d).collect();
+        let documents: Vec<_> = load_configured_rules(rules, placeholders)?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
         let mut detector = Detector::new(&documents)?;
         let store = AlertStore::open(alerts_dir)
             .with_context(|| format!("opening {}", alerts_dir.display()))?;
@@ -140,9 +146,21 @@ pub fn observer(config: &Config) -> anyhow::Result<Option<SharedObserver>> {
         return Ok(None);
     };
     let delivery = delivery(config)?;
-    let stage = DetectionStage::open(rules, &config.alerts_dir(), delivery)
+    let placeholders = &config.detection.placeholders;
+    let stage = DetectionStage::open(rules, placeholders, &config.alerts_dir(), delivery)
         .with_context(|| format!("detection.rules: {}", rules.display()))?;
     Ok(Some(Arc::new(Mutex::new(stage))))
+}
+
+/// The rules at `rules`, the values of their placeholders those of the pack's
+/// `placeholders.toml` with each name of `placeholders` (`[detection.placeholders]`) replacing
+/// the pack's list: what real-time detection, hunts and rule tests all load.
+pub fn load_configured_rules(
+    rules: &Path,
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<(PathBuf, RuleDocument)>, kestrel_detect::RuleError> {
+    let values = Placeholders::pack_defaults(rules)?.overridden_by(placeholders);
+    load_rules_with(rules, &values)
 }
 
 /// The outbox and destinations, when any destination is configured.

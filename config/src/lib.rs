@@ -625,6 +625,16 @@ pub struct DetectionConfig {
     /// A Sigma rule file or a directory of them. Default: unset (no
     /// real-time detection).
     pub rules: Option<PathBuf>,
+    /// Values of the rules' Sigma placeholders (`field|expand: '%name%'`):
+    /// name (without the `%`) → list of strings, each a Sigma value (`*` and
+    /// `?` are wildcards, `\*` escapes). A name set here replaces the rule
+    /// pack's default list (its `placeholders.toml`) as a whole; names not set
+    /// keep the pack's values. An empty list matches nothing (an allow-list
+    /// rule then alerts on every event it selects). Names are ASCII letters,
+    /// digits and `_`. The same values apply to real-time detection,
+    /// `kestrel hunt` and `kestrel rules test --config`. Default: empty (the
+    /// pack's values).
+    pub placeholders: BTreeMap<String, Vec<String>>,
 }
 
 /// Alert delivery: every new alert goes, through a persistent outbox, to each destination

@@ -290,6 +290,13 @@ fn example_optional_settings_are_valid() {
         Some(PathBuf::from("/etc/kestrel/rules"))
     );
     assert_eq!(
+        std::mem::take(&mut config.detection.placeholders),
+        BTreeMap::from([(
+            "allowed_k8s_users".to_owned(),
+            vec!["kubernetes-admin".to_owned(), "ci-deployer".to_owned()]
+        )])
+    );
+    assert_eq!(
         config.collector.kubernetes.node_name.take().as_deref(),
         Some("node-1")
     );
@@ -1338,4 +1345,54 @@ fn docker_source_rejects_bad_hosts_and_zero_grace() {
         invalid(&c),
         "collector.docker.deleted_grace: must be greater than 0s"
     );
+}
+
+// ---------------------------------------------------------------- detection placeholders
+
+#[test]
+fn detection_placeholders_are_lists_of_strings_by_name() {
+    let file = TempConfig::new(
+        "[detection.placeholders]\nallowed_k8s_users = [\"admin\", \"system:*\"]\nnone = []\n",
+    );
+    let config = file.load().unwrap();
+    assert_eq!(
+        config.detection.placeholders,
+        BTreeMap::from([
+            (
+                "allowed_k8s_users".to_owned(),
+                vec!["admin".to_owned(), "system:*".to_owned()]
+            ),
+            ("none".to_owned(), vec![]),
+        ])
+    );
+    assert!(Config::default().detection.placeholders.is_empty());
+}
+
+#[test]
+fn detection_placeholders_must_be_lists_with_valid_names() {
+    // A value that is not a list of strings.
+    for bad in ["users = \"admin\"", "users = [1]", "users = { a = 1 }"] {
+        let (_, err) = load_toml(&format!("[detection.placeholders]\n{bad}"));
+        assert!(
+            err.to_string().contains("detection.placeholders.users"),
+            "{bad}: {err}"
+        );
+    }
+    let (file, err) = load_toml("[detection.placeholders]\n\"allowed users\" = []");
+    assert_eq!(
+        err.to_string(),
+        file.msg(
+            "detection.placeholders.allowed users: ' ' is not allowed in a placeholder name \
+             (ASCII letters, digits and _)"
+        )
+    );
+    let (_, err) = load_toml("[detection.placeholders]\n\"\" = [\"x\"]");
+    assert!(
+        err.to_string()
+            .contains("a placeholder name must not be empty"),
+        "{err}"
+    );
+    // The detection table still refuses unknown keys.
+    let (_, err) = load_toml("[detection]\nplaceholder = {}");
+    assert_eq!(err.key(), Some("detection.placeholder"));
 }

@@ -69,12 +69,32 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_indexer(config, &mut errors);
     validate_query(config, &mut errors);
     validate_alerting(config, &mut errors);
+    validate_detection(config, &mut errors);
 
     if let Err(message) = check_log_filter(&config.log.level) {
         errors.add("log.level", message);
     }
 
     ConfigError::from_list(errors.0)
+}
+
+fn validate_detection(config: &Config, errors: &mut Errors) {
+    for name in config.detection.placeholders.keys() {
+        if name.is_empty() {
+            errors.add(
+                "detection.placeholders",
+                "a placeholder name must not be empty",
+            );
+        } else if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+        {
+            errors.add(
+                format!("detection.placeholders.{name}"),
+                format!("{c:?} is not allowed in a placeholder name (ASCII letters, digits and _)"),
+            );
+        }
+    }
 }
 
 fn validate_alerting(config: &Config, errors: &mut Errors) {

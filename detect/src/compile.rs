@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use crate::condition::{parse_condition, Condition};
 use crate::error::RuleError;
 use crate::mapping::{covers, field_paths};
+use crate::placeholder::Placeholders;
 use crate::rule::{LogSource, SigmaRule};
 use crate::value::{text, wildcard_pattern, FieldSpec, LiteralSet, Pattern, ValueTest};
 use crate::view::EventView;
@@ -56,8 +57,8 @@ impl CompiledRule {
             if name == "condition" || name == "timeframe" {
                 continue;
             }
-            let search =
-                compile_search(&rule.logsource, value).map_err(|message| error(name, message))?;
+            let search = compile_search(&rule.logsource, &rule.placeholders, value)
+                .map_err(|message| error(name, message))?;
             names.push(name.clone());
             searches.push(search);
         }
@@ -325,14 +326,22 @@ fn pattern_prefilter(field: &str, pattern: &Pattern) -> Prefilter {
     }
 }
 
-fn compile_search(logsource: &LogSource, value: &Value) -> Result<Search, String> {
+fn compile_search(
+    logsource: &LogSource,
+    placeholders: &Placeholders,
+    value: &Value,
+) -> Result<Search, String> {
     match value {
-        Value::Object(map) => Ok(Search::Maps(vec![compile_map(logsource, map)?])),
+        Value::Object(map) => Ok(Search::Maps(vec![compile_map(
+            logsource,
+            placeholders,
+            map,
+        )?])),
         Value::Array(items) if items.iter().all(Value::is_object) => {
             let maps = items
                 .iter()
                 .filter_map(Value::as_object)
-                .map(|map| compile_map(logsource, map))
+                .map(|map| compile_map(logsource, placeholders, map))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Search::Maps(maps))
         }
@@ -362,11 +371,16 @@ fn keyword_pattern(value: &Value) -> Result<Pattern, String> {
     wildcard_pattern(&wrapped, false)
 }
 
-fn compile_map(logsource: &LogSource, map: &Map<String, Value>) -> Result<Vec<FieldCheck>, String> {
+fn compile_map(
+    logsource: &LogSource,
+    placeholders: &Placeholders,
+    map: &Map<String, Value>,
+) -> Result<Vec<FieldCheck>, String> {
     map.iter()
         .map(|(key, values)| {
             let spec = FieldSpec::parse(key)?;
-            let test = ValueTest::compile(&spec, values).map_err(|e| format!("{key}: {e}"))?;
+            let test = ValueTest::compile_with(&spec, values, placeholders)
+                .map_err(|e| format!("{key}: {e}"))?;
             Ok(FieldCheck {
                 paths: field_paths(logsource, &spec.field),
                 test,

@@ -34,4 +34,24 @@ pub enum RuleError {
         /// What is wrong.
         message: String,
     },
+    /// A placeholders file is invalid.
+    #[error("{origin}: {message}")]
+    Placeholders {
+        /// The file.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A rule names a placeholder that has no values.
+    #[error("{origin}: rule {rule:?}: detection.{part}: {message}")]
+    Placeholder {
+        /// File of the rule.
+        origin: String,
+        /// The rule's title or id.
+        rule: String,
+        /// The search identifier.
+        part: String,
+        /// What is wrong (the placeholder named).
+        message: String,
+    },
 }

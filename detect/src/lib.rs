@@ -4,6 +4,7 @@
 //!   rules, read from YAML (one or several documents per file).
 //! - [`value`]: field specifications with their modifiers, compiled to value matchers.
 //! - [`condition`]: the condition expression (`selection and not 1 of filter_*`).
+//! - [`placeholder`]: `%name%` placeholders of the `expand` modifier and their values.
 //! - [`mapping`]: field names of a log source mapped to Kestrel's event fields.
 //! - [`view`]: an event's fields resolved and lowercased once for every rule.
 //! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
@@ -17,6 +18,7 @@ pub mod engine;
 mod error;
 pub mod index;
 pub mod mapping;
+pub mod placeholder;
 pub mod rule;
 pub mod store;
 pub mod testing;
@@ -26,6 +28,7 @@ pub mod view;
 pub use compile::CompiledRule;
 pub use engine::{Alert, Detector};
 pub use error::RuleError;
-pub use rule::{load_rules, parse_rules, RuleDocument, SigmaRule};
+pub use placeholder::Placeholders;
+pub use rule::{load_rules, load_rules_with, parse_rules, RuleDocument, SigmaRule};
 pub use store::{AlertFilter, AlertStore};
 pub use testing::{run_rule_tests, RuleTestResult};

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::RuleError;
+use crate::placeholder::{unknown_message, used_in, Placeholders};
 
 /// Where a rule's events come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -58,6 +59,10 @@ pub struct SigmaRule {
     /// Kestrel's extension: events the rule must and must not match (`kestrel rules test`).
     #[serde(default)]
     pub tests: Option<RuleTests>,
+    /// The values of the placeholders its `expand` fields name, set when it is loaded (see
+    /// [`load_rules_with`]); not part of the rule's text.
+    #[serde(skip)]
+    pub placeholders: Placeholders,
 }
 
 /// Test events of a rule (a custom attribute): partial events, completed with `event.kind`
@@ -186,8 +191,19 @@ pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<RuleDocument>, RuleEr
 }
 
 /// Loads the rules of a file, or of every `.yml` / `.yaml` file under a directory (sorted by
-/// path, so the order is stable).
+/// path, so the order is stable), with the rule pack's default placeholder values (its
+/// `placeholders.toml`, see [`Placeholders::pack_defaults`]).
 pub fn load_rules(path: &Path) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
+    load_rules_with(path, &Placeholders::pack_defaults(path)?)
+}
+
+/// Loads the rules as [`load_rules`] does, the placeholders of their `expand` fields taking
+/// the values of `placeholders`; a placeholder without values is an error naming the file,
+/// the rule and the placeholder.
+pub fn load_rules_with(
+    path: &Path,
+    placeholders: &Placeholders,
+) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| RuleError::Io { path, source }
@@ -202,11 +218,37 @@ pub fn load_rules(path: &Path) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError
     let mut rules = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(io(&file))?;
-        for rule in parse_rules(&file.display().to_string(), &text)? {
+        let origin = file.display().to_string();
+        for mut rule in parse_rules(&origin, &text)? {
+            if let RuleDocument::Detection(rule) = &mut rule {
+                resolve_placeholders(&origin, rule, placeholders)?;
+            }
             rules.push((file.clone(), rule));
         }
     }
     Ok(rules)
+}
+
+/// Checks that every placeholder the rule names has values and gives it those values.
+pub fn resolve_placeholders(
+    origin: &str,
+    rule: &mut SigmaRule,
+    placeholders: &Placeholders,
+) -> Result<(), RuleError> {
+    let used = used_in(&rule.detection);
+    if let Some((part, name)) = used
+        .iter()
+        .find(|(_, name)| placeholders.get(name).is_none())
+    {
+        return Err(RuleError::Placeholder {
+            origin: origin.to_owned(),
+            rule: rule.reference().to_owned(),
+            part: part.clone(),
+            message: unknown_message(name),
+        });
+    }
+    rule.placeholders = placeholders.subset(used.iter().map(|(_, name)| name.as_str()));
+    Ok(())
 }
 
 fn collect_rule_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -12,6 +12,8 @@ use ipnet::IpNet;
 use regex::Regex;
 use serde_json::Value;
 
+use crate::placeholder::Placeholders;
+
 /// A modifier of a field specification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Modifier {
@@ -55,6 +57,9 @@ pub enum Modifier {
     Windash,
     /// `fieldref`: the value names another field whose value must be equal.
     FieldRef,
+    /// `expand`: `%name%` placeholders in the value stand for the lists of values configured
+    /// (see [`crate::placeholder`]).
+    Expand,
 }
 
 impl Modifier {
@@ -80,6 +85,7 @@ impl Modifier {
             "base64offset" => Modifier::Base64Offset,
             "windash" => Modifier::Windash,
             "fieldref" => Modifier::FieldRef,
+            "expand" => Modifier::Expand,
             _ => return None,
         })
     }
@@ -266,8 +272,24 @@ impl LiteralSet {
 }
 
 impl ValueTest {
-    /// Compiles the values of a field specification.
+    /// Compiles the values of a field specification (without placeholders: `expand` of a
+    /// `%name%` is an error).
     pub fn compile(spec: &FieldSpec, values: &Value) -> Result<ValueTest, String> {
+        ValueTest::compile_with(spec, values, &Placeholders::new())
+    }
+
+    /// Compiles the values of a field specification, the `%name%` placeholders of `expand`
+    /// replaced by their values: each value of the rule becomes the alternatives it expands to,
+    /// compiled as a literal list would be.
+    pub fn compile_with(
+        spec: &FieldSpec,
+        values: &Value,
+        placeholders: &Placeholders,
+    ) -> Result<ValueTest, String> {
+        let expand = spec.has(Modifier::Expand);
+        if expand && (spec.has(Modifier::Exists) || spec.has(Modifier::FieldRef)) {
+            return Err("expand does not apply to exists or fieldref".into());
+        }
         if spec.has(Modifier::Exists) {
             return match values {
                 Value::Bool(b) => Ok(ValueTest::Exists(*b)),
@@ -293,7 +315,16 @@ impl ValueTest {
         };
         let compiled = list
             .into_iter()
-            .map(|value| compile_value(spec, value, cased))
+            .map(|value| match value {
+                Value::String(text) if expand => {
+                    let mut alternatives = Vec::new();
+                    for expanded in crate::placeholder::expand(text, placeholders)? {
+                        alternatives.extend(compile_value(spec, &Value::String(expanded), cased)?);
+                    }
+                    Ok(alternatives)
+                }
+                value => compile_value(spec, value, cased),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let all = spec.has(Modifier::All);
         let negate = spec.has(Modifier::Neq);
@@ -768,6 +799,154 @@ mod tests {
             json!("-enc"),
             json!("ps \u{2013}enc x")
         ));
+    }
+
+    fn placeholders() -> Placeholders {
+        let mut p = Placeholders::new();
+        p.insert("users", vec!["admin".into(), "system:*".into()]);
+        p.insert("dirs", vec!["/etc/".into(), "/root/".into()]);
+        p.insert("words", vec!["alpha".into(), "beta".into()]);
+        p.insert("nets", vec!["10.0.0.0/8".into()]);
+        p.insert("none", vec![]);
+        p
+    }
+
+    fn test_expanded(key: &str, values: Value, leaf: Value) -> bool {
+        let spec = FieldSpec::parse(key).unwrap();
+        let compiled = ValueTest::compile_with(&spec, &values, &placeholders()).unwrap();
+        let leaves: Vec<&Value> = match &leaf {
+            Value::Null => vec![],
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let lowered: Vec<_> = leaves.iter().map(|leaf| folded(leaf, false)).collect();
+        compiled.matches(&leaves, &lowered, |_| Vec::new())
+    }
+
+    #[test]
+    fn expand_matches_any_value_of_the_list_with_wildcards() {
+        assert!(test_expanded(
+            "user|expand",
+            json!("%users%"),
+            json!("Admin")
+        ));
+        assert!(test_expanded(
+            "user|expand",
+            json!("%users%"),
+            json!("system:kube-scheduler")
+        ));
+        assert!(!test_expanded(
+            "user|expand",
+            json!("%users%"),
+            json!("alice")
+        ));
+        assert!(!test_expanded(
+            "user|expand",
+            json!("%users%"),
+            json!("admin2")
+        ));
+        // Text around the placeholder, and literal values beside it in the list.
+        assert!(test_expanded(
+            "user|expand",
+            json!(["u-%words%", "carol"]),
+            json!("u-beta")
+        ));
+        assert!(test_expanded(
+            "user|expand",
+            json!(["u-%words%", "carol"]),
+            json!("carol")
+        ));
+        // A % that is not a placeholder is literal.
+        assert!(test_expanded("f|expand", json!("100%"), json!("100%")));
+    }
+
+    #[test]
+    fn expand_combines_with_other_modifiers() {
+        for key in ["path|expand|startswith", "path|startswith|expand"] {
+            assert!(
+                test_expanded(key, json!("%dirs%"), json!("/root/.ssh")),
+                "{key}"
+            );
+            assert!(
+                !test_expanded(key, json!("%dirs%"), json!("/home/root/")),
+                "{key}"
+            );
+        }
+        assert!(test_expanded(
+            "f|expand|contains",
+            json!("%words%"),
+            json!("xx BETA yy")
+        ));
+        assert!(test_expanded(
+            "f|expand|endswith",
+            json!("%words%"),
+            json!("the alpha")
+        ));
+        assert!(test_expanded(
+            "ip|expand|cidr",
+            json!("%nets%"),
+            json!("10.1.2.3")
+        ));
+        assert!(!test_expanded(
+            "ip|expand|cidr",
+            json!("%nets%"),
+            json!("192.168.1.1")
+        ));
+        assert!(!test_expanded(
+            "user|expand|cased",
+            json!("%users%"),
+            json!("ADMIN")
+        ));
+    }
+
+    #[test]
+    fn expand_with_all_needs_each_rule_value_the_list_alternatives() {
+        // (alpha or beta) and /etc/
+        let values = json!(["%words%", "/etc/"]);
+        assert!(test_expanded(
+            "f|expand|contains|all",
+            values.clone(),
+            json!("beta in /etc/x")
+        ));
+        assert!(!test_expanded(
+            "f|expand|contains|all",
+            values.clone(),
+            json!("beta in /root/x")
+        ));
+        assert!(!test_expanded(
+            "f|expand|contains|all",
+            values,
+            json!("gamma in /etc/x")
+        ));
+    }
+
+    #[test]
+    fn an_empty_list_matches_nothing() {
+        for key in ["f|expand", "f|expand|contains", "f|expand|contains|all"] {
+            for leaf in [json!(""), json!("anything"), json!(["a", "b"])] {
+                assert!(
+                    !test_expanded(key, json!("%none%"), leaf.clone()),
+                    "{key} {leaf}"
+                );
+            }
+        }
+        // Beside other values, the empty list adds nothing.
+        assert!(test_expanded(
+            "f|expand",
+            json!(["%none%", "x"]),
+            json!("x")
+        ));
+    }
+
+    #[test]
+    fn unknown_placeholders_and_misuse_are_errors() {
+        let spec = FieldSpec::parse("user|expand").unwrap();
+        let err = ValueTest::compile_with(&spec, &json!("%nobody%"), &placeholders()).unwrap_err();
+        assert!(err.contains("%nobody%"), "{err}");
+        // Without expand, %name% is literal text.
+        assert!(test("user", json!("%users%"), json!("%users%")));
+        let spec = FieldSpec::parse("f|expand|exists").unwrap();
+        assert!(ValueTest::compile_with(&spec, &json!(true), &placeholders()).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use kestrel_config::Config;
-use kestrel_detect::{load_rules, Detector};
+use kestrel_detect::Detector;
 use kestrel_query::hunt::hunt as run_hunt;
 use kestrel_query::language::parse_time;
 use kestrel_query::SearchEngine;
@@ -14,7 +14,10 @@ use crate::cli::HuntArgs;
 
 /// Runs the hunt; alerts go to stdout as NDJSON, the summary to stderr.
 pub fn hunt(config: Config, args: HuntArgs) -> anyhow::Result<ExitCode> {
-    let documents: Vec<_> = match load_rules(&args.rules) {
+    let documents: Vec<_> = match crate::detection::load_configured_rules(
+        &args.rules,
+        &config.detection.placeholders,
+    ) {
         Ok(rules) => rules.into_iter().map(|(_, rule)| rule).collect(),
         Err(error) => {
             eprintln!("error: {error}");

@@ -30,7 +30,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         command: RulesCommand::Test { path },
     } = &cli.command
     {
-        return Ok(rules_test::test(path));
+        // The rules' own tests are written for the pack's placeholder values; a configuration
+        // given explicitly applies its own, so its allow-lists can be checked too.
+        let placeholders = match &cli.global.config {
+            Some(_) => load_config(&cli.global)?.detection.placeholders,
+            None => Default::default(),
+        };
+        return Ok(rules_test::test(path, &placeholders));
     }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);

@@ -1,13 +1,16 @@
 //! `kestrel rules test [PATH]`: runs the test events of every rule.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use kestrel_detect::{load_rules, run_rule_tests};
+use kestrel_detect::run_rule_tests;
 
 /// Prints one line per rule and a summary; exit code 1 when a rule fails or none is found.
-pub fn test(path: &Path) -> ExitCode {
-    let documents = match load_rules(path) {
+/// The placeholders take the pack's values, each overridden by `placeholders` (the
+/// configuration's, when one is given).
+pub fn test(path: &Path, placeholders: &BTreeMap<String, Vec<String>>) -> ExitCode {
+    let documents = match crate::detection::load_configured_rules(path, placeholders) {
         Ok(documents) => documents,
         Err(error) => {
             eprintln!("error: {error}");
