@@ -163,6 +163,17 @@ pub fn load_configured_rules(
     load_rules_with(rules, &values)
 }
 
+/// The placeholder values of the configuration's rules (`detection.rules`' pack defaults, when
+/// set, overridden by `[detection.placeholders]`), for rules posted to the hunt API.
+pub fn placeholders(config: &Config) -> anyhow::Result<Placeholders> {
+    let defaults = match &config.detection.rules {
+        Some(rules) => Placeholders::pack_defaults(rules)
+            .with_context(|| format!("detection.rules: {}", rules.display()))?,
+        None => Placeholders::new(),
+    };
+    Ok(defaults.overridden_by(&config.detection.placeholders))
+}
+
 /// The outbox and destinations, when any destination is configured.
 pub fn delivery(config: &Config) -> anyhow::Result<Option<(Outbox, Destinations)>> {
     if config.alerting.destinations.is_empty() {

@@ -196,3 +196,87 @@ fn the_api_hunts_the_same_way() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[test]
+fn hunts_resolve_placeholders_with_the_pack_defaults_and_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ingest(&data, &[corpus_file("combined/k8s_audit_events_all.jsonl")]);
+    let pack = dir.path().join("rules");
+    std::fs::create_dir(&pack).unwrap();
+    std::fs::write(
+        pack.join("placeholders.toml"),
+        "hunted_verbs = [\"create\"]\n",
+    )
+    .unwrap();
+    let rule = "title: Hunted verbs
+id: hunted-verbs
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {verb|expand: '%hunted_verbs%'}
+  condition: sel
+level: low
+";
+    std::fs::write(pack.join("verbs.yml"), rule).unwrap();
+    let events = all_events(&data);
+    let with_verb = |verbs: &[&str]| {
+        events
+            .iter()
+            .filter(|e| e["event"]["kind"] == "k8s_audit")
+            .filter(|e| verbs.contains(&e["verb"].as_str().unwrap_or_default()))
+            .count()
+    };
+    assert!(with_verb(&["create"]) > 0 && with_verb(&["delete", "patch"]) > 0);
+
+    // The pack's defaults.
+    assert_eq!(hunt(&data, &pack).len(), with_verb(&["create"]));
+    // The configuration's list replaces them, for the CLI and the API alike.
+    let config = dir.path().join("kestrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[detection]\nrules = {:?}\n[detection.placeholders]\nhunted_verbs = [\"delete\", \"PATCH\"]\n",
+            pack.display().to_string()
+        ),
+    )
+    .unwrap();
+    let output = run_ok(
+        kestrel(&data)
+            .arg("--config")
+            .arg(&config)
+            .arg("hunt")
+            .arg("--rules")
+            .arg(&pack),
+    );
+    let cli = String::from_utf8(output.stdout).unwrap().lines().count();
+    assert_eq!(cli, with_verb(&["delete", "patch"]));
+    // The query server takes the same settings from the environment.
+    let rules_env = pack.display().to_string();
+    let server = QueryServer::start(
+        Path::new(env!("CARGO_BIN_EXE_kestrel")),
+        &data,
+        &[
+            ("KESTREL_DETECTION__RULES", rules_env.as_str()),
+            (
+                "KESTREL_DETECTION__PLACEHOLDERS__HUNTED_VERBS",
+                "[\"delete\", \"PATCH\"]",
+            ),
+        ],
+    );
+    let mut response = ureq::post(&server.url("/api/v1/hunt"))
+        .send_json(serde_json::json!({ "rules": rule }))
+        .expect("hunt answers");
+    let text = response.body_mut().read_to_string().unwrap();
+    assert_eq!(text.lines().count(), with_verb(&["delete", "patch"]));
+    // A placeholder nobody defines is refused, named.
+    let bad = ureq::post(&server.url("/api/v1/hunt"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(serde_json::json!({ "rules": rule.replace("hunted_verbs", "nobody") }))
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let mut bad = bad;
+    let message = bad.body_mut().read_to_string().unwrap();
+    assert!(message.contains("%nobody%"), "{message}");
+}

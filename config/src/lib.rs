@@ -631,9 +631,11 @@ pub struct DetectionConfig {
     /// pack's default list (its `placeholders.toml`) as a whole; names not set
     /// keep the pack's values. An empty list matches nothing (an allow-list
     /// rule then alerts on every event it selects). Names are ASCII letters,
-    /// digits and `_`. The same values apply to real-time detection,
-    /// `kestrel hunt` and `kestrel rules test --config`. Default: empty (the
-    /// pack's values).
+    /// digits and `_`; from the environment,
+    /// `KESTREL_DETECTION__PLACEHOLDERS__NAME='["a", "b"]'` sets `name` (lower
+    /// case). The same values apply to real-time detection, `kestrel hunt`,
+    /// `POST /api/v1/hunt` and `kestrel rules test --config`. Default: empty
+    /// (the pack's values).
     pub placeholders: BTreeMap<String, Vec<String>>,
 }
 

@@ -1396,3 +1396,27 @@ fn detection_placeholders_must_be_lists_with_valid_names() {
     let (_, err) = load_toml("[detection]\nplaceholder = {}");
     assert_eq!(err.key(), Some("detection.placeholder"));
 }
+
+#[test]
+fn detection_placeholders_from_the_environment_replace_the_file_s_list() {
+    let prefix = "KTEST_PLACEHOLDERS_";
+    let _env = EnvGuard::set(
+        prefix,
+        &[(
+            "DETECTION__PLACEHOLDERS__ALLOWED_K8S_USERS",
+            "[\"alice\", \"ci-*\"]",
+        )],
+    );
+    let file = TempConfig::new(
+        "[detection.placeholders]\nallowed_k8s_users = [\"admin\"]\nallowed_namespaces = [\"prod\"]\n",
+    );
+    let config = load_with(Some(&file.path), prefix).unwrap();
+    assert_eq!(
+        config.detection.placeholders["allowed_k8s_users"],
+        ["alice", "ci-*"]
+    );
+    assert_eq!(
+        config.detection.placeholders["allowed_namespaces"],
+        ["prod"]
+    );
+}

@@ -34,6 +34,9 @@ pub struct ApiSettings {
     pub metrics: Option<MetricsRenderer>,
     /// The alert store listed by `/api/v1/alerts` (empty list when `None`).
     pub alerts: Option<kestrel_detect::AlertStore>,
+    /// Values of the placeholders (`field|expand: '%name%'`) of rules posted to
+    /// `/api/v1/hunt`: those real-time detection uses.
+    pub placeholders: kestrel_detect::Placeholders,
 }
 
 /// Renders Prometheus metrics in the text exposition format.
@@ -401,8 +404,14 @@ async fn hunt_ndjson(
     let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
     let params: HuntParams =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid hunt request: {e}")))?;
-    let documents =
+    let mut documents =
         kestrel_detect::parse_rules("rules", &params.rules).map_err(|e| bad(e.to_string()))?;
+    for document in &mut documents {
+        if let kestrel_detect::RuleDocument::Detection(rule) = document {
+            kestrel_detect::rule::resolve_placeholders("rules", rule, &state.settings.placeholders)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+    }
     let mut detector = kestrel_detect::Detector::new(&documents).map_err(|e| bad(e.to_string()))?;
     let now = Utc::now();
     let from = time_bound("from", &params.from, now)?;

@@ -775,6 +775,7 @@ fn settings() -> ApiSettings {
         tokens: Vec::new(),
         metrics: None,
         alerts: None,
+        placeholders: kestrel_detect::Placeholders::new(),
     }
 }
 

@@ -453,6 +453,7 @@ async fn serve_api(
         tokens: config.query.auth.tokens.clone(),
         metrics: Some(metrics),
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
+        placeholders: crate::detection::placeholders(&config)?,
     };
     let app = router(engine, settings);
     crate::serve::serve(

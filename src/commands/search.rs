@@ -27,6 +27,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         tokens: Vec::new(),
         metrics: None,
         alerts: None,
+        placeholders: kestrel_detect::Placeholders::new(),
     };
     let request = match build_request(&params, &settings) {
         Ok(request) => request,
