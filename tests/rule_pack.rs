@@ -235,6 +235,40 @@ const FALCO_MAPPING: &[(&str, &str, Option<&str>)] = &[
         "kestrel-k8s-ingress-without-tls",
         None,
     ),
+    (
+        "ClusterRole With Write Privileges Created",
+        "kestrel-k8s-clusterrole-write-privileges",
+        None,
+    ),
+    (
+        "K8s Secret Get Successfully",
+        "kestrel-k8s-secret-get-success",
+        None,
+    ),
+    (
+        "K8s Secret Get Unsuccessfully Tried",
+        "kestrel-k8s-secret-get-refused",
+        None,
+    ),
+    (
+        "Full K8s Administrative Access",
+        "kestrel-k8s-full-admin-access",
+        Some(
+            "the expectations predate the rule: they expect no detection on traces made by \
+             `admin` and `minikube-user`, where today's Falco rule fires on every event (as \
+             ours does on the accepted ones)",
+        ),
+    ),
+    (
+        "Untrusted Node Successfully Joined the Cluster",
+        "kestrel-k8s-untrusted-node-joined",
+        None,
+    ),
+    (
+        "Untrusted Node Unsuccessfully Tried to Join the Cluster",
+        "kestrel-k8s-untrusted-node-join-refused",
+        None,
+    ),
 ];
 
 /// Falco rules that a test-only rules file changes (allow lists, trusted images, activity
