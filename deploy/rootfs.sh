@@ -93,10 +93,11 @@ hosts: files dns
 EOF
 chmod 0644 "$out/etc/passwd" "$out/etc/group" "$out/etc/nsswitch.conf"
 
-# The rule pack: its Sigma files (*.yml, *.yaml), in their directories.
+# The rule pack: its Sigma files (*.yml, *.yaml), in their directories, and the default values
+# of the placeholders they name (placeholders.toml).
 (
   cd "$repo/rules"
-  find . -type f \( -name '*.yml' -o -name '*.yaml' \) -print0 \
+  find . -type f \( -name '*.yml' -o -name '*.yaml' -o -name placeholders.toml \) -print0 \
     | while IFS= read -r -d '' rule; do
       install -D -m 0644 "$rule" "$out/etc/kestrel/rules/$rule"
     done

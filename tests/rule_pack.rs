@@ -269,6 +269,22 @@ const FALCO_MAPPING: &[(&str, &str, Option<&str>)] = &[
         "kestrel-k8s-untrusted-node-join-refused",
         None,
     ),
+    ("Disallowed K8s User", "kestrel-k8s-disallowed-user", None),
+    (
+        "Create Disallowed Namespace",
+        "kestrel-k8s-disallowed-namespace",
+        None,
+    ),
+    (
+        "Create Disallowed Pod",
+        "kestrel-k8s-disallowed-pod",
+        Some(
+            "Falco's stock allowed_k8s_containers macro allows every image (a template to \
+             override); the pack's default allowed_images trusts only platform images, so ours \
+             fires on the traces' nginx pods (with allowed_images = [\"*\"] it is silent like \
+             Falco's)",
+        ),
+    ),
 ];
 
 /// Falco rules that a test-only rules file changes (allow lists, trusted images, activity
