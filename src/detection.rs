@@ -159,19 +159,31 @@ pub fn load_configured_rules(
     rules: &Path,
     placeholders: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<(PathBuf, RuleDocument)>, kestrel_detect::RuleError> {
-    let values = Placeholders::pack_defaults(rules)?.overridden_by(placeholders);
-    load_rules_with(rules, &values)
+    load_rules_with(rules, &configured_placeholders(Some(rules), placeholders)?)
 }
 
 /// The placeholder values of the configuration's rules (`detection.rules`' pack defaults, when
 /// set, overridden by `[detection.placeholders]`), for rules posted to the hunt API.
 pub fn placeholders(config: &Config) -> anyhow::Result<Placeholders> {
-    let defaults = match &config.detection.rules {
-        Some(rules) => Placeholders::pack_defaults(rules)
-            .with_context(|| format!("detection.rules: {}", rules.display()))?,
+    // The error names the placeholders file it could not read.
+    configured_placeholders(
+        config.detection.rules.as_deref(),
+        &config.detection.placeholders,
+    )
+    .context("detection.rules")
+}
+
+/// The pack defaults of the rules at `rules` (none without rules), each name of
+/// `placeholders` replacing the pack's list.
+fn configured_placeholders(
+    rules: Option<&Path>,
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> Result<Placeholders, kestrel_detect::RuleError> {
+    let defaults = match rules {
+        Some(rules) => Placeholders::pack_defaults(rules)?,
         None => Placeholders::new(),
     };
-    Ok(defaults.overridden_by(&config.detection.placeholders))
+    Ok(defaults.overridden_by(placeholders))
 }
 
 /// The outbox and destinations, when any destination is configured.

@@ -29,6 +29,8 @@ pub use compile::CompiledRule;
 pub use engine::{Alert, Detector};
 pub use error::RuleError;
 pub use placeholder::Placeholders;
-pub use rule::{load_rules, load_rules_with, parse_rules, RuleDocument, SigmaRule};
+pub use rule::{
+    load_rules, load_rules_with, parse_rules, parse_rules_with, RuleDocument, SigmaRule,
+};
 pub use store::{AlertFilter, AlertStore};
 pub use testing::{run_rule_tests, RuleTestResult};

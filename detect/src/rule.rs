@@ -190,6 +190,22 @@ pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<RuleDocument>, RuleEr
     Ok(rules)
 }
 
+/// Parses the rules of `text` as [`parse_rules`] does, the placeholders of their `expand`
+/// fields taking the values of `placeholders` (see [`resolve_placeholders`]).
+pub fn parse_rules_with(
+    origin: &str,
+    text: &str,
+    placeholders: &Placeholders,
+) -> Result<Vec<RuleDocument>, RuleError> {
+    let mut rules = parse_rules(origin, text)?;
+    for rule in &mut rules {
+        if let RuleDocument::Detection(rule) = rule {
+            resolve_placeholders(origin, rule, placeholders)?;
+        }
+    }
+    Ok(rules)
+}
+
 /// Loads the rules of a file, or of every `.yml` / `.yaml` file under a directory (sorted by
 /// path, so the order is stable), with the rule pack's default placeholder values (its
 /// `placeholders.toml`, see [`Placeholders::pack_defaults`]).
@@ -219,10 +235,7 @@ pub fn load_rules_with(
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(io(&file))?;
         let origin = file.display().to_string();
-        for mut rule in parse_rules(&origin, &text)? {
-            if let RuleDocument::Detection(rule) = &mut rule {
-                resolve_placeholders(&origin, rule, placeholders)?;
-            }
+        for rule in parse_rules_with(&origin, &text, placeholders)? {
             rules.push((file.clone(), rule));
         }
     }

@@ -404,14 +404,9 @@ async fn hunt_ndjson(
     let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
     let params: HuntParams =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid hunt request: {e}")))?;
-    let mut documents =
-        kestrel_detect::parse_rules("rules", &params.rules).map_err(|e| bad(e.to_string()))?;
-    for document in &mut documents {
-        if let kestrel_detect::RuleDocument::Detection(rule) = document {
-            kestrel_detect::rule::resolve_placeholders("rules", rule, &state.settings.placeholders)
-                .map_err(|e| bad(e.to_string()))?;
-        }
-    }
+    let documents =
+        kestrel_detect::parse_rules_with("rules", &params.rules, &state.settings.placeholders)
+            .map_err(|e| bad(e.to_string()))?;
     let mut detector = kestrel_detect::Detector::new(&documents).map_err(|e| bad(e.to_string()))?;
     let now = Utc::now();
     let from = time_bound("from", &params.from, now)?;
