@@ -1,6 +1,10 @@
 //! Real-time detection: the configured Sigma rules evaluated on every event the indexer
-//! accepts; alerts stored at each commit, with the correlation windows saved beside them so a
-//! restart resumes them.
+//! accepts; alerts stored at each commit, with the detector's state (correlation and
+//! suppression windows, event time) saved beside them so a restart resumes them.
+//!
+//! Suppression windows close in event time. While events flow, event time is the latest
+//! event's; when the stream idles, it moves on with the clock from the latest event's arrival,
+//! so the last windows still close and their updates still go out.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use kestrel_alerting::{Destinations, Outbox};
 use kestrel_config::Config;
-use kestrel_detect::correlation::CorrelationState;
 use kestrel_detect::{load_rules_with, Alert, AlertStore, Detector, Placeholders, RuleDocument};
 use kestrel_event::Event;
 use kestrel_indexer::service::{IndexObserver, SharedObserver};
@@ -22,9 +25,11 @@ pub struct DetectionStage {
     store: AlertStore,
     state_path: PathBuf,
     pending: Vec<Alert>,
-    /// New alerts (not suppression updates) waiting to be queued for delivery.
+    /// Alerts and suppression updates waiting to be queued for delivery (once stored).
     to_deliver: Vec<Alert>,
     delivery: Option<(Outbox, Destinations)>,
+    /// When the latest event arrived (wall clock, ms).
+    last_arrival_ms: i64,
 }
 
 impl DetectionStage {
@@ -45,12 +50,11 @@ impl DetectionStage {
             .with_context(|| format!("opening {}", alerts_dir.display()))?;
         let state_path = alerts_dir.join("correlation-state.json");
         match std::fs::read(&state_path) {
-            Ok(bytes) => match serde_json::from_slice::<CorrelationState>(&bytes) {
-                Ok(state) => detector.restore(state),
-                Err(error) => {
-                    tracing::warn!(%error, path = %state_path.display(), "correlation state unreadable; starting empty")
+            Ok(bytes) => {
+                if let Err(error) = detector.restore_state(&bytes) {
+                    tracing::warn!(%error, path = %state_path.display(), "detector state unreadable; starting empty");
                 }
-            },
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", state_path.display())),
         }
@@ -70,11 +74,12 @@ impl DetectionStage {
             pending: Vec::new(),
             to_deliver: Vec::new(),
             delivery,
+            last_arrival_ms: now_ms(),
         })
     }
 
     fn save_state(&self) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(self.detector.state())?;
+        let bytes = self.detector.save_state()?;
         let tmp = self.state_path.with_extension("json.tmp");
         {
             use std::io::Write;
@@ -114,9 +119,35 @@ impl DetectionStage {
 impl IndexObserver for DetectionStage {
     fn added(&mut self, _event: &Event, value: &serde_json::Value) {
         metrics::counter!(DETECTION_EVENTS).increment(1);
-        for alert in self.detector.evaluate(value) {
-            metrics::counter!(DETECTION_ALERTS, "rule" => alert.rule_id.clone()).increment(1);
-            tracing::info!(rule = %alert.rule_id, level = %alert.level, count = alert.count, "alert");
+        self.last_arrival_ms = now_ms();
+        let alerts = self.detector.evaluate(value);
+        self.raise(alerts);
+    }
+
+    fn committed(&mut self) {
+        self.flush(true);
+    }
+
+    fn idle(&mut self) {
+        self.flush(false);
+    }
+}
+
+impl DetectionStage {
+    /// Event time now: the latest event's, plus the wall-clock time since it arrived.
+    fn event_time_now(&self) -> i64 {
+        let since_arrival = now_ms().saturating_sub(self.last_arrival_ms).max(0);
+        self.detector.event_time_ms().saturating_add(since_arrival)
+    }
+
+    fn raise(&mut self, alerts: Vec<Alert>) {
+        for alert in alerts {
+            if alert.is_update() {
+                tracing::info!(rule = %alert.rule_id, id = %alert.id, suppressed = alert.suppressed, "suppression window closed");
+            } else {
+                metrics::counter!(DETECTION_ALERTS, "rule" => alert.rule_id.clone()).increment(1);
+                tracing::info!(rule = %alert.rule_id, level = %alert.level, count = alert.count, "alert");
+            }
             if self.delivery.is_some() {
                 self.to_deliver.push(alert.clone());
             }
@@ -124,9 +155,17 @@ impl IndexObserver for DetectionStage {
         }
     }
 
-    fn committed(&mut self) {
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        self.pending.extend(self.detector.close_windows(now_ms));
+    /// Closes the suppression windows event time has passed, stores the pending alerts,
+    /// queues their deliveries and saves the detector's state (`always_save`: even when no
+    /// window closed and no alert waits, as after a commit, which moved the windows).
+    fn flush(&mut self, always_save: bool) {
+        let updates = self.detector.close_windows(self.event_time_now());
+        let waiting =
+            !updates.is_empty() || !self.pending.is_empty() || !self.to_deliver.is_empty();
+        self.raise(updates);
+        if !always_save && !waiting {
+            return;
+        }
         if let Err(error) = self.store.append(&self.pending) {
             // Kept for the next commit: nothing is dropped.
             tracing::error!(%error, alerts = self.pending.len(), "storing alerts failed");
@@ -135,9 +174,13 @@ impl IndexObserver for DetectionStage {
         self.pending.clear();
         self.queue_deliveries();
         if let Err(error) = self.save_state() {
-            tracing::error!(%error, "saving correlation state failed");
+            tracing::error!(%error, "saving detector state failed");
         }
     }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// The detection stage of the configuration, shared with the indexer, if rules are set.

@@ -47,7 +47,8 @@ impl Outbox {
     }
 
     /// Queues `alert` for `destination`, due now; a delivery already queued (or dead) for the
-    /// same alert and destination is left as it is.
+    /// same alert and destination is left as it is. The update of a suppressed alert (same
+    /// alert id, `suppressed` above zero) is a delivery of its own, `<alert id>-update-<destination>`.
     pub fn enqueue(
         &self,
         alert: &Value,
@@ -55,7 +56,11 @@ impl Outbox {
         now_ms: i64,
     ) -> Result<(), AlertingError> {
         let alert_id = alert["id"].as_str().unwrap_or_default();
-        let id = format!("{alert_id}-{destination}");
+        let id = if alert["suppressed"].as_u64().unwrap_or(0) > 0 {
+            format!("{alert_id}-update-{destination}")
+        } else {
+            format!("{alert_id}-{destination}")
+        };
         let name = file_name(&id);
         if self.pending.join(&name).exists() || self.dead.join(&name).exists() {
             return Ok(());
@@ -203,5 +208,33 @@ mod tests {
         assert_eq!((back[0].attempts, back[0].next_at_ms), (0, 9));
         reopened.delivered(&back[0]).unwrap();
         assert!(reopened.pending().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_update_of_a_suppressed_alert_is_a_delivery_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        outbox
+            .enqueue(&json!({"id": "abc", "suppressed": 0}), "soc", 5)
+            .unwrap();
+        outbox
+            .enqueue(&json!({"id": "abc", "suppressed": 4}), "soc", 6)
+            .unwrap();
+        let mut ids: Vec<String> = outbox
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["abc-soc", "abc-update-soc"]);
+        let update = outbox
+            .pending()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.id == "abc-update-soc")
+            .unwrap();
+        assert_eq!(update.alert["id"], "abc", "same alert id");
+        assert_eq!(update.alert["suppressed"], 4);
     }
 }

@@ -63,11 +63,12 @@ fn default_body(destination: &DestinationConfig, alert: &Value) -> Value {
         DestinationKind::Webhook => alert.clone(),
         DestinationKind::Slack => json!({
             "text": format!(
-                "[{}] {} — {} event(s){} — query: {}",
+                "[{}] {} — {} event(s){}{} — query: {}",
                 text("level").to_uppercase(),
                 text("title"),
                 alert["count"],
                 group_text(alert),
+                suppressed_text(alert),
                 text("query"),
             )
         }),
@@ -107,11 +108,22 @@ fn default_body(destination: &DestinationConfig, alert: &Value) -> Value {
                     "summary": text("title"),
                     "query": text("query"),
                     "count": alert["count"].to_string(),
+                    "suppressed": alert["suppressed"].as_u64().unwrap_or(0).to_string(),
                 },
                 "startsAt": text("first_seen"),
             }])
         }
     }
+}
+
+/// ` — N repeats suppressed until <last_seen>` on the update of a suppressed alert.
+fn suppressed_text(alert: &Value) -> String {
+    let suppressed = alert["suppressed"].as_u64().unwrap_or(0);
+    if suppressed == 0 {
+        return String::new();
+    }
+    let last_seen = alert["last_seen"].as_str().unwrap_or_default();
+    format!(" — update: {suppressed} repeat(s) suppressed until {last_seen}")
 }
 
 fn group_text(alert: &Value) -> String {

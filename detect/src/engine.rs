@@ -3,19 +3,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compile::{resolve, CompiledRule};
-use crate::correlation::{parse_timespan, CompiledCorrelation, CorrelationHit, CorrelationState};
+use crate::compile::CompiledRule;
+use crate::correlation::{CompiledCorrelation, CorrelationHit, CorrelationState};
 use crate::error::RuleError;
 use crate::index::RuleIndex;
-use crate::rule::{RuleDocument, Suppression};
-use crate::value::text;
+use crate::rule::RuleDocument;
+use crate::suppression::{OpenWindow, SuppressionWindows};
 use crate::view::EventView;
 
 /// An alert: what fired, on which events, and how to find them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Stable id of the alert (rule, group and first event), for idempotent storage.
     pub id: String,
@@ -35,7 +35,8 @@ pub struct Alert {
     pub group: BTreeMap<String, String>,
     /// Events that triggered it.
     pub count: u64,
-    /// Later matches folded into this alert by suppression.
+    /// Later matches folded into this alert by suppression. Above zero only on the update
+    /// raised when the suppression window closes (see [`Alert::is_update`]).
     pub suppressed: u64,
     /// Ids of the triggering events.
     pub event_ids: Vec<String>,
@@ -46,14 +47,30 @@ pub struct Alert {
 /// How many event ids an alert lists at most.
 const MAX_EVENT_IDS: usize = 100;
 
-struct RuleSuppression {
-    by: Vec<String>,
-    window_ms: i64,
+impl Alert {
+    /// Whether this is the update of an alert raised earlier (same `id`): its suppression
+    /// window closed after counting repeats.
+    pub fn is_update(&self) -> bool {
+        self.suppressed > 0
+    }
 }
 
-struct Open {
-    alert: Alert,
-    until_ms: i64,
+/// What a detector remembers between events, saved at each commit and restored after a
+/// restart: correlation windows, suppression windows and the event time reached.
+#[derive(Debug, Serialize)]
+struct SavedStateRef<'a> {
+    correlations: &'a CorrelationState,
+    suppression: &'a HashMap<String, OpenWindow>,
+    event_time_ms: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SavedState {
+    correlations: CorrelationState,
+    #[serde(default)]
+    suppression: HashMap<String, OpenWindow>,
+    #[serde(default)]
+    event_time_ms: i64,
 }
 
 /// Rules and correlations compiled together, with their correlation windows and suppression
@@ -65,9 +82,10 @@ pub struct Detector {
     feeds: HashMap<String, Vec<usize>>,
     /// References of rules that only feed correlations (`generate: false`).
     silent: std::collections::HashSet<String>,
-    suppression: HashMap<String, RuleSuppression>,
+    suppression: SuppressionWindows,
     state: CorrelationState,
-    open: HashMap<String, Open>,
+    /// Latest event time seen (ms): how far event time has gone.
+    event_time_ms: i64,
     index: RuleIndex,
     candidates: Vec<usize>,
 }
@@ -77,22 +95,20 @@ impl Detector {
     pub fn new(documents: &[RuleDocument]) -> Result<Detector, RuleError> {
         let mut rules = Vec::new();
         let mut correlations = Vec::new();
-        let mut suppression = HashMap::new();
+        let mut suppression = SuppressionWindows::default();
         for document in documents {
             match document {
                 RuleDocument::Detection(rule) => {
                     let compiled = CompiledRule::compile(rule)?;
                     if let Some(s) = &rule.suppression {
-                        suppression
-                            .insert(compiled.id.clone(), compile_suppression(&compiled.id, s)?);
+                        suppression.add_rule(&compiled.id, s)?;
                     }
                     rules.push(compiled);
                 }
                 RuleDocument::Correlation(rule) => {
                     let compiled = CompiledCorrelation::compile(rule)?;
                     if let Some(s) = &rule.suppression {
-                        suppression
-                            .insert(compiled.id.clone(), compile_suppression(&compiled.id, s)?);
+                        suppression.add_rule(&compiled.id, s)?;
                     }
                     correlations.push(compiled);
                 }
@@ -114,7 +130,7 @@ impl Detector {
             silent,
             suppression,
             state: CorrelationState::default(),
-            open: HashMap::new(),
+            event_time_ms: i64::MIN,
             index: RuleIndex::new(&rules),
             candidates: Vec::new(),
             rules,
@@ -141,8 +157,44 @@ impl Detector {
         self.state = state;
     }
 
+    /// The latest event time seen (ms since the epoch; `i64::MIN` before any event).
+    pub fn event_time_ms(&self) -> i64 {
+        self.event_time_ms
+    }
+
+    /// Everything the detector remembers (correlation windows, open suppression windows,
+    /// event time), as JSON to save.
+    pub fn save_state(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&SavedStateRef {
+            correlations: &self.state,
+            suppression: self.suppression.open_windows(),
+            event_time_ms: self.event_time_ms,
+        })
+    }
+
+    /// Restores what [`Detector::save_state`] saved (or, from older versions, the
+    /// correlation windows alone).
+    pub fn restore_state(&mut self, bytes: &[u8]) -> serde_json::Result<()> {
+        let saved = match serde_json::from_slice::<SavedState>(bytes) {
+            Ok(saved) => saved,
+            Err(error) => match serde_json::from_slice::<CorrelationState>(bytes) {
+                Ok(correlations) => SavedState {
+                    correlations,
+                    suppression: HashMap::new(),
+                    event_time_ms: i64::MIN,
+                },
+                Err(_) => return Err(error),
+            },
+        };
+        self.state = saved.correlations;
+        self.suppression.restore(saved.suppression);
+        self.event_time_ms = self.event_time_ms.max(saved.event_time_ms);
+        Ok(())
+    }
+
     /// Evaluates one event (as JSON, with `@timestamp`, `event.id` and `event.kind`); returns
-    /// the alerts it raises now.
+    /// the alerts it raises now: new ones, and updates ([`Alert::is_update`]) of suppressed
+    /// alerts whose window this event found expired.
     pub fn evaluate(&mut self, event: &Value) -> Vec<Alert> {
         let kind = event["event"]["kind"].as_str().unwrap_or_default();
         let event_id = event["event"]["id"].as_str().unwrap_or_default();
@@ -150,6 +202,7 @@ impl Detector {
         let at_ms = kestrel_event::parse_timestamp(timestamp)
             .map(|t| t.timestamp_millis())
             .unwrap_or_default();
+        self.event_time_ms = self.event_time_ms.max(at_ms);
         let mut alerts = Vec::new();
         let mut candidates = std::mem::take(&mut self.candidates);
         let mut matched = Vec::new();
@@ -172,7 +225,7 @@ impl Detector {
             let silent = references.iter().any(|r| self.silent.contains(r));
             if !silent {
                 let alert = single_alert(rule, event_id, at_ms);
-                alerts.extend(self.suppress(alert, event, at_ms));
+                self.suppression.apply(alert, event, at_ms, &mut alerts);
             }
             for reference in references {
                 self.feed_correlations(&reference, event, event_id, at_ms, &mut alerts, 0);
@@ -212,79 +265,20 @@ impl Detector {
                 .chain(correlation.name.clone())
                 .collect();
             references.dedup();
-            alerts.extend(self.suppress(alert, event, at_ms));
+            self.suppression.apply(alert, event, at_ms, alerts);
             for reference in references {
                 self.feed_correlations(&reference, event, event_id, at_ms, alerts, depth + 1);
             }
         }
     }
 
-    /// Applies the rule's suppression: the first alert of a key passes and opens a window;
-    /// later ones inside it are counted on it.
-    fn suppress(&mut self, alert: Alert, event: &Value, at_ms: i64) -> Option<Alert> {
-        let Some(rule) = self.suppression.get(&alert.rule_id) else {
-            return Some(alert);
-        };
-        let values: Vec<String> = rule
-            .by
-            .iter()
-            .map(|field| {
-                let mut found = Vec::new();
-                resolve(event, field, &mut found);
-                found.first().and_then(|v| text(v)).unwrap_or_default()
-            })
-            .collect();
-        let key = format!("{}\u{1f}{}", alert.rule_id, values.join("\u{1f}"));
-        if let Some(open) = self.open.get_mut(&key) {
-            if at_ms <= open.until_ms {
-                open.alert.suppressed += alert.count.max(1);
-                open.alert.last_seen = alert.last_seen;
-                return None;
-            }
-        }
-        let mut alert = alert;
-        for (field, value) in rule.by.iter().zip(values) {
-            alert.group.entry(field.clone()).or_insert(value);
-        }
-        self.open.insert(
-            key,
-            Open {
-                alert: alert.clone(),
-                until_ms: at_ms + rule.window_ms,
-            },
-        );
-        Some(alert)
-    }
-
     /// Alerts whose suppression window counted repeats, with their final `suppressed` and
-    /// `last_seen` (same `id` as when first raised), for windows closed before `now_ms`
-    /// (`i64::MAX`: all). Call periodically, and at the end of a hunt.
+    /// `last_seen` (same `id` as when first raised), for windows closed before `now_ms`, an
+    /// event time (`i64::MAX`: all; see [`Detector::event_time_ms`]). Call periodically, and
+    /// at the end of a hunt.
     pub fn close_windows(&mut self, now_ms: i64) -> Vec<Alert> {
-        let mut updates = Vec::new();
-        self.open.retain(|_, open| {
-            if open.until_ms >= now_ms {
-                return true;
-            }
-            if open.alert.suppressed > 0 {
-                updates.push(open.alert.clone());
-            }
-            false
-        });
-        updates.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
-        updates
+        self.suppression.close(now_ms)
     }
-}
-
-fn compile_suppression(rule: &str, s: &Suppression) -> Result<RuleSuppression, RuleError> {
-    let window_ms = parse_timespan(&s.window).map_err(|message| RuleError::Detection {
-        rule: rule.to_owned(),
-        part: "suppression.window".into(),
-        message,
-    })?;
-    Ok(RuleSuppression {
-        by: s.by.clone(),
-        window_ms,
-    })
 }
 
 fn format_ms(ms: i64) -> String {
@@ -440,6 +434,85 @@ suppression: {by: [user.username], window: 10m}
         assert_eq!(updates[0].id, first[0].id);
         assert_eq!(updates[0].suppressed, 2);
         assert_eq!(updates[0].last_seen, "2024-05-01T10:00:06.000000000Z");
+    }
+
+    #[test]
+    fn a_repeat_after_the_window_ends_raises_the_update_then_a_new_alert() {
+        let mut detector = Detector::new(&parse_rules("t", RULES).unwrap()).unwrap();
+        let exec = |id, minute: u32| {
+            let mut e = event(
+                id,
+                0,
+                json!({"verb": "create", "objectRef": {"subresource": "exec"}, "user": {"username": "alice"}}),
+            );
+            e["@timestamp"] = json!(format!("2024-05-01T10:{minute:02}:00Z"));
+            e
+        };
+        let first = detector.evaluate(&exec(1, 0));
+        assert!(detector.evaluate(&exec(2, 3)).is_empty());
+        let later = detector.evaluate(&exec(3, 11));
+        assert_eq!(later.len(), 2, "{later:?}");
+        assert!(later[0].is_update());
+        assert_eq!(
+            (later[0].id.as_str(), later[0].suppressed),
+            (first[0].id.as_str(), 1)
+        );
+        assert!(!later[1].is_update());
+        assert_ne!(later[1].id, first[0].id);
+        assert!(
+            detector.close_windows(i64::MAX).is_empty(),
+            "the new window counted nothing"
+        );
+    }
+
+    #[test]
+    fn suppression_windows_and_event_time_survive_a_save_and_restore() {
+        let rules = parse_rules("t", RULES).unwrap();
+        let mut detector = Detector::new(&rules).unwrap();
+        let exec = |id, s| {
+            event(
+                id,
+                s,
+                json!({"verb": "create", "objectRef": {"subresource": "exec"}, "user": {"username": "alice"}}),
+            )
+        };
+        let first = detector.evaluate(&exec(1, 0));
+        assert!(detector.evaluate(&exec(2, 5)).is_empty());
+        let saved = detector.save_state().unwrap();
+
+        let mut restarted = Detector::new(&rules).unwrap();
+        restarted.restore_state(&saved).unwrap();
+        assert_eq!(restarted.event_time_ms(), detector.event_time_ms());
+        assert!(
+            restarted.evaluate(&exec(3, 9)).is_empty(),
+            "still suppressed"
+        );
+        let updates = restarted.close_windows(i64::MAX);
+        assert_eq!(updates.len(), 1);
+        assert_eq!(
+            (updates[0].id.as_str(), updates[0].suppressed),
+            (first[0].id.as_str(), 2)
+        );
+    }
+
+    #[test]
+    fn state_saved_before_suppression_was_saved_still_restores_correlations() {
+        let rules = parse_rules("t", RULES).unwrap();
+        let mut detector = Detector::new(&rules).unwrap();
+        let denied = |id, s| {
+            event(
+                id,
+                s,
+                json!({"responseStatus": {"code": 403}, "sourceIPs": ["9.9.9.9"]}),
+            )
+        };
+        detector.evaluate(&denied(1, 0));
+        detector.evaluate(&denied(2, 1));
+        let old_format = serde_json::to_vec(detector.state()).unwrap();
+        let mut restarted = Detector::new(&rules).unwrap();
+        restarted.restore_state(&old_format).unwrap();
+        assert_eq!(restarted.evaluate(&denied(3, 2)).len(), 1);
+        assert!(restarted.restore_state(b"{\"nope\": 1}").is_err());
     }
 
     #[test]

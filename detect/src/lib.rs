@@ -9,6 +9,7 @@
 //! - [`view`]: an event's fields resolved and lowercased once for every rule.
 //! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
 //! - [`correlation`]: correlation rules and their bounded, serializable windows.
+//! - [`suppression`]: repeated alerts folded into the first, updated when the window closes.
 //! - [`engine`]: the [`Detector`], rules and correlations together, raising [`Alert`]s.
 
 pub mod compile;
@@ -21,6 +22,7 @@ pub mod mapping;
 pub mod placeholder;
 pub mod rule;
 pub mod store;
+pub mod suppression;
 pub mod testing;
 pub mod value;
 pub mod view;

@@ -21,6 +21,9 @@ pub trait IndexObserver: Send {
     fn added(&mut self, event: &Event, value: &serde_json::Value);
     /// A commit made every event added so far durable.
     fn committed(&mut self);
+    /// No event arrived for a commit interval: a chance to act on the passage of time (for
+    /// example to close windows the stream has gone quiet in). Called from a blocking task.
+    fn idle(&mut self) {}
 }
 
 /// An observer shared between the indexing loop and its blocking tasks.
@@ -135,7 +138,13 @@ pub async fn run_indexer(
                     continue;
                 }
             },
-            None => subscriber.next().await,
+            None => match tokio::time::timeout(policy.interval, subscriber.next()).await {
+                Ok(next) => next,
+                Err(_elapsed) => {
+                    notify_idle(&observer).await;
+                    continue;
+                }
+            },
         };
         let Some(batch) = next else {
             return commit(indexer, &mut waiting, &stats, &observer).await;
@@ -148,6 +157,17 @@ pub async fn run_indexer(
             indexer = commit(indexer, &mut waiting, &stats, &observer).await?;
             deadline = None;
         }
+    }
+}
+
+/// Tells the observer the stream is idle (off the async threads: it may write files).
+async fn notify_idle(observer: &Option<SharedObserver>) {
+    let Some(observer) = observer.clone() else {
+        return;
+    };
+    let task = tokio::task::spawn_blocking(move || with_observer(Some(&observer), |o| o.idle()));
+    if let Err(error) = task.await {
+        tracing::error!(%error, "idle observer task failed");
     }
 }
 
