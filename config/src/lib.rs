@@ -140,12 +140,13 @@ impl Config {
     }
 
     /// Reads every file in `query.auth.token_files` and appends the tokens
-    /// found there to `query.auth.tokens` (skipping ones already present).
+    /// found there to `query.auth.tokens` (skipping ones already present);
+    /// the same for `collector.falco.token_files` and `collector.falco.tokens`.
     ///
     /// A token file holds one token per line; blank lines and lines starting
     /// with `#` are ignored. [`load()`] calls this before validating.
     pub fn read_token_files(&mut self) -> Result<(), ConfigError> {
-        validate::read_token_files(&mut self.query.auth)
+        validate::read_token_files(self)
     }
 }
 
@@ -196,6 +197,8 @@ pub struct CollectorConfig {
     pub docker: DockerConfig,
     /// The endpoint of the apiserver's audit webhook backend.
     pub webhook: WebhookConfig,
+    /// Falco alerts posted to the webhook listener.
+    pub falco: FalcoConfig,
 }
 
 /// The receiving end of the Kubernetes apiserver's audit webhook.
@@ -227,6 +230,50 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Falco runtime alerts (Falco's `http_output` with `json_output: true`, or falcosidekick's
+/// `webhook` output) posted to `path` on the listener of [`WebhookConfig`]
+/// (`collector.webhook.listen`, with its TLS settings).
+///
+/// A request is accepted when the listener verifies client certificates
+/// (`collector.webhook.tls.client_ca`: the TLS layer already refused every client without a
+/// certificate that CA signed) or when it carries one of `tokens` as
+/// `Authorization: Bearer <token>`. With neither configured every request is answered 401.
+///
+/// Its `Debug` output hides the tokens.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FalcoConfig {
+    /// The path Falco posts to. Default: `/falco`.
+    pub path: String,
+    /// Accepted bearer tokens, each at least [`MIN_TOKEN_LEN`] characters,
+    /// without whitespace. After [`load()`] this also holds the tokens read
+    /// from `token_files`. Default: none.
+    pub tokens: Vec<String>,
+    /// Files holding more tokens, one per line (blank lines and `#` comments
+    /// ignored), read when the configuration is loaded. Default: none.
+    pub token_files: Vec<PathBuf>,
+}
+
+impl Default for FalcoConfig {
+    fn default() -> Self {
+        FalcoConfig {
+            path: "/falco".to_owned(),
+            tokens: Vec::new(),
+            token_files: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for FalcoConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FalcoConfig")
+            .field("path", &self.path)
+            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
+            .field("token_files", &self.token_files)
+            .finish()
+    }
+}
+
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
@@ -250,6 +297,7 @@ impl Default for CollectorConfig {
             partial_flush_timeout: Duration::from_secs(5),
             batch_max_events: 1000,
             webhook: WebhookConfig::default(),
+            falco: FalcoConfig::default(),
             kubernetes: KubernetesConfig::default(),
             docker: DockerConfig::default(),
         }

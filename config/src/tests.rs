@@ -360,6 +360,7 @@ fn example_documents_every_key() {
         "collector.sources",
         "collector.kubernetes",
         "collector.docker",
+        "collector.falco",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1224,6 +1225,46 @@ fn token_files_from_env_array() {
     let c = load_with(None, prefix).unwrap();
     assert_eq!(c.query.auth.token_files, vec![tokens]);
     assert_eq!(c.query.auth.tokens, vec![GOOD_TOKEN]);
+}
+
+#[test]
+fn falco_tokens_and_token_files_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("falco-tokens");
+    std::fs::write(&tokens, "# falcosidekick\nfalcosidekick-token-0123456789\n").unwrap();
+    let file = TempConfig::new(&format!(
+        "[collector.falco]\ntokens = [\"{GOOD_TOKEN}\"]\ntoken_files = [{:?}]\n",
+        tokens.display().to_string()
+    ));
+    let c = file.load().unwrap();
+    assert_eq!(c.collector.falco.path, "/falco");
+    assert_eq!(
+        c.collector.falco.tokens,
+        vec![GOOD_TOKEN, "falcosidekick-token-0123456789"]
+    );
+    assert!(c.query.auth.tokens.is_empty(), "query tokens untouched");
+    let debug = format!("{c:?}");
+    assert!(!debug.contains(GOOD_TOKEN), "{debug}");
+
+    let weak = TempConfig::new("[collector.falco]\ntokens = [\"short\"]\n");
+    let err = weak.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.falco.tokens[0]: token too short"),
+        "{err}"
+    );
+    assert!(!err.contains("\"short\""), "{err}");
+    let clash = TempConfig::new("[collector.falco]\npath = \"/audit/webhook\"\n");
+    let err = clash.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.falco.path: must differ from collector.webhook.path"),
+        "{err}"
+    );
+    let missing = TempConfig::new("[collector.falco]\ntoken_files = [\"/nonexistent/falco\"]\n");
+    let err = missing.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.falco.token_files[0]: cannot read /nonexistent/falco"),
+        "{err}"
+    );
 }
 
 // ------------------------------------------------------- collector.kubernetes

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::{
-    AuthConfig, BusKind, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV,
+    BusKind, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV,
 };
 
 /// Smallest accepted `collector.max_event_bytes`.
@@ -210,6 +210,33 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             "collector.webhook.path",
             format!("must start with '/', got {:?}", c.webhook.path),
         );
+    }
+    if !c.falco.path.starts_with('/') {
+        errors.add(
+            "collector.falco.path",
+            format!("must start with '/', got {:?}", c.falco.path),
+        );
+    } else if c.falco.path == c.webhook.path {
+        errors.add(
+            "collector.falco.path",
+            format!(
+                "must differ from collector.webhook.path ({:?})",
+                c.webhook.path
+            ),
+        );
+    }
+    for (i, token) in c.falco.tokens.iter().enumerate() {
+        if let Err(message) = check_token(token) {
+            errors.add(format!("collector.falco.tokens[{i}]"), message);
+        }
+    }
+    for (i, file) in c.falco.token_files.iter().enumerate() {
+        if file.as_os_str().is_empty() {
+            errors.add(
+                format!("collector.falco.token_files[{i}]"),
+                "must not be empty",
+            );
+        }
     }
     let docker = &c.docker;
     if errors.not_blank("collector.docker.host", &docker.host)
@@ -476,19 +503,45 @@ fn is_level(s: &str) -> bool {
         || matches!(s, "0" | "1" | "2" | "3" | "4" | "5")
 }
 
-/// Reads the token files into `auth.tokens`; see
+/// Reads the token files of `query.auth` and `collector.falco` into their `tokens`; see
 /// [`Config::read_token_files()`].
-pub(crate) fn read_token_files(auth: &mut AuthConfig) -> Result<(), ConfigError> {
+pub(crate) fn read_token_files(config: &mut Config) -> Result<(), ConfigError> {
     let mut errors = Errors::default();
+    let query = &mut config.query.auth;
+    read_token_files_into(
+        &mut query.tokens,
+        &query.token_files,
+        "query.auth.token_files",
+        &mut errors,
+    );
+    let falco = &mut config.collector.falco;
+    read_token_files_into(
+        &mut falco.tokens,
+        &falco.token_files,
+        "collector.falco.token_files",
+        &mut errors,
+    );
+    ConfigError::from_list(errors.0)
+}
+
+/// Appends the tokens of `files` (the key `key`) to `tokens`, skipping ones already present;
+/// nothing is appended when any file of the list is at fault.
+fn read_token_files_into(
+    tokens: &mut Vec<String>,
+    files: &[std::path::PathBuf],
+    key: &str,
+    errors: &mut Errors,
+) {
+    let before = errors.0.len();
     let mut found = Vec::new();
-    for (i, file) in auth.token_files.iter().enumerate() {
-        let key = format!("query.auth.token_files[{i}]");
+    for (i, file) in files.iter().enumerate() {
+        let key = format!("{key}[{i}]");
         match read_token_file(file) {
-            Ok(tokens) if tokens.is_empty() => {
+            Ok(list) if list.is_empty() => {
                 errors.add(key, format!("{}: contains no token", file.display()));
             }
-            Ok(tokens) => {
-                for (line, token) in tokens {
+            Ok(list) => {
+                for (line, token) in list {
                     match check_token(&token) {
                         Ok(()) => found.push(token),
                         Err(message) => {
@@ -500,13 +553,14 @@ pub(crate) fn read_token_files(auth: &mut AuthConfig) -> Result<(), ConfigError>
             Err(e) => errors.add(key, format!("cannot read {}: {e}", file.display())),
         }
     }
-    ConfigError::from_list(errors.0)?;
+    if errors.0.len() > before {
+        return;
+    }
     for token in found {
-        if !auth.tokens.contains(&token) {
-            auth.tokens.push(token);
+        if !tokens.contains(&token) {
+            tokens.push(token);
         }
     }
-    Ok(())
 }
 
 /// `(line number, token)` for each non-blank, non-comment line.

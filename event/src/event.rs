@@ -13,6 +13,8 @@ pub enum EventKind {
     Container,
     /// A Kubernetes apiserver audit event.
     K8sAudit,
+    /// A Falco runtime alert (Falco's JSON output), kept under `falco.*`.
+    Falco,
 }
 
 impl EventKind {
@@ -21,6 +23,7 @@ impl EventKind {
         match self {
             EventKind::Container => "container",
             EventKind::K8sAudit => "k8s_audit",
+            EventKind::Falco => "falco",
         }
     }
 }
@@ -221,7 +224,9 @@ pub struct Event {
     /// `json.*`: the fields of a container line that is itself a JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<Map<String, Value>>,
-    /// The apiserver's audit fields, kept at the top level under their own names.
+    /// The apiserver's audit fields, kept at the top level under their own names; for Falco
+    /// alerts, the alert document under `falco` (`falco.rule`, `falco.priority`,
+    /// `falco.output_fields`, ...).
     #[serde(flatten)]
     pub audit: Map<String, Value>,
 }

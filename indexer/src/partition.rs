@@ -29,6 +29,8 @@ pub enum PartitionKind {
     Container,
     /// Kubernetes audit events.
     K8sAudit,
+    /// Falco runtime alerts.
+    Falco,
 }
 
 impl From<EventKind> for PartitionKind {
@@ -36,6 +38,7 @@ impl From<EventKind> for PartitionKind {
         match kind {
             EventKind::Container => PartitionKind::Container,
             EventKind::K8sAudit => PartitionKind::K8sAudit,
+            EventKind::Falco => PartitionKind::Falco,
         }
     }
 }
@@ -46,12 +49,17 @@ impl PartitionKind {
         match self {
             PartitionKind::Container => EventKind::Container.as_str(),
             PartitionKind::K8sAudit => EventKind::K8sAudit.as_str(),
+            PartitionKind::Falco => EventKind::Falco.as_str(),
         }
     }
 
     fn parse(name: &str) -> Option<PartitionKind> {
-        [PartitionKind::Container, PartitionKind::K8sAudit]
-            .into_iter()
+        [
+            PartitionKind::Container,
+            PartitionKind::K8sAudit,
+            PartitionKind::Falco,
+        ]
+        .into_iter()
             .find(|k| k.as_str() == name)
     }
 }
