@@ -728,7 +728,8 @@ pub struct DestinationConfig {
     /// PagerDuty routing key (required for `pagerduty`).
     pub routing_key: Option<String>,
     /// Lowest level delivered: `informational`, `low`, `medium`, `high`,
-    /// `critical`. Default: `informational` (all).
+    /// `critical`. Default: `low` (informational alerts, such as the pack's activity
+    /// rules, are stored and listed but not pushed).
     pub min_level: String,
     /// A minijinja template of the request body, with the alert as `alert`.
     /// Default: unset (each kind's own payload).
@@ -752,7 +753,7 @@ impl Default for DestinationConfig {
             url: String::new(),
             secrets: Vec::new(),
             routing_key: None,
-            min_level: "informational".to_owned(),
+            min_level: "low".to_owned(),
             template: None,
             max_attempts: 8,
             timeout: Duration::from_secs(10),
