@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::baseline::BaselineConfig;
 use crate::compile::resolve;
 use crate::error::RuleError;
 use crate::rule::CorrelationRule;
@@ -33,6 +34,9 @@ pub enum CorrelationKind {
     Temporal,
     /// Every referenced rule matched, in the listed order.
     TemporalOrdered,
+    /// Kestrel extension: matches per bin compared with a learned baseline
+    /// ([`crate::baseline`]).
+    VolumeBaseline,
 }
 
 /// A threshold: every bound given must hold.
@@ -94,6 +98,8 @@ pub struct CompiledCorrelation {
     pub timespan_ms: i64,
     /// Whether the referenced rules also alert on their own.
     pub generate: bool,
+    /// For volume_baseline: its settings.
+    pub baseline: Option<BaselineConfig>,
     threshold: Threshold,
     /// For value_count: the field whose distinct values are counted.
     field: Option<String>,
@@ -120,12 +126,26 @@ impl CompiledCorrelation {
             "value_count" => CorrelationKind::ValueCount,
             "temporal" => CorrelationKind::Temporal,
             "temporal_ordered" => CorrelationKind::TemporalOrdered,
+            "volume_baseline" => CorrelationKind::VolumeBaseline,
             other => return Err(error("type", format!("unsupported type {other:?}"))),
         };
         if c.rules.is_empty() {
             return Err(error("rules", "at least one rule is required".into()));
         }
         let timespan_ms = parse_timespan(&c.timespan).map_err(|m| error("timespan", m))?;
+        let baseline = match kind {
+            CorrelationKind::VolumeBaseline => Some(
+                BaselineConfig::parse(c.baseline.as_ref())
+                    .map_err(|(field, message)| error(&field, message))?,
+            ),
+            _ if c.baseline.is_some() => {
+                return Err(error(
+                    "baseline",
+                    "only a volume_baseline correlation takes baseline settings".into(),
+                ))
+            }
+            _ => None,
+        };
         let mut threshold = Threshold::default();
         let mut field = None;
         for (key, value) in c.condition.iter().flatten() {
@@ -184,6 +204,7 @@ impl CompiledCorrelation {
             group_by: c.group_by.clone(),
             timespan_ms,
             generate: c.generate,
+            baseline,
             threshold,
             field,
             aliases,
@@ -191,7 +212,7 @@ impl CompiledCorrelation {
     }
 
     /// The group-by values of an event matched by `rule` (a reference in [`Self::rules`]).
-    fn group_of(&self, rule: &str, event: &Value) -> Vec<String> {
+    pub(crate) fn group_of(&self, rule: &str, event: &Value) -> Vec<String> {
         self.group_by
             .iter()
             .map(|name| {
@@ -308,6 +329,8 @@ impl CorrelationState {
             CorrelationKind::Temporal | CorrelationKind::TemporalOrdered => {
                 temporal_window(correlation, state, rule, hit, horizon)
             }
+            // Counted by the baseline state, never here.
+            CorrelationKind::VolumeBaseline => None,
         }?;
         groups.remove(&key);
         let (count, hits) = fired;

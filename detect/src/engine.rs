@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::baseline::{BaselineHit, BaselineRef, BaselineState};
 use crate::compile::CompiledRule;
-use crate::correlation::{CompiledCorrelation, CorrelationHit, CorrelationState};
+use crate::correlation::{CompiledCorrelation, CorrelationHit, CorrelationKind, CorrelationState};
 use crate::error::RuleError;
 use crate::index::RuleIndex;
 use crate::rule::RuleDocument;
@@ -42,6 +43,10 @@ pub struct Alert {
     pub event_ids: Vec<String>,
     /// A search query showing the triggering events.
     pub query: String,
+    /// Extra figures of the alert: for a volume baseline, `baseline.direction`,
+    /// `baseline.count`, `baseline.mean` and `baseline.deviation`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Value>,
 }
 
 /// How many event ids an alert lists at most.
@@ -62,6 +67,7 @@ struct SavedStateRef<'a> {
     correlations: &'a CorrelationState,
     suppression: &'a HashMap<String, OpenWindow>,
     event_time_ms: i64,
+    baselines: &'a BaselineState,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +77,8 @@ struct SavedState {
     suppression: HashMap<String, OpenWindow>,
     #[serde(default)]
     event_time_ms: i64,
+    #[serde(default)]
+    baselines: BaselineState,
 }
 
 /// Rules and correlations compiled together, with their correlation windows and suppression
@@ -84,6 +92,8 @@ pub struct Detector {
     silent: std::collections::HashSet<String>,
     suppression: SuppressionWindows,
     state: CorrelationState,
+    /// Learned volume baselines (`volume_baseline` correlations).
+    baselines: BaselineState,
     /// Latest event time seen (ms): how far event time has gone.
     event_time_ms: i64,
     index: RuleIndex,
@@ -130,6 +140,7 @@ impl Detector {
             silent,
             suppression,
             state: CorrelationState::default(),
+            baselines: BaselineState::default(),
             event_time_ms: i64::MIN,
             index: RuleIndex::new(&rules),
             candidates: Vec::new(),
@@ -169,6 +180,7 @@ impl Detector {
             correlations: &self.state,
             suppression: self.suppression.open_windows(),
             event_time_ms: self.event_time_ms,
+            baselines: &self.baselines,
         })
     }
 
@@ -182,11 +194,13 @@ impl Detector {
                     correlations,
                     suppression: HashMap::new(),
                     event_time_ms: i64::MIN,
+                    baselines: BaselineState::default(),
                 },
                 Err(_) => return Err(error),
             },
         };
         self.state = saved.correlations;
+        self.baselines = saved.baselines;
         self.suppression.restore(saved.suppression);
         self.event_time_ms = self.event_time_ms.max(saved.event_time_ms);
         Ok(())
@@ -204,6 +218,7 @@ impl Detector {
             .unwrap_or_default();
         self.event_time_ms = self.event_time_ms.max(at_ms);
         let mut alerts = Vec::new();
+        self.advance_baselines(self.event_time_ms, &mut alerts);
         let mut candidates = std::mem::take(&mut self.candidates);
         let mut matched = Vec::new();
         {
@@ -253,6 +268,10 @@ impl Detector {
         };
         for index in targets {
             let correlation = &self.correlations[index];
+            if correlation.kind == CorrelationKind::VolumeBaseline {
+                self.observe_baseline(index, reference, event, event_id, at_ms, alerts);
+                continue;
+            }
             let Some(hit) = self
                 .state
                 .observe(correlation, reference, event, event_id, at_ms)
@@ -276,8 +295,107 @@ impl Detector {
     /// `last_seen` (same `id` as when first raised), for windows closed before `now_ms`, an
     /// event time (`i64::MAX`: all; see [`Detector::event_time_ms`]). Call periodically, and
     /// at the end of a hunt.
+    /// Also closes the bins of volume baselines that ended by `now_ms` (so a container gone
+    /// silent is noticed without events); `i64::MAX` closes no bin.
     pub fn close_windows(&mut self, now_ms: i64) -> Vec<Alert> {
-        self.suppression.close(now_ms)
+        let mut alerts = self.suppression.close(now_ms);
+        if now_ms != i64::MAX {
+            self.advance_baselines(now_ms, &mut alerts);
+        }
+        alerts
+    }
+
+    /// The learned volume baselines.
+    pub fn baselines(&self) -> &BaselineState {
+        &self.baselines
+    }
+
+    fn advance_baselines(&mut self, now_ms: i64, alerts: &mut Vec<Alert>) {
+        let mut hits = Vec::new();
+        for correlation in &self.correlations {
+            if let Some(baseline) = baseline_ref(correlation) {
+                self.baselines.advance(baseline, now_ms, &mut hits);
+            }
+        }
+        self.raise_baseline_hits(hits, alerts);
+    }
+
+    fn observe_baseline(
+        &mut self,
+        index: usize,
+        reference: &str,
+        event: &Value,
+        event_id: &str,
+        at_ms: i64,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let values = self.correlations[index].group_of(reference, event);
+        let mut hits = Vec::new();
+        if let Some(baseline) = baseline_ref(&self.correlations[index]) {
+            self.baselines
+                .observe(baseline, values, event_id, at_ms, &mut hits);
+        }
+        self.raise_baseline_hits(hits, alerts);
+    }
+
+    fn raise_baseline_hits(&self, hits: Vec<BaselineHit>, alerts: &mut Vec<Alert>) {
+        for hit in hits {
+            let Some(correlation) = self.correlations.iter().find(|c| c.id == hit.correlation)
+            else {
+                continue;
+            };
+            // Baseline alerts are already one per episode: no suppression window.
+            alerts.push(baseline_alert(correlation, &hit));
+        }
+    }
+}
+
+fn baseline_ref(correlation: &CompiledCorrelation) -> Option<BaselineRef<'_>> {
+    Some(BaselineRef {
+        id: &correlation.id,
+        timespan_ms: correlation.timespan_ms,
+        group_by: &correlation.group_by,
+        config: correlation.baseline.as_ref()?,
+    })
+}
+
+fn baseline_alert(correlation: &CompiledCorrelation, hit: &BaselineHit) -> Alert {
+    let mut ids = hit.event_ids.clone();
+    ids.truncate(MAX_EVENT_IDS);
+    let first = format!("{}@{}", hit.direction.as_str(), hit.start_ms);
+    let query = if ids.is_empty() {
+        hit.group
+            .iter()
+            .map(|(k, v)| format!("{k}:{v:?}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    } else {
+        ids_query(&ids)
+    };
+    let round = |x: f64| serde_json::json!((x * 100.0).round() / 100.0);
+    let fields = BTreeMap::from([
+        (
+            "baseline.direction".to_owned(),
+            serde_json::json!(hit.direction.as_str()),
+        ),
+        ("baseline.count".to_owned(), serde_json::json!(hit.count)),
+        ("baseline.mean".to_owned(), round(hit.mean)),
+        ("baseline.deviation".to_owned(), round(hit.deviation)),
+    ]);
+    Alert {
+        id: alert_id(&correlation.id, &hit.group, &first),
+        rule_id: correlation.id.clone(),
+        title: correlation.title.clone(),
+        level: correlation.level.clone(),
+        tags: correlation.tags.clone(),
+        first_seen: format_ms(hit.start_ms),
+        last_seen: format_ms(hit.end_ms),
+        group: hit.group.clone(),
+        count: hit.count,
+        suppressed: 0,
+        query,
+        event_ids: ids,
+        fields,
     }
 }
 
@@ -314,6 +432,7 @@ fn single_alert(rule: &CompiledRule, event_id: &str, at_ms: i64) -> Alert {
         suppressed: 0,
         query: ids_query(&ids),
         event_ids: ids,
+        fields: BTreeMap::new(),
     }
 }
 
@@ -337,6 +456,7 @@ fn correlation_alert(correlation: &CompiledCorrelation, hit: &CorrelationHit) ->
         suppressed: 0,
         query: ids_query(&ids),
         event_ids: ids,
+        fields: BTreeMap::new(),
     }
 }
 
@@ -513,6 +633,60 @@ suppression: {by: [user.username], window: 10m}
         restarted.restore_state(&old_format).unwrap();
         assert_eq!(restarted.evaluate(&denied(3, 2)).len(), 1);
         assert!(restarted.restore_state(b"{\"nope\": 1}").is_err());
+    }
+
+    const BASELINE_RULES: &str = r#"
+title: line
+name: line
+logsource: {product: kubernetes, service: container}
+detection:
+  sel: {container.name|exists: true}
+  condition: sel
+---
+title: spike
+id: spike
+correlation:
+  type: volume_baseline
+  rules: [line]
+  group-by: [container.name]
+  timespan: 1m
+  baseline: {buckets: 1, warmup: 5, min_volume: 5}
+level: low
+"#;
+
+    /// `n` lines of container api in minute `minute`.
+    fn lines(detector: &mut Detector, minute: u32, n: u32) -> Vec<Alert> {
+        (0..n)
+            .flat_map(|i| {
+                let e = json!({
+                    "@timestamp": format!("2024-05-01T10:{minute:02}:{:02}Z", i % 60),
+                    "event": {"kind": "container", "id": format!("m{minute}-{i}")},
+                    "container": {"name": "api"},
+                });
+                detector.evaluate(&e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restored_detector_keeps_its_learned_baseline() {
+        let rules = parse_rules("t", BASELINE_RULES).unwrap();
+        let mut detector = Detector::new(&rules).unwrap();
+        for minute in 0..10 {
+            assert!(lines(&mut detector, minute, 10).is_empty());
+        }
+        let saved = detector.save_state().unwrap();
+        let mut restarted = Detector::new(&rules).unwrap();
+        restarted.restore_state(&saved).unwrap();
+        assert!(lines(&mut restarted, 10, 100).is_empty(), "bin still open");
+        let alerts = restarted.close_windows(11 * 60_000 + 1_714_557_600_000);
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].rule_id, "spike");
+        assert_eq!(alerts[0].count, 100);
+        assert_eq!(alerts[0].fields["baseline.mean"], json!(10.0));
+        let mut fresh = Detector::new(&rules).unwrap();
+        assert!(lines(&mut fresh, 10, 100).is_empty());
+        assert!(fresh.close_windows(i64::MAX - 1).is_empty(), "warm-up");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`suppression`]: repeated alerts folded into the first, updated when the window closes.
 //! - [`engine`]: the [`Detector`], rules and correlations together, raising [`Alert`]s.
 
+pub mod baseline;
 pub mod compile;
 pub mod condition;
 pub mod correlation;

@@ -82,6 +82,10 @@ pub struct RuleTests {
     /// Alerts the correlation must raise on `sequence` (default 1).
     #[serde(default)]
     pub alerts: Option<u64>,
+    /// For a `volume_baseline` correlation: settings replacing those of its `baseline` for
+    /// the sequence test only (a short `warmup`, so the sequence stays short).
+    #[serde(default)]
+    pub baseline: Option<Map<String, Value>>,
 }
 
 /// Suppression of repeated alerts (a custom attribute, which Sigma allows): matches of the
@@ -155,6 +159,11 @@ pub struct Correlation {
     /// Whether the correlated rules also raise alerts of their own.
     #[serde(default)]
     pub generate: bool,
+    /// Settings of a `volume_baseline` correlation (a Kestrel extension): `buckets`,
+    /// `alpha`, `deviations`, `min_volume`, `warmup`, `direction` (see
+    /// [`crate::baseline::BaselineConfig`]).
+    #[serde(default)]
+    pub baseline: Option<Map<String, Value>>,
 }
 
 /// One YAML document of a rule file.

@@ -97,6 +97,29 @@ fn test_detection(rule: &CompiledRule, tests: Option<&RuleTests>, result: &mut R
     }
 }
 
+/// The rule set with the test-only `baseline` settings of `tests` merged into correlation `id`.
+fn with_test_baseline(id: &str, siblings: &[RuleDocument], tests: &RuleTests) -> Vec<RuleDocument> {
+    let mut documents = siblings.to_vec();
+    let Some(overrides) = &tests.baseline else {
+        return documents;
+    };
+    for document in &mut documents {
+        if let RuleDocument::Correlation(rule) = document {
+            if rule.id.as_deref() == Some(id)
+                || rule.name.as_deref() == Some(id)
+                || rule.title == id
+            {
+                let settings = rule
+                    .correlation
+                    .baseline
+                    .get_or_insert_with(Default::default);
+                settings.extend(overrides.clone());
+            }
+        }
+    }
+    documents
+}
+
 fn test_correlation(
     id: &str,
     siblings: &[RuleDocument],
@@ -107,7 +130,8 @@ fn test_correlation(
         result.failures.push("needs tests with a `sequence`".into());
         return;
     };
-    let mut detector = match Detector::new(siblings) {
+    let siblings = with_test_baseline(id, siblings, tests);
+    let mut detector = match Detector::new(&siblings) {
         Ok(detector) => detector,
         Err(error) => {
             result.failures.push(error.to_string());
