@@ -263,6 +263,10 @@ pub struct GenerateArgs {
     /// Share of the events that belong to attacks (listed in OUT/ground-truth.jsonl).
     #[arg(long, default_value_t = 0.001)]
     pub attack_rate: f64,
+    /// Log-volume anomalies to inject into container logs: alternately spikes and dips,
+    /// listed in OUT/ground-truth.jsonl as `volume-spike` / `volume-dip`.
+    #[arg(long, default_value_t = 0)]
+    pub volume_anomalies: u64,
     /// Output directory (created; must be empty).
     pub out: PathBuf,
 }

@@ -5,6 +5,7 @@ use crate::output::{Sink, Truth};
 use crate::rng::Rng;
 use crate::text::{json_str, json_str_html, Civil, Push};
 use crate::timeline::{Clock, Timeline};
+use crate::volume::VolumeAnomaly;
 use crate::{FileKind, GenerateError};
 
 /// Docker's json-file driver and containerd both cut lines at 16 KiB.
@@ -122,6 +123,8 @@ pub(crate) struct ContainerFile<'a> {
     upstreams: Vec<(&'static str, String, Vec<String>)>,
     /// Addresses of the ingress controller pods (the clients nginx and the services see).
     ingress_ips: Vec<&'a str>,
+    /// Injected volume anomalies of this container.
+    anomalies: Vec<VolumeAnomaly>,
 }
 
 impl<'a> ContainerFile<'a> {
@@ -177,7 +180,15 @@ impl<'a> ContainerFile<'a> {
             attack_start: attack_rate / mean_attack_len(c.style),
             connection: 1000,
             upstreams,
+            anomalies: Vec::new(),
         }
+    }
+
+    /// Injects volume anomalies: lines within a dip are not written, lines within a spike
+    /// are written `factor` times.
+    pub fn with_anomalies(mut self, anomalies: Vec<VolumeAnomaly>) -> ContainerFile<'a> {
+        self.anomalies = anomalies;
+        self
     }
 
     /// Writes `events` records; returns the file's summary.
@@ -207,6 +218,9 @@ impl<'a> ContainerFile<'a> {
 
     /// Writes `self.text` as one record on `stream` at `at`.
     fn emit(&mut self, at: i64, stream: &str, mark: Option<Mark>) -> Result<(), GenerateError> {
+        if self.anomalies.iter().any(|a| !a.spike && a.covers(at)) {
+            return Ok(());
+        }
         self.line.clear();
         let mut lines = 0;
         let mut at_chunk = at;
@@ -263,7 +277,47 @@ impl<'a> ContainerFile<'a> {
                 mark.indicator,
             );
         }
+        self.inject(at, first, lines)
+    }
+
+    /// After the record written at `at` (file line `first`, `lines` lines): the spike's
+    /// copies, and the ground truth of an anomaly seen for the first time.
+    fn inject(&mut self, at: i64, first: u64, lines: u64) -> Result<(), GenerateError> {
+        for i in 0..self.anomalies.len() {
+            let anomaly = self.anomalies[i];
+            let here = if anomaly.spike {
+                anomaly.covers(at)
+            } else {
+                at >= anomaly.end_ns
+            };
+            if !here {
+                continue;
+            }
+            if !anomaly.recorded {
+                self.anomalies[i].recorded = true;
+                self.record_anomaly(&anomaly, first, at);
+            }
+            if anomaly.spike {
+                for _ in 1..anomaly.factor {
+                    self.sink.write(&self.line, lines)?;
+                }
+            }
+        }
         Ok(())
+    }
+
+    fn record_anomaly(&mut self, anomaly: &VolumeAnomaly, line: u64, at: i64) {
+        let attack = self.truth.start();
+        let indicator = format!(
+            "{} of {}/{}/{}",
+            anomaly.pattern(),
+            self.fill.c.namespace,
+            self.fill.c.pod,
+            self.fill.c.name
+        );
+        self.truth
+            .record(attack, anomaly.pattern(), &self.sink, line, at, &indicator);
+        self.truth.set_range(anomaly.start_ns, anomaly.end_ns);
     }
 
     /// One ordinary record (several lines for stack traces); returns the events written.

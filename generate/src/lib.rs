@@ -118,6 +118,7 @@ mod output;
 mod rng;
 mod text;
 mod timeline;
+mod volume;
 
 use std::fmt;
 use std::fs;
@@ -235,6 +236,11 @@ pub struct GenerateOptions {
     pub span: Duration,
     /// Share of the events that belong to attacks (`0..=1`; 0 for none).
     pub attack_rate: f64,
+    /// Log-volume anomalies to inject into container logs (up to this many: ones that would
+    /// overlap on one container are left out), alternately spikes (one container writing
+    /// each line 10–50 times for 2–5 minutes) and dips (one container silent for 5–15
+    /// minutes), in the second half of the span; see [`GroundTruth`].
+    pub volume_anomalies: u64,
 }
 
 impl Default for GenerateOptions {
@@ -250,6 +256,7 @@ impl Default for GenerateOptions {
                 .expect("valid date"),
             span: Duration::from_secs(86_400),
             attack_rate: 0.001,
+            volume_anomalies: 0,
         }
     }
 }
@@ -295,7 +302,8 @@ pub struct GenerateSummary {
 pub struct GroundTruth {
     /// The attack's number (1, 2, ...); an attack's events share it.
     pub attack: u64,
-    /// The pattern: `exec-shell`, `anonymous-access-allowed`, `secret-enumeration`,
+    /// The pattern: `volume-spike`, `volume-dip` (injected volume anomalies, see `from`),
+    /// `exec-shell`, `anonymous-access-allowed`, `secret-enumeration`,
     /// `privileged-pod`, `hostpath-pod`, `cluster-admin-binding`, `auth-failure-burst`,
     /// `web-path-traversal`, `web-sql-injection`, `web-log4shell` or `reverse-shell`.
     pub pattern: String,
@@ -310,6 +318,15 @@ pub struct GroundTruth {
     /// Text found in the event: in the `log` of a Docker line, the message of a CRI line, the
     /// raw line of an audit event.
     pub indicator: String,
+    /// For `volume-spike` and `volume-dip`: start of the anomaly (RFC 3339). `line` and
+    /// `time` are those of the first line of the spike, or of the first line after the dip
+    /// (a dip has no line of its own); `indicator` names the container
+    /// (`volume-dip of namespace/pod/container`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// For volume anomalies: their end (exclusive, RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// Why [`generate`] failed.
@@ -427,13 +444,26 @@ pub fn generate(
     let mut truth = Truth::default();
     let mut files = Vec::new();
     let (docker, cri, audit) = options.kind.split(options.events);
+    let mut anomalies = volume::plan(
+        options.seed,
+        options.volume_anomalies,
+        cluster.containers.len(),
+        start,
+        span,
+    );
+    // Anomalies go into the CRI files when there are any, else the Docker ones.
+    let anomalous_kind = if cri > 0 {
+        FileKind::Cri
+    } else {
+        FileKind::Docker
+    };
 
     for (kind, total) in [(FileKind::Docker, docker), (FileKind::Cri, cri)] {
         if total == 0 {
             continue;
         }
         let shares = allocate(&mut master, total, cluster.containers.len());
-        for (c, &events) in cluster.containers.iter().zip(&shares) {
+        for (index, (c, &events)) in cluster.containers.iter().zip(&shares).enumerate() {
             let rng = master.fork();
             if events == 0 {
                 continue;
@@ -459,7 +489,11 @@ pub fn generate(
                 &mut truth,
                 options.attack_rate,
             );
-            files.push(file.run(events)?);
+            let injected = match kind == anomalous_kind {
+                true => std::mem::take(&mut anomalies[index]),
+                false => Vec::new(),
+            };
+            files.push(file.with_anomalies(injected).run(events)?);
         }
     }
     if audit > 0 {

@@ -119,7 +119,22 @@ impl Truth {
             line,
             time: String::from_utf8(time).expect("ascii"),
             indicator: indicator.to_owned(),
+            from: None,
+            until: None,
         });
+    }
+
+    /// Sets the time range of the latest entry (a volume anomaly).
+    pub fn set_range(&mut self, from_ns: i64, until_ns: i64) {
+        let format = |ns: i64| {
+            let mut time = Vec::with_capacity(32);
+            Civil::from_nanos(ns).rfc3339(&mut time, 9);
+            String::from_utf8(time).expect("ascii")
+        };
+        if let Some(entry) = self.entries.last_mut() {
+            entry.from = Some(format(from_ns));
+            entry.until = Some(format(until_ns));
+        }
     }
 
     /// Writes `root/ground-truth.jsonl`.

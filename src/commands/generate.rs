@@ -25,6 +25,7 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         start,
         span,
         attack_rate: args.attack_rate,
+        volume_anomalies: args.volume_anomalies,
     };
     let started = Instant::now();
     let summary = kestrel_generate::generate(&options, &args.out)?;
