@@ -2,11 +2,17 @@
 //! accepts; alerts stored at each commit, with the detector's state (correlation and
 //! suppression windows, event time) saved beside them so a restart resumes them.
 //!
+//! Nothing derived from an event is lost or counted twice across a crash: before each index
+//! commit the alerts are stored, their deliveries queued and the state saved together with the
+//! ids of the events evaluated since the last commit. The bus redelivers whatever the commit did
+//! not acknowledge; a redelivered event whose id the saved state lists is indexed again but not
+//! evaluated again (its alerts and its effect on the windows are already in the saved state).
+//!
 //! Suppression windows close in event time. While events flow, event time is the latest
 //! event's; when the stream idles, it moves on with the clock from the latest event's arrival,
 //! so the last windows still close and their updates still go out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +36,27 @@ pub struct DetectionStage {
     delivery: Option<(Outbox, Destinations)>,
     /// When the latest event arrived (wall clock, ms).
     last_arrival_ms: i64,
+    /// Ids of the events evaluated since the last commit.
+    evaluated: Vec<String>,
+    /// Events a previous run evaluated before it could commit them: when the bus redelivers
+    /// them they are indexed but not evaluated again.
+    replayed: HashSet<String>,
+    /// Whether the current commit round met a replayed event.
+    replay_seen: bool,
+    /// Commit rounds in a row that added events without meeting a replayed one.
+    rounds_past_replay: u32,
+}
+
+/// Rounds in a row without a replayed event after which the replay is taken as over (the bus
+/// redelivers each partition from its last acknowledged position, before anything newer).
+const ROUNDS_PAST_REPLAY: u32 = 3;
+
+/// The ids of the events evaluated in a commit round that may not have completed, saved beside
+/// the detector's state.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct UncommittedEvents {
+    #[serde(default)]
+    uncommitted_events: Vec<String>,
 }
 
 impl DetectionStage {
@@ -49,11 +76,15 @@ impl DetectionStage {
         let store = AlertStore::open(alerts_dir)
             .with_context(|| format!("opening {}", alerts_dir.display()))?;
         let state_path = alerts_dir.join("correlation-state.json");
+        let mut replayed = HashSet::new();
         match std::fs::read(&state_path) {
             Ok(bytes) => {
                 if let Err(error) = detector.restore_state(&bytes) {
                     tracing::warn!(%error, path = %state_path.display(), "detector state unreadable; starting empty");
                 }
+                let uncommitted: UncommittedEvents =
+                    serde_json::from_slice(&bytes).unwrap_or_default();
+                replayed.extend(uncommitted.uncommitted_events);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", state_path.display())),
@@ -75,11 +106,31 @@ impl DetectionStage {
             to_deliver: Vec::new(),
             delivery,
             last_arrival_ms: now_ms(),
+            evaluated: Vec::new(),
+            replayed,
+            replay_seen: false,
+            rounds_past_replay: 0,
         })
     }
 
+    /// Saves the detector's state with the ids of the events evaluated in the round not yet
+    /// committed (and the replayed ones not met again yet), fsynced, replacing the file
+    /// atomically.
     fn save_state(&self) -> std::io::Result<()> {
-        let bytes = self.detector.save_state()?;
+        let mut state: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.detector.save_state()?)?;
+        let uncommitted = self
+            .evaluated
+            .iter()
+            .chain(&self.replayed)
+            .cloned()
+            .map(serde_json::Value::String)
+            .collect();
+        state.insert(
+            "uncommitted_events".into(),
+            serde_json::Value::Array(uncommitted),
+        );
+        let bytes = serde_json::to_vec(&state)?;
         let tmp = self.state_path.with_extension("json.tmp");
         {
             use std::io::Write;
@@ -117,15 +168,43 @@ impl DetectionStage {
 }
 
 impl IndexObserver for DetectionStage {
-    fn added(&mut self, _event: &Event, value: &serde_json::Value) {
-        metrics::counter!(DETECTION_EVENTS).increment(1);
+    fn added(&mut self, event: &Event, value: &serde_json::Value) {
         self.last_arrival_ms = now_ms();
+        if !self.replayed.is_empty() && self.replayed.remove(event.id()) {
+            // Evaluated before the crash; its alerts and window effects were saved then.
+            self.replay_seen = true;
+            self.evaluated.push(event.id().to_owned());
+            return;
+        }
+        metrics::counter!(DETECTION_EVENTS).increment(1);
+        self.evaluated.push(event.id().to_owned());
         let alerts = self.detector.evaluate(value);
         self.raise(alerts);
     }
 
-    fn committed(&mut self) {
+    fn before_commit(&mut self) {
         self.flush(true);
+    }
+
+    fn committed(&mut self) {
+        let round_added = !self.evaluated.is_empty();
+        self.evaluated.clear();
+        // Rounds that add events without meeting a replayed one are past the replay: the
+        // replayed ids left were events the crashed commit had made durable after all (the
+        // index recognizes them, they are never added again).
+        if self.replay_seen {
+            self.rounds_past_replay = 0;
+        } else if round_added {
+            self.rounds_past_replay += 1;
+        }
+        self.replay_seen = false;
+        if self.rounds_past_replay >= ROUNDS_PAST_REPLAY && !self.replayed.is_empty() {
+            tracing::debug!(
+                left = self.replayed.len(),
+                "replay over; forgetting replayed event ids"
+            );
+            self.replayed.clear();
+        }
     }
 
     fn idle(&mut self) {
@@ -261,4 +340,127 @@ pub fn start_delivery(
         .spawn(move || kestrel_alerting::run_worker(outbox, destinations, stop))
         .context("starting the alert delivery thread")?;
     Ok(Some(handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kestrel_detect::AlertFilter;
+    use kestrel_event::EventKind;
+
+    const RULES: &str = r#"
+title: Exec into a pod
+id: exec
+name: exec
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel: {objectRef.subresource: exec}
+  condition: sel
+level: high
+---
+title: Two execs by one user
+id: two-execs
+correlation:
+  type: event_count
+  rules: [exec]
+  group-by: [user.username]
+  timespan: 1h
+  condition: {gte: 2}
+  generate: true
+level: critical
+"#;
+
+    fn exec(n: u32) -> (Event, serde_json::Value) {
+        let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-01-01T00:00:0{n}Z"))
+            .unwrap()
+            .to_utc();
+        let mut event = Event::new(EventKind::K8sAudit, format!("exec-{n}"), at, at);
+        event.audit.insert(
+            "objectRef".into(),
+            serde_json::json!({"resource": "pods", "subresource": "exec", "namespace": "prod", "name": "api-7"}),
+        );
+        event
+            .audit
+            .insert("user".into(), serde_json::json!({"username": "alice"}));
+        let value = serde_json::from_str(&event.to_json()).unwrap();
+        (event, value)
+    }
+
+    fn open(dir: &Path) -> DetectionStage {
+        let rules = dir.join("rules.yml");
+        std::fs::write(&rules, RULES).unwrap();
+        DetectionStage::open(&rules, &BTreeMap::new(), &dir.join("alerts"), None).unwrap()
+    }
+
+    fn stored(dir: &Path) -> Vec<String> {
+        let store = AlertStore::open(&dir.join("alerts")).unwrap();
+        let filter = AlertFilter {
+            limit: 100,
+            ..AlertFilter::default()
+        };
+        let mut rules: Vec<String> = store
+            .list(&filter)
+            .unwrap()
+            .iter()
+            .map(|a| a["rule_id"].as_str().unwrap().to_owned())
+            .collect();
+        rules.sort();
+        rules
+    }
+
+    #[test]
+    fn alerts_are_durable_before_the_commit_and_a_replay_is_not_evaluated_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let (event, value) = exec(1);
+        {
+            let mut stage = open(dir.path());
+            stage.added(&event, &value);
+            stage.before_commit();
+            // Killed during the index commit: committed() never runs.
+        }
+        assert_eq!(stored(dir.path()), ["exec"], "stored before the commit");
+
+        // The bus redelivers the event: indexed again, not evaluated again (evaluating it
+        // twice would count it twice and raise the two-exec correlation).
+        let mut stage = open(dir.path());
+        stage.added(&event, &value);
+        stage.before_commit();
+        stage.committed();
+        assert_eq!(stored(dir.path()), ["exec"]);
+
+        // The next exec is the second one of the window, as the restored state knows.
+        let (second, value) = exec(2);
+        stage.added(&second, &value);
+        stage.before_commit();
+        stage.committed();
+        assert_eq!(stored(dir.path()), ["exec", "exec", "two-execs"]);
+    }
+
+    #[test]
+    fn replayed_ids_are_forgotten_once_the_replay_is_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (event, value) = exec(1);
+        {
+            let mut stage = open(dir.path());
+            stage.added(&event, &value);
+            stage.before_commit();
+        }
+        let mut stage = open(dir.path());
+        assert_eq!(stage.replayed.len(), 1);
+        // The crashed commit had made it durable after all: it is never added again, and new
+        // events go on.
+        for n in 2..=2 + ROUNDS_PAST_REPLAY {
+            let (next, value) = exec(n);
+            stage.added(&next, &value);
+            stage.before_commit();
+            stage.committed();
+        }
+        assert!(stage.replayed.is_empty());
+        let saved: UncommittedEvents =
+            serde_json::from_slice(&std::fs::read(&stage.state_path).unwrap()).unwrap();
+        assert!(
+            !saved.uncommitted_events.contains(&"exec-1".to_owned()),
+            "{saved:?}"
+        );
+    }
 }

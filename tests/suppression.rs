@@ -213,7 +213,11 @@ retry_initial = "200ms"
     })
     .unwrap_or_else(|| panic!("alice's alert updated, bob's raised: {:?}", alerts(port)));
     let alice = by_user(&after, "alice")[0];
-    assert_eq!(alice["id"], alert_id.as_str(), "the update keeps the alert id");
+    assert_eq!(
+        alice["id"],
+        alert_id.as_str(),
+        "the update keeps the alert id"
+    );
     assert_eq!(alice["count"], 1);
     assert!(
         alice["last_seen"]

@@ -4,9 +4,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{
-    BusKind, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV,
-};
+use crate::{BusKind, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV};
 
 /// Smallest accepted `collector.max_event_bytes`.
 const MIN_EVENT_BYTES: usize = 1024;

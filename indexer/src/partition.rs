@@ -60,7 +60,7 @@ impl PartitionKind {
             PartitionKind::Falco,
         ]
         .into_iter()
-            .find(|k| k.as_str() == name)
+        .find(|k| k.as_str() == name)
     }
 }
 

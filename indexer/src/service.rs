@@ -19,6 +19,11 @@ pub trait IndexObserver: Send {
     /// An event was added (it becomes durable at the next commit); `value` is the event as
     /// JSON.
     fn added(&mut self, event: &Event, value: &serde_json::Value);
+    /// The events added since the last commit are about to be committed: the moment to make
+    /// durable what the observer derived from them. A crash from here on may or may not have
+    /// committed them; either way the bus redelivers the ones not yet acknowledged, and those
+    /// not in the index are added (and observed) again.
+    fn before_commit(&mut self) {}
     /// A commit made every event added so far durable.
     fn committed(&mut self);
     /// No event arrived for a commit interval: a chance to act on the passage of time (for
@@ -215,6 +220,7 @@ async fn commit(
     let observer = observer.clone();
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
+        with_observer(observer.as_ref(), |o| o.before_commit());
         let result = indexer.commit();
         if result.is_ok() {
             with_observer(observer.as_ref(), |o| o.committed());
