@@ -162,6 +162,20 @@ pub enum RulesCommand {
         #[arg(default_value = "rules")]
         path: PathBuf,
     },
+    /// Measure the pack's precision and recall: over its own test events run through the
+    /// whole pack, or over traffic written by `kestrel generate` (--generated DIR), joined to
+    /// its ground truth.
+    Measure {
+        /// A rule file or a directory of them.
+        #[arg(default_value = "rules")]
+        path: PathBuf,
+        /// A directory written by `kestrel generate`.
+        #[arg(long)]
+        generated: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

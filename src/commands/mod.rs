@@ -7,6 +7,7 @@ mod config_check;
 mod generate;
 mod hunt;
 mod ingest;
+mod rules_measure;
 mod rules_test;
 mod run;
 mod search;
@@ -37,6 +38,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             None => Default::default(),
         };
         return Ok(rules_test::test(path, &placeholders));
+    }
+    if let Command::Rules {
+        command:
+            RulesCommand::Measure {
+                path,
+                generated,
+                json,
+            },
+    } = &cli.command
+    {
+        return rules_measure::measure(path, generated.as_deref(), *json);
     }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
