@@ -160,6 +160,7 @@ fn the_tests_report_lists_every_rule() {
     }
     assert_eq!(titles.len(), count, "{listed}");
     assert!(report["benign_events"].as_u64().unwrap() > 0);
-    let recall = report["recall"].as_f64().unwrap();
-    assert!(recall > 0.8 && recall <= 1.0, "{recall}");
+    // Every rule catches its own positives through the whole pack (feeders of correlations
+    // by matching, correlations on their sequence).
+    assert_eq!(report["recall"].as_f64(), Some(1.0), "{report}");
 }

@@ -34,8 +34,11 @@ pub struct RuleFigures {
     pub kind: &'static str,
     /// Its positive cases (`match` events, or 1 for a correlation's sequence).
     pub positives: usize,
-    /// Positive cases on which it raised its own alert.
+    /// Positive cases on which it raised its own alert (or, for a rule that only feeds
+    /// correlations and raises none, matched).
     pub caught: usize,
+    /// Whether the rule matched positives without raising alerts: it only feeds correlations.
+    pub silent: bool,
     /// Its `no_match` events.
     pub benign: usize,
     /// `no_match` events on which any rule of the pack raised an alert at level low or above.
@@ -173,11 +176,16 @@ fn measure_detection(
     let Some(tests) = &rule.tests else {
         return Ok(figures);
     };
+    let compiled = kestrel_detect::CompiledRule::compile(rule)?;
     for (i, partial) in tests.must_match.iter().enumerate() {
-        let alerts = pack_alerts(pack, &[complete(partial, &rule.logsource, i)])?;
+        let event = complete(partial, &rule.logsource, i);
+        let alerts = pack_alerts(pack, std::slice::from_ref(&event))?;
         figures.positives += 1;
         if alerts.iter().any(|a| a.rule_id == reference) {
             figures.caught += 1;
+        } else if compiled.matches(&event) {
+            figures.caught += 1;
+            figures.silent = true;
         }
     }
     let offset = tests.must_match.len();
@@ -223,19 +231,50 @@ fn measure_correlation(
         return Ok(figures);
     };
     let logsource = sequence_logsource(pack, rule);
+    let pack = with_test_baseline(pack, &reference, tests.baseline.as_ref());
     let events: Vec<Value> = tests
         .sequence
         .iter()
         .enumerate()
         .map(|(i, partial)| complete(partial, &logsource, i))
         .collect();
-    let alerts = pack_alerts(pack, &events)?;
+    let alerts = pack_alerts(&pack, &events)?;
     let own = alerts.iter().filter(|a| a.rule_id == reference).count() as u64;
     figures.positives = 1;
     if own >= tests.alerts.unwrap_or(1).max(1) {
         figures.caught = 1;
     }
     Ok(figures)
+}
+
+/// The pack with the test-only `baseline` settings of a correlation's tests merged into it
+/// (as `rules test` does: a short warm-up keeps the sequence short).
+fn with_test_baseline(
+    pack: &[RuleDocument],
+    reference: &str,
+    overrides: Option<&serde_json::Map<String, Value>>,
+) -> Vec<RuleDocument> {
+    let mut documents = pack.to_vec();
+    let Some(overrides) = overrides else {
+        return documents;
+    };
+    for document in &mut documents {
+        if let RuleDocument::Correlation(rule) = document {
+            let names = [rule.id.as_deref(), rule.name.as_deref(), Some(&rule.title)];
+            if names.contains(&Some(reference)) {
+                rule.correlation
+                    .baseline
+                    .get_or_insert_with(Default::default)
+                    .extend(overrides.clone());
+            }
+        }
+    }
+    documents
+}
+
+/// Whether `name` (as a correlation lists its rules) names `rule`.
+fn names_rule(name: &str, rule: &kestrel_detect::rule::SigmaRule) -> bool {
+    [rule.id.as_deref(), rule.name.as_deref(), Some(&rule.title)].contains(&Some(name))
 }
 
 /// The log source of the first detection rule a correlation refers to (else the default).
@@ -250,7 +289,7 @@ fn sequence_logsource(
                     .correlation
                     .rules
                     .iter()
-                    .any(|name| name == r.reference()) =>
+                    .any(|name| names_rule(name, r)) =>
             {
                 Some(r.logsource.clone())
             }
