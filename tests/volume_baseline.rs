@@ -2,6 +2,8 @@
 //! container logs with injected spikes and dips: recall and false alerts against the ground
 //! truth.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -250,5 +252,155 @@ fn learned_baselines_find_injected_spikes_and_dips_with_few_false_alerts() {
             "{name}: {} false alerts",
             f.false_alerts
         );
+    }
+}
+
+mod restart {
+    //! A learned baseline survives SIGKILL and restart of `kestrel run`.
+
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use crate::common::*;
+    use serde_json::Value;
+
+    const RULES: &str = r#"
+title: line
+name: line
+logsource: {product: kubernetes, service: container}
+detection:
+  sel: {kubernetes.container.name|exists: true}
+  condition: sel
+---
+title: spike
+id: test-volume-spike
+correlation:
+  type: volume_baseline
+  rules: [line]
+  group-by: [kubernetes.container.name]
+  timespan: 1m
+  baseline: {buckets: 1, warmup: 3, min_volume: 5, direction: spike}
+level: low
+"#;
+
+    const CONTAINER: &str = "prod_api-0_0f0e0d0c-0000-4000-8000-000000000001/api";
+
+    fn alerts(port: u16) -> Vec<Value> {
+        http_get(
+            &format!("http://127.0.0.1:{port}/api/v1/alerts?limit=1000"),
+            None,
+        )
+        .ok()
+        .map(|(_, body)| body["alerts"].as_array().cloned().unwrap_or_default())
+        .unwrap_or_default()
+    }
+
+    /// `n` CRI lines of container api in minute `minute` of 2024-01-01T00.
+    fn append(pods: &Path, minute: u32, n: u32) {
+        let dir = pods.join(CONTAINER);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("0.log"))
+            .unwrap();
+        for i in 0..n {
+            writeln!(
+                file,
+                "2024-01-01T00:{minute:02}:{:02}.000000000Z stdout F GET /items/{i} 200",
+                i % 60
+            )
+            .unwrap();
+        }
+        file.flush().unwrap();
+    }
+
+    /// A directory with the rules, a pods directory and a config; (config, pods, data, port).
+    fn setup(dir: &Path) -> (PathBuf, PathBuf, PathBuf, u16) {
+        let rules = dir.join("rules");
+        let pods = dir.join("pods");
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::create_dir_all(&pods).unwrap();
+        std::fs::write(rules.join("volume.yml"), RULES).unwrap();
+        let port = free_port();
+        let config = write_kestrel_config(
+            dir,
+            &format!(
+                r#"[collector]
+poll_interval = "50ms"
+[[collector.sources]]
+paths = ["{pods}/*/*/*.log"]
+format = "cri"
+[indexer]
+commit_interval = "200ms"
+[detection]
+rules = "{rules}"
+[query]
+listen = "127.0.0.1:{port}"
+"#,
+                pods = pods.display(),
+                rules = rules.display(),
+            ),
+        );
+        (config, pods, dir.join("data"), port)
+    }
+
+    fn up(port: u16) {
+        wait_for(Duration::from_secs(30), || {
+            http_get(&format!("http://127.0.0.1:{port}/healthz"), None).ok()
+        })
+        .expect("api up");
+    }
+
+    fn spikes(port: u16) -> usize {
+        alerts(port)
+            .iter()
+            .filter(|a| a["rule_id"] == "test-volume-spike")
+            .count()
+    }
+
+    #[test]
+    fn a_learned_baseline_survives_sigkill_and_a_fresh_one_stays_in_warm_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, pods, data, port) = setup(dir.path());
+        let kestrel = KestrelRun::start(&config);
+        up(port);
+        for minute in 0..6 {
+            append(&pods, minute, 10);
+        }
+        append(&pods, 6, 1);
+        let state = data.join("alerts/correlation-state.json");
+        wait_for(Duration::from_secs(30), || {
+            let text = std::fs::read_to_string(&state).ok()?;
+            let saved: Value = serde_json::from_str(&text).ok()?;
+            let learned = saved["baselines"].to_string().contains("\"seen\":6");
+            learned.then_some(())
+        })
+        .unwrap_or_else(|| {
+            let text = std::fs::read_to_string(&state).unwrap_or_default();
+            panic!("the baseline is not saved: {text}")
+        });
+        assert_eq!(spikes(port), 0, "steady lines raise nothing");
+        drop(kestrel);
+
+        let _kestrel = KestrelRun::start(&config);
+        up(port);
+        append(&pods, 7, 200);
+        append(&pods, 8, 1);
+        let found = wait_for(Duration::from_secs(30), || {
+            (spikes(port) == 1).then_some(())
+        });
+        assert!(found.is_some(), "the restored baseline flags the spike");
+
+        // The same spike on a fresh data dir: still in warm-up, nothing.
+        let fresh = tempfile::tempdir().unwrap();
+        let (config, pods, _, port) = setup(fresh.path());
+        let _fresh = KestrelRun::start(&config);
+        up(port);
+        append(&pods, 7, 200);
+        append(&pods, 8, 1);
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(spikes(port), 0, "no baseline learned: no alert");
     }
 }
