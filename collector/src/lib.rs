@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod discovery;
 pub mod enrich;
 mod error;
+pub mod falco;
 pub mod feed;
 pub mod ingest;
 pub mod normalize;
