@@ -232,17 +232,20 @@ impl Default for WebhookConfig {
 
 /// Falco runtime alerts (Falco's `http_output` with `json_output: true`, or falcosidekick's
 /// `webhook` output) posted to `path` on the listener of [`WebhookConfig`]
-/// (`collector.webhook.listen`, with its TLS settings).
+/// (`collector.webhook.listen`, with its TLS settings), when `enabled`.
 ///
 /// A request is accepted when the listener verifies client certificates
 /// (`collector.webhook.tls.client_ca`: the TLS layer already refused every client without a
 /// certificate that CA signed) or when it carries one of `tokens` as
-/// `Authorization: Bearer <token>`. With neither configured every request is answered 401.
+/// `Authorization: Bearer <token>`. Enabling it without either is a configuration error
+/// (every request would be refused).
 ///
 /// Its `Debug` output hides the tokens.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FalcoConfig {
+    /// Whether the endpoint is served; it needs `collector.webhook.listen`. Default: `false`.
+    pub enabled: bool,
     /// The path Falco posts to. Default: `/falco`.
     pub path: String,
     /// Accepted bearer tokens, each at least [`MIN_TOKEN_LEN`] characters,
@@ -257,6 +260,7 @@ pub struct FalcoConfig {
 impl Default for FalcoConfig {
     fn default() -> Self {
         FalcoConfig {
+            enabled: false,
             path: "/falco".to_owned(),
             tokens: Vec::new(),
             token_files: Vec::new(),
@@ -267,6 +271,7 @@ impl Default for FalcoConfig {
 impl fmt::Debug for FalcoConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FalcoConfig")
+            .field("enabled", &self.enabled)
             .field("path", &self.path)
             .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
             .field("token_files", &self.token_files)

@@ -1267,6 +1267,36 @@ fn falco_tokens_and_token_files_are_read_and_checked() {
     );
 }
 
+#[test]
+fn an_enabled_falco_endpoint_needs_the_webhook_listener_and_a_way_in() {
+    assert!(!FalcoConfig::default().enabled, "off by default");
+    let alone = TempConfig::new(&format!(
+        "[collector.falco]\nenabled = true\ntokens = [\"{GOOD_TOKEN}\"]\n"
+    ));
+    let err = alone.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.falco.enabled: needs collector.webhook.listen"),
+        "{err}"
+    );
+    let open = TempConfig::new(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.falco]\nenabled = true\n",
+    );
+    let err = open.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.falco.tokens: no token (tokens, token_files) and no collector.webhook.tls.client_ca"),
+        "{err}"
+    );
+    assert!(!err.contains("collector.falco.enabled"), "{err}");
+    let good = TempConfig::new(&format!(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.falco]\nenabled = true\ntokens = [\"{GOOD_TOKEN}\"]\n"
+    ));
+    let c = good.load().unwrap();
+    assert!(c.collector.falco.enabled);
+    // Disabled, nothing is required of it.
+    let off = TempConfig::new("[collector.falco]\npath = \"/runtime\"\n");
+    assert_eq!(off.load().unwrap().collector.falco.path, "/runtime");
+}
+
 // ------------------------------------------------------- collector.kubernetes
 
 #[test]

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{BusKind, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV};
+use crate::{
+    BusKind, CollectorConfig, Config, ConfigError, KubernetesConfig, MIN_TOKEN_LEN, NODE_NAME_ENV,
+};
 
 /// Smallest accepted `collector.max_event_bytes`.
 const MIN_EVENT_BYTES: usize = 1024;
@@ -223,6 +225,9 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             ),
         );
     }
+    if c.falco.enabled {
+        check_falco_listener(c, errors);
+    }
     for (i, token) in c.falco.tokens.iter().enumerate() {
         if let Err(message) = check_token(token) {
             errors.add(format!("collector.falco.tokens[{i}]"), message);
@@ -252,6 +257,34 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
     }
     errors.positive_duration("collector.docker.deleted_grace", docker.deleted_grace);
     validate_kubernetes(&c.kubernetes, errors);
+}
+
+/// `collector.falco.enabled` needs the webhook listener it is served on, and a way to let
+/// Falco in (tokens or client certificates).
+fn check_falco_listener(c: &CollectorConfig, errors: &mut Errors) {
+    if c.webhook.listen.is_none() {
+        errors.add(
+            "collector.falco.enabled",
+            "needs collector.webhook.listen: the Falco endpoint is served on the webhook listener",
+        );
+    }
+    if !c.enabled {
+        errors.add(
+            "collector.falco.enabled",
+            "needs collector.enabled = true: the webhook listener runs with the collector",
+        );
+    }
+    let client_certificates = c
+        .webhook
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some());
+    if c.falco.tokens.is_empty() && !client_certificates {
+        errors.add(
+            "collector.falco.tokens",
+            "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Falco request would be refused",
+        );
+    }
 }
 
 fn validate_kubernetes(k: &KubernetesConfig, errors: &mut Errors) {
