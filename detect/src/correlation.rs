@@ -105,6 +105,8 @@ pub struct CompiledCorrelation {
     field: Option<String>,
     /// alias -> (rule reference -> field).
     aliases: HashMap<String, HashMap<String, String>>,
+    /// Fields whose values in the completing events the alert lists (Sigma's `fields`).
+    pub fields: Vec<String>,
 }
 
 impl CompiledCorrelation {
@@ -183,16 +185,8 @@ impl CompiledCorrelation {
                 "value_count needs condition.field".into(),
             ));
         }
-        let mut aliases = HashMap::new();
-        for (alias, per_rule) in c.aliases.iter().flatten() {
-            let map = per_rule
-                .as_object()
-                .ok_or_else(|| error("aliases", format!("{alias} must map rules to fields")))?
-                .iter()
-                .filter_map(|(rule, field)| Some((rule.clone(), field.as_str()?.to_owned())))
-                .collect();
-            aliases.insert(alias.clone(), map);
-        }
+        let aliases = compile_aliases(c.aliases.as_ref(), &c.rules, &c.group_by)
+            .map_err(|(part, message)| error(&part, message))?;
         Ok(CompiledCorrelation {
             id: reference.clone(),
             name: rule.name.clone(),
@@ -208,6 +202,7 @@ impl CompiledCorrelation {
             threshold,
             field,
             aliases,
+            fields: rule.fields.clone(),
         })
     }
 
@@ -225,6 +220,43 @@ impl CompiledCorrelation {
             })
             .collect()
     }
+}
+
+/// The `aliases` of a correlation (Sigma's correlation spec): per alias, the field holding
+/// its value in the events of each referenced rule (a rule it does not list has the field
+/// named like the alias). Every alias must be a group-by field, keyed by rules of `rules`,
+/// each mapped to a field name; errors give the part at fault.
+fn compile_aliases(
+    aliases: Option<&serde_json::Map<String, Value>>,
+    rules: &[String],
+    group_by: &[String],
+) -> Result<HashMap<String, HashMap<String, String>>, (String, String)> {
+    let mut compiled = HashMap::new();
+    for (alias, per_rule) in aliases.into_iter().flatten() {
+        let part = format!("aliases.{alias}");
+        if !group_by.contains(alias) {
+            return Err((part, "an alias must be one of the group-by fields".into()));
+        }
+        let per_rule = per_rule
+            .as_object()
+            .ok_or_else(|| (part.clone(), "must map each rule to a field".to_owned()))?;
+        let mut map = HashMap::new();
+        for (rule, field) in per_rule {
+            if !rules.contains(rule) {
+                return Err((
+                    format!("{part}.{rule}"),
+                    "not one of the correlated rules".into(),
+                ));
+            }
+            let field = field
+                .as_str()
+                .filter(|f| !f.trim().is_empty())
+                .ok_or_else(|| (format!("{part}.{rule}"), "must be a field name".to_owned()))?;
+            map.insert(rule.clone(), field.to_owned());
+        }
+        compiled.insert(alias.clone(), map);
+    }
+    Ok(compiled)
 }
 
 fn first_text(event: &Value, field: &str) -> String {
@@ -260,6 +292,9 @@ struct Hit {
     at_ms: i64,
     event_id: String,
     value: Option<String>,
+    /// The correlation's `fields` found in the event.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    fields: BTreeMap<String, String>,
 }
 
 /// The window of one group.
@@ -287,6 +322,9 @@ pub struct CorrelationHit {
     pub last_ms: i64,
     /// Ids of the events in the window.
     pub event_ids: Vec<String>,
+    /// The correlation's `fields` → their value in the events of the window (the earliest
+    /// event holding one).
+    pub fields: BTreeMap<String, String>,
 }
 
 /// The windows of every correlation, serializable to survive restarts.
@@ -320,6 +358,12 @@ impl CorrelationState {
             at_ms,
             event_id: event_id.to_owned(),
             value,
+            fields: correlation
+                .fields
+                .iter()
+                .map(|f| (f.clone(), first_text(event, f)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
         };
         let horizon = at_ms - correlation.timespan_ms;
         let fired = match correlation.kind {
@@ -333,7 +377,14 @@ impl CorrelationState {
             CorrelationKind::VolumeBaseline => None,
         }?;
         groups.remove(&key);
-        let (count, hits) = fired;
+        let (count, mut hits) = fired;
+        hits.sort_by_key(|h| h.at_ms);
+        let mut fields = BTreeMap::new();
+        for hit in &hits {
+            for (name, value) in &hit.fields {
+                fields.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
         Some(CorrelationHit {
             correlation: correlation.id.clone(),
             group: correlation.group_by.iter().cloned().zip(group).collect(),
@@ -341,6 +392,7 @@ impl CorrelationState {
             first_ms: hits.iter().map(|h| h.at_ms).min().unwrap_or(at_ms),
             last_ms: hits.iter().map(|h| h.at_ms).max().unwrap_or(at_ms),
             event_ids: hits.into_iter().map(|h| h.event_id).collect(),
+            fields,
         })
     }
 
@@ -518,6 +570,63 @@ mod tests {
         // Too far apart.
         assert!(feed(&mut state, &c, "rbac_change", rbac, 100).is_none());
         assert!(feed(&mut state, &c, "workload_create", work, 500).is_none());
+    }
+
+    #[test]
+    fn aliases_join_fields_of_other_names_and_fields_name_the_completing_events() {
+        let c = correlation(
+            "title: exec then shell\nfields: [user.username, falco.rule, missing.field]\ncorrelation:\n  type: temporal_ordered\n  rules: [exec, shell]\n  group-by: [kubernetes.namespace, kubernetes.pod.name]\n  timespan: 5m\n  aliases:\n    kubernetes.namespace:\n      exec: objectRef.namespace\n      shell: kubernetes.namespace\n    kubernetes.pod.name:\n      exec: objectRef.name\n",
+        );
+        let mut state = CorrelationState::default();
+        let exec = |user: &str, pod: &str| json!({"user": {"username": user}, "objectRef": {"namespace": "prod", "name": pod}});
+        let shell = |pod: &str| json!({"falco": {"rule": "Terminal shell in container"}, "kubernetes": {"namespace": "prod", "pod": {"name": pod}}});
+        assert!(feed(&mut state, &c, "exec", exec("alice", "api-7"), 0).is_none());
+        assert!(feed(&mut state, &c, "shell", shell("web-1"), 10).is_none());
+        assert!(feed(&mut state, &c, "exec", exec("mallory", "api-7"), 20).is_none());
+        let hit = feed(&mut state, &c, "shell", shell("api-7"), 30).expect("same pod");
+        assert_eq!(hit.group["kubernetes.namespace"], "prod");
+        assert_eq!(hit.group["kubernetes.pod.name"], "api-7");
+        assert_eq!(hit.event_ids, ["e20", "e30"]);
+        assert_eq!(hit.fields["user.username"], "mallory");
+        assert_eq!(hit.fields["falco.rule"], "Terminal shell in container");
+        assert!(!hit.fields.contains_key("missing.field"));
+    }
+
+    #[test]
+    fn aliases_must_name_group_by_fields_and_correlated_rules() {
+        let compile = |aliases: &str| {
+            let yaml = format!(
+                "title: t\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [pod]\n  timespan: 5m\n  aliases:\n{aliases}"
+            );
+            match parse_rules("test", &yaml).unwrap().remove(0) {
+                RuleDocument::Correlation(rule) => CompiledCorrelation::compile(&rule)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                RuleDocument::Detection(_) => panic!("not a correlation"),
+            }
+        };
+        assert_eq!(
+            compile("    pod:\n      a: objectRef.name\n      b: kubernetes.pod.name\n"),
+            Ok(())
+        );
+        let err = compile("    node:\n      a: x\n").unwrap_err();
+        assert!(
+            err.contains("correlation.aliases.node") && err.contains("group-by"),
+            "{err}"
+        );
+        let err = compile("    pod:\n      c: x\n").unwrap_err();
+        assert!(
+            err.contains("correlation.aliases.pod.c")
+                && err.contains("not one of the correlated rules"),
+            "{err}"
+        );
+        let err = compile("    pod:\n      a: [x]\n").unwrap_err();
+        assert!(
+            err.contains("correlation.aliases.pod.a") && err.contains("field name"),
+            "{err}"
+        );
+        let err = compile("    pod: objectRef.name\n").unwrap_err();
+        assert!(err.contains("correlation.aliases.pod"), "{err}");
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub struct Alert {
     /// A search query showing the triggering events.
     pub query: String,
     /// Extra figures of the alert: for a volume baseline, `baseline.direction`,
-    /// `baseline.count`, `baseline.mean` and `baseline.deviation`.
+    /// `baseline.count`, `baseline.mean` and `baseline.deviation`; for another correlation,
+    /// its `fields` with their values in the events that completed it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Value>,
 }
@@ -456,7 +457,11 @@ fn correlation_alert(correlation: &CompiledCorrelation, hit: &CorrelationHit) ->
         suppressed: 0,
         query: ids_query(&ids),
         event_ids: ids,
-        fields: BTreeMap::new(),
+        fields: hit
+            .fields
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect(),
     }
 }
 

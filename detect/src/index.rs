@@ -25,7 +25,7 @@ struct KindIndex {
     always: Vec<usize>,
 }
 
-const KINDS: [&str; 2] = ["k8s_audit", "container"];
+const KINDS: [&str; 3] = ["k8s_audit", "container", "falco"];
 
 impl RuleIndex {
     /// Files `rules`.

@@ -38,23 +38,64 @@ pub fn field_paths(logsource: &LogSource, field: &str) -> Vec<String> {
     }
 }
 
-/// Whether a rule of this log source applies to events of `kind` (`event.kind`).
+/// Whether a rule of this log source applies to events of `kind` (`event.kind`): the kind
+/// its log source names (see [`event_kind`]), else every kind.
 pub fn covers(logsource: &LogSource, kind: &str) -> bool {
+    event_kind(logsource).is_none_or(|own| own == kind)
+}
+
+/// The event kind a log source names, if any: `k8s_audit` for `product: kubernetes` with
+/// `service: audit`; `falco` for `product: falco` (or `service: falco`), Falco's runtime
+/// alerts; `container` for `docker`, `container` or `containers` as product or service.
+pub fn event_kind(logsource: &LogSource) -> Option<&'static str> {
     if is_kubernetes_audit(logsource) {
-        return kind == "k8s_audit";
+        return Some("k8s_audit");
+    }
+    let names = || {
+        [&logsource.product, &logsource.service]
+            .into_iter()
+            .flatten()
+    };
+    if names().any(|v| v == "falco") {
+        return Some("falco");
     }
     let container = ["docker", "container", "containers"];
-    let is_container = [&logsource.product, &logsource.service]
-        .into_iter()
-        .flatten()
-        .any(|v| container.contains(&v.as_str()));
-    if is_container {
-        return kind == "container";
+    if names().any(|v| container.contains(&v.as_str())) {
+        return Some("container");
     }
-    true
+    None
 }
 
 fn is_kubernetes_audit(logsource: &LogSource) -> bool {
     logsource.product.as_deref() == Some("kubernetes")
         && logsource.service.as_deref() == Some("audit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(product: Option<&str>, service: Option<&str>) -> LogSource {
+        LogSource {
+            product: product.map(str::to_owned),
+            service: service.map(str::to_owned),
+            ..LogSource::default()
+        }
+    }
+
+    #[test]
+    fn each_log_source_covers_its_own_kind() {
+        let audit = source(Some("kubernetes"), Some("audit"));
+        assert!(covers(&audit, "k8s_audit") && !covers(&audit, "falco"));
+        let falco = source(Some("falco"), None);
+        assert_eq!(event_kind(&falco), Some("falco"));
+        assert!(covers(&falco, "falco"));
+        assert!(!covers(&falco, "k8s_audit") && !covers(&falco, "container"));
+        assert_eq!(event_kind(&source(None, Some("falco"))), Some("falco"));
+        let docker = source(Some("docker"), None);
+        assert!(covers(&docker, "container") && !covers(&docker, "falco"));
+        let any = source(Some("linux"), None);
+        assert_eq!(event_kind(&any), None);
+        assert!(covers(&any, "falco") && covers(&any, "container"));
+    }
 }

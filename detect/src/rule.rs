@@ -127,6 +127,10 @@ pub struct CorrelationRule {
     /// Level of its alerts.
     #[serde(default)]
     pub level: Option<String>,
+    /// Fields worth showing with an alert (Sigma's `fields`): a correlation's alert lists
+    /// under `fields` each one's value in the events that completed it.
+    #[serde(default)]
+    pub fields: Vec<String>,
     /// The correlation itself.
     pub correlation: Correlation,
     /// Suppression of repeated alerts.

@@ -170,13 +170,7 @@ pub fn complete(partial: &Value, logsource: &LogSource, index: usize) -> Value {
     if !event.is_object() {
         event = json!({ "message": partial });
     }
-    let kind = if crate::mapping::covers(logsource, "k8s_audit")
-        && !crate::mapping::covers(logsource, "container")
-    {
-        "k8s_audit"
-    } else {
-        "container"
-    };
+    let kind = crate::mapping::event_kind(logsource).unwrap_or("container");
     let meta = event
         .as_object_mut()
         .map(|o| o.entry("event").or_insert_with(|| json!({})));
