@@ -30,6 +30,8 @@ pub enum Component {
     Kubernetes,
     /// The audit webhook (`collector.webhook.listen`).
     Webhook,
+    /// The Falco endpoint of the webhook listener (`collector.falco.enabled`).
+    Falco,
     /// The indexer.
     Indexer,
     /// The Kafka consumer of the indexer.
@@ -137,6 +139,14 @@ pub const CATALOG: &[Metric] = &[
         "Audit webhook requests refused."),
     metric("kestrel_collector_webhook_events_total", Counter, Unit::Count, &[], C::Webhook,
         "Audit events received by the webhook."),
+    metric("kestrel_collector_falco_requests_total", Counter, Unit::Count, &[], C::Falco,
+        "Requests received at the Falco endpoint."),
+    metric("kestrel_collector_falco_unauthorized_total", Counter, Unit::Count, &[], C::Falco,
+        "Falco requests refused for a missing or invalid bearer token."),
+    metric("kestrel_collector_falco_rejected_total", Counter, Unit::Count, &[], C::Falco,
+        "Falco requests refused because their body held no valid alert."),
+    metric("kestrel_collector_falco_events_total", Counter, Unit::Count, &[], C::Falco,
+        "Falco alerts stored as events."),
     // Indexer.
     metric("kestrel_indexer_events_indexed_total", Counter, Unit::Count, &[], C::Indexer,
         "Events added to the index."),
@@ -198,7 +208,7 @@ pub fn describe() {
 }
 
 /// Registers at zero the label-less metrics of `components`, and the dead-letter series of
-/// the collector's sources (files, the webhook).
+/// the collector's sources (files, the webhook, the Falco endpoint).
 pub fn register(components: &[Component]) {
     for metric in CATALOG
         .iter()
@@ -215,6 +225,10 @@ pub fn register(components: &[Component]) {
     }
     if components.contains(&Component::Webhook) {
         let source = kestrel_collector::webhook::WEBHOOK_SOURCE;
+        drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
+    }
+    if components.contains(&Component::Falco) {
+        let source = kestrel_collector::falco::FALCO_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
     }
 }

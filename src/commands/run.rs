@@ -169,6 +169,12 @@ fn components(config: &Config, roles: Roles) -> Vec<Component> {
             Component::Webhook,
             collector && config.collector.webhook.listen.is_some(),
         ),
+        (
+            Component::Falco,
+            collector
+                && config.collector.webhook.listen.is_some()
+                && config.collector.falco.enabled,
+        ),
         (Component::Indexer, indexer),
         (
             Component::Kafka,
@@ -346,7 +352,8 @@ async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
     Ok(Some(watch))
 }
 
-/// Serves the audit webhook when `collector.webhook.listen` is set.
+/// Serves the audit webhook when `collector.webhook.listen` is set, and on the same listener
+/// the Falco endpoint when `collector.falco.enabled`.
 fn start_webhook(
     config: &Config,
     publisher: Publisher,
@@ -361,8 +368,31 @@ fn start_webhook(
         max_body_bytes: settings.max_body_bytes,
         host_name: config.host_name(),
     };
-    let app =
-        kestrel_collector::webhook::webhook_router(&options, publisher, dead_letter_store(config)?);
+    let dead_letters = dead_letter_store(config)?;
+    let mut app = kestrel_collector::webhook::webhook_router(
+        &options,
+        publisher.clone(),
+        dead_letters.clone(),
+    );
+    let falco = &config.collector.falco;
+    if falco.enabled {
+        let options = kestrel_collector::falco::FalcoOptions {
+            path: falco.path.clone(),
+            tokens: falco.tokens.clone(),
+            client_certificates_verified: settings
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.client_ca.is_some()),
+            max_body_bytes: settings.max_body_bytes,
+            host_name: config.host_name(),
+        };
+        tracing::info!(path = %falco.path, tokens = falco.tokens.len(), "falco endpoint enabled");
+        app = app.merge(kestrel_collector::falco::falco_router(
+            &options,
+            publisher,
+            dead_letters,
+        ));
+    }
     let tls = settings.tls.clone();
     Ok(Some(tokio::spawn(async move {
         crate::serve::serve("collector.webhook", app, listen, tls.as_ref(), shutdown).await
