@@ -2,19 +2,23 @@
 //! the audit webhook. Falco's `http_output` JSON, falcosidekick's webhook payloads, NDJSON and
 //! array bodies are posted with and without the bearer token; malformed items go to the
 //! dead-letter store while the rest of their body is kept; the alerts are searchable through
-//! the API by `falco.*` and the shared `kubernetes.*` / `container.*` fields; an audited
+//! the API by `falco.*` and the shared `kubernetes.*` / `container.*` fields; over mutual TLS
+//! the client certificate stands for the token (Falco's own `http_output`); an audited
 //! `kubectl exec` followed by Falco's shell alert in the same pod raises the rule pack's
 //! correlation alert once, naming the user, the pod and Falco's rule.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use common::KestrelServer as Kestrel;
 use common::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "falco-token-3f9a1c7e5b2d4e6f";
@@ -399,4 +403,164 @@ fn an_enabled_falco_endpoint_without_the_webhook_listener_is_refused_at_start() 
         stderr.contains("collector.falco.enabled: needs collector.webhook.listen"),
         "{stderr}"
     );
+}
+
+/// A CA, a server certificate for localhost and a client certificate it signed (Falco's
+/// `http_output.client_cert`), plus a client certificate from another CA.
+struct Certificates {
+    ca: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    client: (PathBuf, PathBuf),
+    stranger: (PathBuf, PathBuf),
+}
+
+fn issue(dir: &Path) -> Certificates {
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let new_ca = |name: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert, Issuer::new(params, key))
+    };
+    let leaf = |name: &str, issuer: &Issuer<'static, KeyPair>| {
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (ca_cert, ca) = new_ca("cluster CA");
+    let (_, other_ca) = new_ca("another CA");
+    let (server_cert, server_key) = leaf("localhost", &ca);
+    let (client_cert, client_key) = leaf("falco", &ca);
+    let (stranger_cert, stranger_key) = leaf("stranger", &other_ca);
+    Certificates {
+        ca: write("ca.pem", ca_cert.pem()),
+        server_cert: write("server.pem", server_cert),
+        server_key: write("server-key.pem", server_key),
+        client: (
+            write("falco.pem", client_cert),
+            write("falco-key.pem", client_key),
+        ),
+        stranger: (
+            write("stranger.pem", stranger_cert),
+            write("stranger-key.pem", stranger_key),
+        ),
+    }
+}
+
+/// Posts `body` over HTTPS with curl (as Falco's libcurl-based `http_output` does), with
+/// `client` as the client certificate; the status, or `None` when no TLS session was made.
+fn post_tls(
+    port: u16,
+    certs: &Certificates,
+    body_file: &Path,
+    client: Option<&(PathBuf, PathBuf)>,
+    extra: &[&str],
+) -> Option<u16> {
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(&certs.ca)
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(format!("@{}", body_file.display()))
+        .args(extra);
+    if let Some((cert, key)) = client {
+        command.arg("--cert").arg(cert).arg("--key").arg(key);
+    }
+    command.arg(format!("https://localhost:{port}/falco"));
+    let output = command.output().expect("curl runs");
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+#[test]
+fn with_client_certificates_falco_needs_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = issue(dir.path());
+    let (webhook, api) = (free_port(), free_port());
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            r#"[collector]
+sources = []
+[collector.webhook]
+listen = "127.0.0.1:{webhook}"
+max_body_bytes = 65536
+[collector.webhook.tls]
+cert = "{cert}"
+key = "{key}"
+client_ca = "{ca}"
+[collector.falco]
+enabled = true
+[indexer]
+commit_interval = "200ms"
+[query]
+listen = "127.0.0.1:{api}"
+"#,
+            cert = certs.server_cert.display(),
+            key = certs.server_key.display(),
+            ca = certs.ca.display(),
+        ),
+    );
+    let kestrel = Kestrel::start(&config, api);
+    wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", webhook)).ok()
+    })
+    .expect("the webhook listener accepts connections");
+    let now = Utc::now();
+    let alert = dir.path().join("alert.json");
+    std::fs::write(
+        &alert,
+        terminal_shell(&at(now, 0), "prod", "api-7", "4a4021c50439").to_string(),
+    )
+    .unwrap();
+
+    // Falco's certificate is enough; no certificate, or one from another CA, gets no session.
+    assert_eq!(
+        post_tls(webhook, &certs, &alert, Some(&certs.client), &[]),
+        Some(200)
+    );
+    assert_eq!(post_tls(webhook, &certs, &alert, None, &[]), None);
+    assert_eq!(
+        post_tls(webhook, &certs, &alert, Some(&certs.stranger), &[]),
+        None
+    );
+    // A body over collector.webhook.max_body_bytes: 413 (answered before it is sent over
+    // HTTP/1.1 with 100-continue).
+    let large = dir.path().join("large.json");
+    std::fs::write(
+        &large,
+        json!({"rule": "r", "priority": "Notice", "time": at(now, 1), "output": "x".repeat(100_000)})
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        post_tls(webhook, &certs, &large, Some(&certs.client), &["--http1.1"]),
+        Some(413)
+    );
+
+    let hits = kestrel.wait_for_hits("event.kind:falco", 1);
+    assert_eq!(hits[0]["falco"]["rule"], "Terminal shell in container");
+    assert_eq!(hits[0]["kubernetes"]["pod"]["name"], "api-7");
 }
