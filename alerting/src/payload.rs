@@ -63,11 +63,12 @@ fn default_body(destination: &DestinationConfig, alert: &Value) -> Value {
         DestinationKind::Webhook => alert.clone(),
         DestinationKind::Slack => json!({
             "text": format!(
-                "[{}] {} — {} event(s){}{} — query: {}",
+                "[{}] {} — {} event(s){}{}{} — query: {}",
                 text("level").to_uppercase(),
                 text("title"),
                 alert["count"],
                 group_text(alert),
+                fields_suffix(alert),
                 suppressed_text(alert),
                 text("query"),
             )
@@ -77,7 +78,7 @@ fn default_body(destination: &DestinationConfig, alert: &Value) -> Value {
             "event_action": "trigger",
             "dedup_key": text("id"),
             "payload": {
-                "summary": format!("{}{}", text("title"), group_text(alert)),
+                "summary": format!("{}{}{}", text("title"), group_text(alert), fields_suffix(alert)),
                 "source": "kestrel",
                 "severity": match level_rank(&text("level")) {
                     4 => "critical",
@@ -102,14 +103,19 @@ fn default_body(destination: &DestinationConfig, alert: &Value) -> Value {
                     labels[k.replace('.', "_")] = v.clone();
                 }
             }
+            let mut annotations = json!({
+                "summary": text("title"),
+                "query": text("query"),
+                "count": alert["count"].to_string(),
+                "suppressed": alert["suppressed"].as_u64().unwrap_or(0).to_string(),
+            });
+            let fields = fields_list(alert);
+            if !fields.is_empty() {
+                annotations["fields"] = json!(fields);
+            }
             json!([{
                 "labels": labels,
-                "annotations": {
-                    "summary": text("title"),
-                    "query": text("query"),
-                    "count": alert["count"].to_string(),
-                    "suppressed": alert["suppressed"].as_u64().unwrap_or(0).to_string(),
-                },
+                "annotations": annotations,
                 "startsAt": text("first_seen"),
             }])
         }
@@ -124,6 +130,30 @@ fn suppressed_text(alert: &Value) -> String {
     }
     let last_seen = alert["last_seen"].as_str().unwrap_or_default();
     format!(" — update: {suppressed} repeat(s) suppressed until {last_seen}")
+}
+
+/// The alert's `fields` (a correlation's `fields`, a baseline's figures) as `k=v, ...`.
+fn fields_list(alert: &Value) -> String {
+    let Some(fields) = alert["fields"].as_object() else {
+        return String::new();
+    };
+    fields
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(text) => format!("{k}={text}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ` — k=v, ...` of the alert's fields, or nothing.
+fn fields_suffix(alert: &Value) -> String {
+    let fields = fields_list(alert);
+    if fields.is_empty() {
+        return String::new();
+    }
+    format!(" — {fields}")
 }
 
 fn group_text(alert: &Value) -> String {
@@ -252,6 +282,34 @@ mod tests {
         let body: Value =
             serde_json::from_slice(&build(&d, "del", &alert(), 1).unwrap().body).unwrap();
         assert!(body["text"].as_str().unwrap().contains("[HIGH] Exec"));
+        assert!(!body["text"].as_str().unwrap().contains(" — user"));
+        // A correlation's fields name what its group does not (the user, Falco's rule).
+        let mut with_fields = alert();
+        with_fields["fields"] =
+            json!({"user.username": "mallory", "falco.rule": "Terminal shell in container"});
+        let body: Value =
+            serde_json::from_slice(&build(&d, "del", &with_fields, 1).unwrap().body).unwrap();
+        assert!(
+            body["text"].as_str().unwrap().contains(
+                "(user.username=eve) — user.username=mallory, falco.rule=Terminal shell in container"
+            ),
+            "{body}"
+        );
+        d.kind = DestinationKind::Alertmanager;
+        let body: Value =
+            serde_json::from_slice(&build(&d, "del", &with_fields, 1).unwrap().body).unwrap();
+        assert_eq!(
+            body[0]["annotations"]["fields"],
+            "user.username=mallory, falco.rule=Terminal shell in container"
+        );
+        d.kind = DestinationKind::Pagerduty;
+        let body: Value =
+            serde_json::from_slice(&build(&d, "del", &with_fields, 1).unwrap().body).unwrap();
+        assert!(body["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("falco.rule=Terminal shell in container"));
+        d.kind = DestinationKind::Slack;
         d.template =
             Some(r#"{"t": "{{ alert.title }}/{{ alert.group['user.username'] }}"}"#.into());
         let body: Value =
