@@ -505,7 +505,10 @@ impl PairResult {
             .count()
     }
     fn silent_too(&self) -> usize {
-        self.negative.values().filter(|ours| ours.events == 0).count()
+        self.negative
+            .values()
+            .filter(|ours| ours.events == 0)
+            .count()
     }
     fn agreeing(&self) -> usize {
         self.both_fire() + self.silent_too()
@@ -724,7 +727,10 @@ fn rules_with_a_falco_counterpart_agree_with_falco_on_its_traces() {
             );
         }
         for (trace, got) in result.negative.iter().filter(|(_, n)| n.events > 0) {
-            println!("  {falco} -> {kestrel}: {trace}: Falco 0, ours {}", got.events);
+            println!(
+                "  {falco} -> {kestrel}: {trace}: Falco 0, ours {}",
+                got.events
+            );
         }
         for excluded in &result.excluded {
             println!("  {falco} -> {kestrel}: excluded {excluded}");
