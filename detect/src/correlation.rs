@@ -449,7 +449,7 @@ mod tests {
     fn correlation(yaml: &str) -> CompiledCorrelation {
         match parse_rules("test", yaml).unwrap().remove(0) {
             RuleDocument::Correlation(rule) => CompiledCorrelation::compile(&rule).unwrap(),
-            RuleDocument::Detection(_) => panic!("not a correlation"),
+            _ => panic!("not a correlation"),
         }
     }
 

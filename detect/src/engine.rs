@@ -47,6 +47,10 @@ pub struct Alert {
     /// `baseline.count`, `baseline.mean` and `baseline.deviation`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Value>,
+    /// The Sigma filters that refine the rule (ids, else names, else titles): its matches
+    /// are those the filters left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
 }
 
 /// How many event ids an alert lists at most.
@@ -122,6 +126,8 @@ impl Detector {
                     }
                     correlations.push(compiled);
                 }
+                // Already attached to the rules it refines when they were loaded.
+                RuleDocument::Filter(_) => {}
             }
         }
         let mut feeds: HashMap<String, Vec<usize>> = HashMap::new();
@@ -396,6 +402,7 @@ fn baseline_alert(correlation: &CompiledCorrelation, hit: &BaselineHit) -> Alert
         query,
         event_ids: ids,
         fields,
+        filters: Vec::new(),
     }
 }
 
@@ -433,6 +440,7 @@ fn single_alert(rule: &CompiledRule, event_id: &str, at_ms: i64) -> Alert {
         query: ids_query(&ids),
         event_ids: ids,
         fields: BTreeMap::new(),
+        filters: rule.filters.clone(),
     }
 }
 
@@ -457,6 +465,7 @@ fn correlation_alert(correlation: &CompiledCorrelation, hit: &CorrelationHit) ->
         query: ids_query(&ids),
         event_ids: ids,
         fields: BTreeMap::new(),
+        filters: Vec::new(),
     }
 }
 
