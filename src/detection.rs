@@ -451,6 +451,42 @@ level: critical
         assert_eq!(stored(dir.path()), ["exec", "exec", "two-execs"]);
     }
 
+    /// Real-time detection through the configuration: `detection.filters` refines the rules of
+    /// `detection.rules`, and a rule's filtered matches feed no correlation either.
+    #[test]
+    fn configured_filters_refine_real_time_detection() {
+        let filter = |user: &str| {
+            format!(
+                "title: Exec by {user}\nid: exec-by-{user}\nlogsource: {{product: kubernetes, service: audit}}\n\
+                 filter:\n  rules: [exec]\n  user:\n    user.username: {user}\n  condition: not user\n"
+            )
+        };
+        for (user, expected) in [
+            ("alice", vec![]),
+            ("bob", vec!["exec", "exec", "two-execs"]),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let rules = dir.path().join("rules.yml");
+            std::fs::write(&rules, RULES).unwrap();
+            let filters = dir.path().join("filters");
+            std::fs::create_dir(&filters).unwrap();
+            std::fs::write(filters.join("exec.yml"), filter(user)).unwrap();
+            let mut config = Config::default().with_data_dir(dir.path().to_owned());
+            config.detection.rules = Some(rules);
+            config.detection.filters = vec![filters];
+            let observer = observer(&config).unwrap().expect("rules are configured");
+            let mut stage = observer.lock().unwrap();
+            for n in 1..=2 {
+                let (event, value) = exec(n);
+                stage.added(&event, &value);
+            }
+            stage.before_commit();
+            stage.committed();
+            drop(stage);
+            assert_eq!(stored(dir.path()), expected, "filter on {user}");
+        }
+    }
+
     #[test]
     fn replayed_ids_are_forgotten_once_the_replay_is_over() {
         let dir = tempfile::tempdir().unwrap();

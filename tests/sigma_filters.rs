@@ -1,7 +1,8 @@
 //! Sigma filters through the binary: a filter file configured with `detection.filters` (the
 //! one in `tests/fixtures/sigma_filters`) silences the pack's disallowed-namespace rule for
-//! Argo CD's controller only, in `kestrel hunt` and in `kestrel rules test`; a filter naming a
-//! rule that does not exist stops the load with its file named.
+//! Argo CD's controller only, in `kestrel hunt` and in `kestrel rules test`, and the hunt API
+//! applies a filter posted with the rule; a filter naming a rule that does not exist stops the
+//! load with its file named.
 
 mod common;
 
@@ -222,5 +223,56 @@ fn a_filter_naming_a_missing_rule_stops_the_hunt_with_its_file_named() {
             filter.display()
         )),
         "{stderr}"
+    );
+}
+
+#[test]
+fn the_hunt_api_applies_the_filters_posted_with_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = indexed(dir.path());
+    let rules_env = pack().display().to_string();
+    let server = QueryServer::start(
+        Path::new(env!("CARGO_BIN_EXE_kestrel")),
+        &data,
+        &[("KESTREL_DETECTION__RULES", rules_env.as_str())],
+    );
+    let rule =
+        std::fs::read_to_string(pack().join("kubernetes/create_disallowed_namespace.yml")).unwrap();
+    let filter = std::fs::read_to_string(argo_filter()).unwrap();
+    let post = |rules: String| {
+        ureq::post(&server.url("/api/v1/hunt"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_json(json!({ "rules": rules }))
+            .unwrap()
+    };
+    let alerts = |mut response: ureq::http::Response<ureq::Body>| -> Vec<Value> {
+        assert_eq!(response.status(), 200);
+        let text = response.body_mut().read_to_string().unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let shipped = alerts(post(rule.clone()));
+    assert_eq!(
+        namespace_alert_users(&data, &shipped),
+        ["alice", ARGO, ARGO]
+    );
+    let filtered = alerts(post(format!("{rule}\n---\n{filter}")));
+    assert_eq!(namespace_alert_users(&data, &filtered), ["alice"]);
+    assert_eq!(filtered[0]["filters"], json!(["local-argocd-namespaces"]));
+
+    let mut refused = post(format!(
+        "{rule}\n---\n{}",
+        filter.replace(NAMESPACE_RULE, "no-such-rule")
+    ));
+    assert_eq!(refused.status(), 400);
+    let message = refused.body_mut().read_to_string().unwrap();
+    let message: Value = serde_json::from_str(&message).unwrap();
+    assert_eq!(
+        message["error"],
+        "rules: filter \"local-argocd-namespaces\": filter.rules: no detection rule has the id \
+         or name \"no-such-rule\""
     );
 }

@@ -518,7 +518,8 @@ correlation: {type: event_count, rules: [ns-created], timespan: 1m, condition: {
         let filters = dir.path().join("filters");
         std::fs::create_dir(&filters).unwrap();
         std::fs::write(filters.join("argo.yaml"), ARGO_FILTER).unwrap();
-        let documents = load_rule_set(&rules, &[filters.clone()], &Placeholders::new()).unwrap();
+        let documents =
+            load_rule_set(&rules, std::slice::from_ref(&filters), &Placeholders::new()).unwrap();
         let last = documents.last().unwrap();
         assert_eq!(last.0, filters.join("argo.yaml"));
         assert!(matches!(last.1, RuleDocument::Filter(_)));
@@ -528,7 +529,7 @@ correlation: {type: event_count, rules: [ns-created], timespan: 1m, condition: {
         assert!(fired(&mut detector, &audit(1, ARGO, "create")).is_empty());
 
         std::fs::write(filters.join("rule.yml"), RULES).unwrap();
-        let err = load_rule_set(&rules, &[filters.clone()], &Placeholders::new())
+        let err = load_rule_set(&rules, std::slice::from_ref(&filters), &Placeholders::new())
             .unwrap_err()
             .to_string();
         assert!(
