@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use kestrel_alerting::{Destinations, Outbox};
 use kestrel_config::Config;
-use kestrel_detect::{load_rules_with, Alert, AlertStore, Detector, Placeholders, RuleDocument};
+use kestrel_detect::{load_rule_set, Alert, AlertStore, Detector, Placeholders, RuleDocument};
 use kestrel_event::Event;
 use kestrel_indexer::service::{IndexObserver, SharedObserver};
 
@@ -61,14 +61,16 @@ struct UncommittedEvents {
 
 impl DetectionStage {
     /// Loads the rules (their placeholders with the pack's values overridden by
-    /// `placeholders`) and the saved correlation windows.
+    /// `placeholders`, refined by the Sigma filters among them and at `filters`) and the saved
+    /// correlation windows.
     pub fn open(
         rules: &Path,
         placeholders: &BTreeMap<String, Vec<String>>,
+        filters: &[PathBuf],
         alerts_dir: &Path,
         delivery: Option<(Outbox, Destinations)>,
     ) -> anyhow::Result<DetectionStage> {
-        let documents: Vec<_> = load_configured_rules(rules, placeholders)?
+        let documents: Vec<_> = load_configured_rules(rules, placeholders, filters)?
             .into_iter()
             .map(|(_, d)| d)
             .collect();
@@ -269,19 +271,32 @@ pub fn observer(config: &Config) -> anyhow::Result<Option<SharedObserver>> {
     };
     let delivery = delivery(config)?;
     let placeholders = &config.detection.placeholders;
-    let stage = DetectionStage::open(rules, placeholders, &config.alerts_dir(), delivery)
+    let filters = &config.detection.filters;
+    let stage = DetectionStage::open(rules, placeholders, filters, &config.alerts_dir(), delivery)
         .with_context(|| format!("detection.rules: {}", rules.display()))?;
     Ok(Some(Arc::new(Mutex::new(stage))))
 }
 
 /// The rules at `rules`, the values of their placeholders those of the pack's
 /// `placeholders.toml` with each name of `placeholders` (`[detection.placeholders]`) replacing
-/// the pack's list: what real-time detection, hunts and rule tests all load.
+/// the pack's list, refined by the Sigma filters among the rule files and at `filters`
+/// (`detection.filters`): what real-time detection, hunts and rule tests all load.
 pub fn load_configured_rules(
     rules: &Path,
     placeholders: &BTreeMap<String, Vec<String>>,
+    filters: &[PathBuf],
 ) -> Result<Vec<(PathBuf, RuleDocument)>, kestrel_detect::RuleError> {
-    load_rules_with(rules, &configured_placeholders(Some(rules), placeholders)?)
+    let placeholders = configured_placeholders(Some(rules), placeholders)?;
+    let documents = load_rule_set(rules, filters, &placeholders)?;
+    for (file, document) in &documents {
+        if let RuleDocument::Detection(rule) = document {
+            if !rule.filters.is_empty() {
+                let names: Vec<&str> = rule.filters.iter().map(|f| f.reference()).collect();
+                tracing::info!(rule = rule.reference(), file = %file.display(), filters = ?names, "rule refined by sigma filters");
+            }
+        }
+    }
+    Ok(documents)
 }
 
 /// The placeholder values of the configuration's rules (`detection.rules`' pack defaults, when
@@ -389,7 +404,7 @@ level: critical
     fn open(dir: &Path) -> DetectionStage {
         let rules = dir.join("rules.yml");
         std::fs::write(&rules, RULES).unwrap();
-        DetectionStage::open(&rules, &BTreeMap::new(), &dir.join("alerts"), None).unwrap()
+        DetectionStage::open(&rules, &BTreeMap::new(), &[], &dir.join("alerts"), None).unwrap()
     }
 
     fn stored(dir: &Path) -> Vec<String> {
@@ -434,6 +449,42 @@ level: critical
         stage.before_commit();
         stage.committed();
         assert_eq!(stored(dir.path()), ["exec", "exec", "two-execs"]);
+    }
+
+    /// Real-time detection through the configuration: `detection.filters` refines the rules of
+    /// `detection.rules`, and a rule's filtered matches feed no correlation either.
+    #[test]
+    fn configured_filters_refine_real_time_detection() {
+        let filter = |user: &str| {
+            format!(
+                "title: Exec by {user}\nid: exec-by-{user}\nlogsource: {{product: kubernetes, service: audit}}\n\
+                 filter:\n  rules: [exec]\n  user:\n    user.username: {user}\n  condition: not user\n"
+            )
+        };
+        for (user, expected) in [
+            ("alice", vec![]),
+            ("bob", vec!["exec", "exec", "two-execs"]),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let rules = dir.path().join("rules.yml");
+            std::fs::write(&rules, RULES).unwrap();
+            let filters = dir.path().join("filters");
+            std::fs::create_dir(&filters).unwrap();
+            std::fs::write(filters.join("exec.yml"), filter(user)).unwrap();
+            let mut config = Config::default().with_data_dir(dir.path().to_owned());
+            config.detection.rules = Some(rules);
+            config.detection.filters = vec![filters];
+            let observer = observer(&config).unwrap().expect("rules are configured");
+            let mut stage = observer.lock().unwrap();
+            for n in 1..=2 {
+                let (event, value) = exec(n);
+                stage.added(&event, &value);
+            }
+            stage.before_commit();
+            stage.committed();
+            drop(stage);
+            assert_eq!(stored(dir.path()), expected, "filter on {user}");
+        }
     }
 
     #[test]

@@ -117,6 +117,13 @@ fn every_rule_carries_the_pack_metadata() {
             RuleDocument::Correlation(rule) => {
                 (rule.id.clone(), rule.tags.clone(), rule.level.clone())
             }
+            RuleDocument::Filter(filter) => {
+                panic!(
+                    "{}: the pack ships rules, not filters ({})",
+                    file.display(),
+                    filter.title
+                )
+            }
         };
         let id = id.unwrap_or_else(|| panic!("{}: a rule without id", file.display()));
         assert!(id.starts_with("kestrel-"), "{id}: ids start with kestrel-");

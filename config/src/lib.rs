@@ -690,6 +690,14 @@ pub struct DetectionConfig {
     /// `POST /api/v1/hunt` and `kestrel rules test --config`. Default: empty
     /// (the pack's values).
     pub placeholders: BTreeMap<String, Vec<String>>,
+    /// Sigma filter files, or directories of them (`.yml` / `.yaml`), refining the rules
+    /// without changing them: each filter names the rules it refines (by id or name) and the
+    /// events to leave out, as the Sigma filters specification defines. Filter documents among
+    /// the rule files apply too. A filter naming a rule that does not exist stops the load.
+    /// Applies to real-time detection, `kestrel hunt` and `kestrel rules test --config`. From
+    /// the environment: `KESTREL_DETECTION__FILTERS='["/etc/kestrel/filters"]'`. Default:
+    /// none.
+    pub filters: Vec<PathBuf>,
 }
 
 /// Alert delivery: every new alert goes, through a persistent outbox, to each destination

@@ -290,6 +290,10 @@ fn example_optional_settings_are_valid() {
         Some(PathBuf::from("/etc/kestrel/rules"))
     );
     assert_eq!(
+        std::mem::take(&mut config.detection.filters),
+        [PathBuf::from("/etc/kestrel/filters")]
+    );
+    assert_eq!(
         std::mem::take(&mut config.detection.placeholders),
         BTreeMap::from([(
             "allowed_k8s_users".to_owned(),
@@ -1490,4 +1494,42 @@ fn detection_placeholders_from_the_environment_replace_the_file_s_list() {
         config.detection.placeholders["allowed_namespaces"],
         ["prod"]
     );
+}
+
+// ---------------------------------------------------------------- detection filters
+
+#[test]
+fn detection_filters_are_paths_from_the_file_or_the_environment() {
+    let file =
+        TempConfig::new("[detection]\nfilters = [\"/etc/kestrel/filters\", \"local.yml\"]\n");
+    let config = file.load().unwrap();
+    assert_eq!(
+        config.detection.filters,
+        [
+            PathBuf::from("/etc/kestrel/filters"),
+            PathBuf::from("local.yml")
+        ]
+    );
+    assert!(Config::default().detection.filters.is_empty());
+
+    let prefix = "KTEST_FILTERS_";
+    let _env = EnvGuard::set(prefix, &[("DETECTION__FILTERS", "[\"/srv/filters\"]")]);
+    let config = load_with(Some(&file.path), prefix).unwrap();
+    assert_eq!(config.detection.filters, [PathBuf::from("/srv/filters")]);
+}
+
+#[test]
+fn detection_filters_must_be_distinct_non_empty_paths() {
+    let (file, err) = load_toml("[detection]\nfilters = [\"a.yml\", \"\", \"a.yml\"]");
+    let message = err.to_string();
+    assert!(
+        message.contains(&file.msg("detection.filters[1]: must not be empty")),
+        "{message}"
+    );
+    assert!(
+        message.contains("detection.filters[2]: a.yml is listed twice"),
+        "{message}"
+    );
+    let (_, err) = load_toml("[detection]\nfilters = \"a.yml\"");
+    assert!(err.to_string().contains("detection.filters"), "{err}");
 }

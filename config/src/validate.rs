@@ -79,6 +79,15 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
 }
 
 fn validate_detection(config: &Config, errors: &mut Errors) {
+    let mut filters = HashSet::new();
+    for (i, path) in config.detection.filters.iter().enumerate() {
+        let key = format!("detection.filters[{i}]");
+        if path.as_os_str().is_empty() {
+            errors.add(key, "must not be empty");
+        } else if !filters.insert(path) {
+            errors.add(key, format!("{} is listed twice", path.display()));
+        }
+    }
     for name in config.detection.placeholders.keys() {
         if name.is_empty() {
             errors.add(

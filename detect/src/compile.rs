@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::condition::{parse_condition, Condition};
 use crate::error::RuleError;
+use crate::filter::SigmaFilter;
 use crate::mapping::{covers, field_paths};
 use crate::placeholder::Placeholders;
 use crate::rule::{LogSource, SigmaRule};
@@ -25,6 +26,9 @@ pub struct CompiledRule {
     pub tags: Vec<String>,
     /// Its log source.
     pub logsource: LogSource,
+    /// The filters that refine it (their ids, else names, else titles), in the order they
+    /// apply.
+    pub filters: Vec<String>,
     searches: Vec<Search>,
     condition: Condition,
 }
@@ -44,24 +48,35 @@ struct FieldCheck {
 }
 
 impl CompiledRule {
-    /// Compiles a rule; errors name the rule and the search identifier at fault.
+    /// Compiles a rule refined by its filters ([`SigmaRule::filters`]); errors name the rule
+    /// (or the filter) and the search identifier at fault.
     pub fn compile(rule: &SigmaRule) -> Result<CompiledRule, RuleError> {
+        CompiledRule::compile_with_filters(rule, &rule.filters)
+    }
+
+    /// Compiles a rule as shipped, without the filters attached to it.
+    pub fn compile_unfiltered(rule: &SigmaRule) -> Result<CompiledRule, RuleError> {
+        CompiledRule::compile_with_filters(rule, &[])
+    }
+
+    /// Compiles a rule refined by `filters` (whatever its own [`SigmaRule::filters`]): its
+    /// condition becomes `(<rule condition>) and (<filter condition>)...`, each filter's search
+    /// identifiers compiled in the rule's log source, with the filter's placeholder values.
+    pub fn compile_with_filters(
+        rule: &SigmaRule,
+        filters: &[SigmaFilter],
+    ) -> Result<CompiledRule, RuleError> {
         let error = |part: &str, message: String| RuleError::Detection {
             rule: rule.reference().to_owned(),
             part: part.to_owned(),
             message,
         };
-        let mut names = Vec::new();
-        let mut searches = Vec::new();
-        for (name, value) in &rule.detection {
-            if name == "condition" || name == "timeframe" {
-                continue;
-            }
-            let search = compile_search(&rule.logsource, &rule.placeholders, value)
-                .map_err(|message| error(name, message))?;
-            names.push(name.clone());
-            searches.push(search);
-        }
+        let searches_of = rule
+            .detection
+            .iter()
+            .filter(|(name, _)| *name != "condition" && *name != "timeframe");
+        let (names, mut searches) = compile_searches(rule, &rule.placeholders, searches_of)
+            .map_err(|(name, message)| error(&name, message))?;
         let condition_text = match rule.detection.get("condition") {
             Some(Value::String(text)) => text.clone(),
             // A list of conditions: any of them.
@@ -73,8 +88,15 @@ impl CompiledRule {
                 .join(" or "),
             _ => return Err(error("condition", "missing".into())),
         };
-        let condition = parse_condition(&condition_text, &names)
+        let mut condition = parse_condition(&condition_text, &names)
             .map_err(|message| error("condition", message))?;
+        if !filters.is_empty() {
+            let mut parts = vec![condition];
+            for filter in filters {
+                parts.push(compile_filter(rule, filter, &mut searches)?);
+            }
+            condition = Condition::And(parts);
+        }
         Ok(CompiledRule {
             id: rule.reference().to_owned(),
             name: rule.name.clone(),
@@ -82,6 +104,7 @@ impl CompiledRule {
             level: rule.level.clone().unwrap_or_else(|| "medium".into()),
             tags: rule.tags.clone(),
             logsource: rule.logsource.clone(),
+            filters: filters.iter().map(|f| f.reference().to_owned()).collect(),
             searches,
             condition,
         })
@@ -124,6 +147,46 @@ impl CompiledRule {
         self.condition
             .eval(&mut |i| *results[i].get_or_insert_with(|| self.searches[i].matches(view)))
     }
+}
+
+/// Compiles the search identifiers `named` of `rule` (or of one of its filters, with that
+/// filter's `placeholders`) in the rule's log source; the error names the identifier.
+fn compile_searches<'a>(
+    rule: &SigmaRule,
+    placeholders: &Placeholders,
+    named: impl Iterator<Item = (&'a String, &'a Value)>,
+) -> Result<(Vec<String>, Vec<Search>), (String, String)> {
+    let mut names = Vec::new();
+    let mut searches = Vec::new();
+    for (name, value) in named {
+        let search = compile_search(&rule.logsource, placeholders, value)
+            .map_err(|message| (name.clone(), message))?;
+        names.push(name.clone());
+        searches.push(search);
+    }
+    Ok((names, searches))
+}
+
+/// Compiles `filter`'s searches for `rule`, appended to `searches`, and returns its condition
+/// over them (its identifiers are its own: indexes past the rule's).
+fn compile_filter(
+    rule: &SigmaRule,
+    filter: &SigmaFilter,
+    searches: &mut Vec<Search>,
+) -> Result<Condition, RuleError> {
+    let error = |part: &str, message: String| {
+        filter.error(
+            part,
+            format!("(refining rule {:?}) {message}", rule.reference()),
+        )
+    };
+    let (names, own) = compile_searches(rule, &filter.placeholders, filter.searches.iter())
+        .map_err(|(name, message)| error(&name, message))?;
+    let condition = parse_condition(&filter.condition, &names)
+        .map_err(|message| error("condition", message))?;
+    let offset = searches.len();
+    searches.extend(own);
+    Ok(condition.shifted(offset))
 }
 
 /// A filter that lets through at least every event a rule matches.

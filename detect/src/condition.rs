@@ -24,6 +24,18 @@ impl Condition {
             Condition::Not(inner) => !inner.eval(search),
         }
     }
+
+    /// The same condition over search identifiers numbered from `offset` on (identifier `i`
+    /// becomes `i + offset`): a filter's condition joined to a rule's.
+    pub fn shifted(self, offset: usize) -> Condition {
+        let shift = |parts: Vec<Condition>| parts.into_iter().map(|c| c.shifted(offset)).collect();
+        match self {
+            Condition::Search(i) => Condition::Search(i + offset),
+            Condition::And(parts) => Condition::And(shift(parts)),
+            Condition::Or(parts) => Condition::Or(shift(parts)),
+            Condition::Not(inner) => Condition::Not(Box::new(inner.shifted(offset))),
+        }
+    }
 }
 
 /// Parses `text` over the search identifiers `names` (their order gives the indexes).

@@ -501,7 +501,7 @@ mod tests {
     fn correlation(yaml: &str) -> CompiledCorrelation {
         match parse_rules("test", yaml).unwrap().remove(0) {
             RuleDocument::Correlation(rule) => CompiledCorrelation::compile(&rule).unwrap(),
-            RuleDocument::Detection(_) => panic!("not a correlation"),
+            _ => panic!("not a correlation"),
         }
     }
 
@@ -602,7 +602,7 @@ mod tests {
                 RuleDocument::Correlation(rule) => CompiledCorrelation::compile(&rule)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
-                RuleDocument::Detection(_) => panic!("not a correlation"),
+                RuleDocument::Detection(_) | RuleDocument::Filter(_) => panic!("not a correlation"),
             }
         };
         assert_eq!(

@@ -48,6 +48,10 @@ pub struct Alert {
     /// its `fields` with their values in the events that completed it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Value>,
+    /// The Sigma filters that refine the rule (ids, else names, else titles): its matches
+    /// are those the filters left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
 }
 
 /// How many event ids an alert lists at most.
@@ -123,6 +127,8 @@ impl Detector {
                     }
                     correlations.push(compiled);
                 }
+                // Already attached to the rules it refines when they were loaded.
+                RuleDocument::Filter(_) => {}
             }
         }
         let mut feeds: HashMap<String, Vec<usize>> = HashMap::new();
@@ -397,6 +403,7 @@ fn baseline_alert(correlation: &CompiledCorrelation, hit: &BaselineHit) -> Alert
         query,
         event_ids: ids,
         fields,
+        filters: Vec::new(),
     }
 }
 
@@ -434,6 +441,7 @@ fn single_alert(rule: &CompiledRule, event_id: &str, at_ms: i64) -> Alert {
         query: ids_query(&ids),
         event_ids: ids,
         fields: BTreeMap::new(),
+        filters: rule.filters.clone(),
     }
 }
 
@@ -462,6 +470,7 @@ fn correlation_alert(correlation: &CompiledCorrelation, hit: &CorrelationHit) ->
             .iter()
             .map(|(name, value)| (name.clone(), Value::String(value.clone())))
             .collect(),
+        filters: Vec::new(),
     }
 }
 

@@ -54,4 +54,24 @@ pub enum RuleError {
         /// What is wrong (the placeholder named).
         message: String,
     },
+    /// A filter is invalid or names a rule it cannot refine.
+    #[error("{origin}: filter {filter:?}: filter.{part}: {message}")]
+    Filter {
+        /// File of the filter.
+        origin: String,
+        /// The filter's id, name or title.
+        filter: String,
+        /// The part at fault (`rules`, `condition`, a search identifier).
+        part: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A document of a filters path is a rule, not a filter.
+    #[error("{origin}: {title:?} is a rule, not a filter: a filters path holds filter documents only (a top-level `filter`)")]
+    NotAFilter {
+        /// The file.
+        origin: String,
+        /// The rule's title.
+        title: String,
+    },
 }

@@ -10,6 +10,7 @@
 //! - [`compile`]: a detection rule compiled to matchers, and its evaluation on an event.
 //! - [`correlation`]: correlation rules and their bounded, serializable windows.
 //! - [`suppression`]: repeated alerts folded into the first, updated when the window closes.
+//! - [`filter`]: Sigma filters, refining rules without changing them.
 //! - [`engine`]: the [`Detector`], rules and correlations together, raising [`Alert`]s.
 
 pub mod baseline;
@@ -18,6 +19,7 @@ pub mod condition;
 pub mod correlation;
 pub mod engine;
 mod error;
+pub mod filter;
 pub mod index;
 pub mod mapping;
 pub mod placeholder;
@@ -31,9 +33,11 @@ pub mod view;
 pub use compile::CompiledRule;
 pub use engine::{Alert, Detector};
 pub use error::RuleError;
+pub use filter::SigmaFilter;
 pub use placeholder::Placeholders;
 pub use rule::{
-    load_rules, load_rules_with, parse_rules, parse_rules_with, RuleDocument, SigmaRule,
+    load_rule_set, load_rules, load_rules_with, parse_rules, parse_rules_with, RuleDocument,
+    SigmaRule,
 };
 pub use store::{AlertFilter, AlertStore};
 pub use testing::{run_rule_tests, RuleTestResult};

@@ -398,7 +398,7 @@ detection:
         // Compiling a rule that was never given its values fails the same way.
         let rule = match crate::parse_rules("x", RULE).unwrap().remove(0) {
             crate::RuleDocument::Detection(rule) => rule,
-            crate::RuleDocument::Correlation(_) => unreachable!(),
+            _ => unreachable!(),
         };
         let err = crate::CompiledRule::compile(&rule).unwrap_err().to_string();
         assert!(err.contains("%allowed_users%"), "{err}");

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::RuleError;
+use crate::filter::{apply_filters, SigmaFilter};
 use crate::placeholder::{unknown_message, used_in, Placeholders};
 
 /// Where a rule's events come from.
@@ -63,6 +64,10 @@ pub struct SigmaRule {
     /// [`load_rules_with`]); not part of the rule's text.
     #[serde(skip)]
     pub placeholders: Placeholders,
+    /// The Sigma filters that refine it (see [`crate::filter`]), attached when the rules are
+    /// loaded; not part of the rule's text.
+    #[serde(skip)]
+    pub filters: Vec<SigmaFilter>,
 }
 
 /// Test events of a rule (a custom attribute): partial events, completed with `event.kind`
@@ -177,11 +182,43 @@ pub enum RuleDocument {
     Detection(SigmaRule),
     /// A correlation rule.
     Correlation(CorrelationRule),
+    /// A Sigma filter: already attached to the rules it refines when the rules are loaded
+    /// (see [`crate::filter`]), kept for its tests.
+    Filter(SigmaFilter),
 }
 
-/// Parses every rule of one YAML text (documents separated by `---`); `origin` names it in
-/// errors.
+/// Parses every rule and filter of one YAML text (documents separated by `---`), each filter
+/// attached to the rules of the text it refines (see [`crate::filter`]); `origin` names the
+/// text in errors.
 pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<RuleDocument>, RuleError> {
+    with_filters_applied(origin, parse_documents(origin, text)?)
+}
+
+/// Parses the rules of `text` as [`parse_rules`] does, the placeholders of their `expand`
+/// fields (and of their filters') taking the values of `placeholders` (see
+/// [`resolve_placeholders`]).
+pub fn parse_rules_with(
+    origin: &str,
+    text: &str,
+    placeholders: &Placeholders,
+) -> Result<Vec<RuleDocument>, RuleError> {
+    with_filters_applied(origin, parse_documents_with(origin, text, placeholders)?)
+}
+
+fn with_filters_applied(
+    origin: &str,
+    documents: Vec<RuleDocument>,
+) -> Result<Vec<RuleDocument>, RuleError> {
+    let mut located: Vec<(PathBuf, RuleDocument)> = documents
+        .into_iter()
+        .map(|d| (PathBuf::from(origin), d))
+        .collect();
+    apply_filters(&mut located)?;
+    Ok(located.into_iter().map(|(_, d)| d).collect())
+}
+
+/// The documents of one YAML text, filters not yet applied.
+fn parse_documents(origin: &str, text: &str) -> Result<Vec<RuleDocument>, RuleError> {
     let mut rules = Vec::new();
     for (index, document) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let format = |message: String| RuleError::Format {
@@ -194,26 +231,33 @@ pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<RuleDocument>, RuleEr
             continue;
         }
         let rule = if value.get("correlation").is_some() {
-            serde_json::from_value(value).map(RuleDocument::Correlation)
+            serde_json::from_value(value)
+                .map(RuleDocument::Correlation)
+                .map_err(|e| e.to_string())
+        } else if value.get("filter").is_some() {
+            SigmaFilter::from_value(origin, value).map(RuleDocument::Filter)
         } else {
-            serde_json::from_value(value).map(RuleDocument::Detection)
+            serde_json::from_value(value)
+                .map(RuleDocument::Detection)
+                .map_err(|e| e.to_string())
         };
-        rules.push(rule.map_err(|e| format(e.to_string()))?);
+        rules.push(rule.map_err(format)?);
     }
     Ok(rules)
 }
 
-/// Parses the rules of `text` as [`parse_rules`] does, the placeholders of their `expand`
-/// fields taking the values of `placeholders` (see [`resolve_placeholders`]).
-pub fn parse_rules_with(
+/// [`parse_documents`] with the placeholders of rules and filters resolved.
+fn parse_documents_with(
     origin: &str,
     text: &str,
     placeholders: &Placeholders,
 ) -> Result<Vec<RuleDocument>, RuleError> {
-    let mut rules = parse_rules(origin, text)?;
+    let mut rules = parse_documents(origin, text)?;
     for rule in &mut rules {
-        if let RuleDocument::Detection(rule) = rule {
-            resolve_placeholders(origin, rule, placeholders)?;
+        match rule {
+            RuleDocument::Detection(rule) => resolve_placeholders(origin, rule, placeholders)?,
+            RuleDocument::Filter(filter) => filter.resolve_placeholders(placeholders)?,
+            RuleDocument::Correlation(_) => {}
         }
     }
     Ok(rules)
@@ -221,7 +265,8 @@ pub fn parse_rules_with(
 
 /// Loads the rules of a file, or of every `.yml` / `.yaml` file under a directory (sorted by
 /// path, so the order is stable), with the rule pack's default placeholder values (its
-/// `placeholders.toml`, see [`Placeholders::pack_defaults`]).
+/// `placeholders.toml`, see [`Placeholders::pack_defaults`]). Filters among the files refine
+/// the rules they name.
 pub fn load_rules(path: &Path) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
     load_rules_with(path, &Placeholders::pack_defaults(path)?)
 }
@@ -230,6 +275,44 @@ pub fn load_rules(path: &Path) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError
 /// the values of `placeholders`; a placeholder without values is an error naming the file,
 /// the rule and the placeholder.
 pub fn load_rules_with(
+    path: &Path,
+    placeholders: &Placeholders,
+) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
+    load_rule_set(path, &[], placeholders)
+}
+
+/// Loads the rules at `rules` as [`load_rules_with`] does, with the filters of the files (or
+/// directories) `filters`, which hold filter documents only; every filter, among the rule
+/// files or not, is attached to the rules it refines (see [`crate::filter`]) and listed after
+/// the rules' documents.
+pub fn load_rule_set(
+    rules: &Path,
+    filters: &[PathBuf],
+    placeholders: &Placeholders,
+) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
+    let mut documents = load_documents(rules, placeholders)?;
+    for path in filters {
+        for (file, document) in load_documents(path, placeholders)? {
+            let title = match &document {
+                RuleDocument::Filter(_) => None,
+                RuleDocument::Detection(rule) => Some(rule.title.clone()),
+                RuleDocument::Correlation(rule) => Some(rule.title.clone()),
+            };
+            if let Some(title) = title {
+                return Err(RuleError::NotAFilter {
+                    origin: file.display().to_string(),
+                    title,
+                });
+            }
+            documents.push((file, document));
+        }
+    }
+    apply_filters(&mut documents)?;
+    Ok(documents)
+}
+
+/// The documents of the file or directory at `path`, filters not yet applied.
+fn load_documents(
     path: &Path,
     placeholders: &Placeholders,
 ) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
@@ -248,7 +331,7 @@ pub fn load_rules_with(
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(io(&file))?;
         let origin = file.display().to_string();
-        for rule in parse_rules_with(&origin, &text, placeholders)? {
+        for rule in parse_documents_with(&origin, &text, placeholders)? {
             rules.push((file.clone(), rule));
         }
     }

@@ -1,6 +1,12 @@
 //! `kestrel rules test`: every rule checked against its own test events — detection rules on
 //! the events they must and must not match, correlations on an ordered sequence with the other
 //! rules of their file.
+//!
+//! Filters ([`crate::filter`]) do not change what a rule's own tests check: those run against
+//! the rule as shipped. A filter is checked on its own `tests`, against each rule it refines,
+//! refined by that filter alone: a `match` event must still be matched by a rule it refines,
+//! a `no_match` event must be matched by such a rule as shipped (there is a false positive to
+//! remove) and by none once filtered.
 
 use std::path::PathBuf;
 
@@ -8,7 +14,8 @@ use serde_json::{json, Value};
 
 use crate::compile::CompiledRule;
 use crate::engine::Detector;
-use crate::rule::{LogSource, RuleDocument, RuleTests};
+use crate::filter::SigmaFilter;
+use crate::rule::{LogSource, RuleDocument, RuleTests, SigmaRule};
 
 /// The outcome of one rule's tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +28,11 @@ pub struct RuleTestResult {
     pub failures: Vec<String>,
     /// Test events checked.
     pub checked: usize,
+    /// Whether it is a filter's result (else a rule's).
+    pub filter: bool,
+    /// For a rule: the filters that refine it (its tests ran without them); for a filter: the
+    /// rules it refines.
+    pub refines: Vec<String>,
 }
 
 /// Runs the tests of every rule of `documents` (file, rule).
@@ -34,8 +46,14 @@ pub fn run_rule_tests(documents: &[(PathBuf, RuleDocument)]) -> Vec<RuleTestResu
                     title: rule.title.clone(),
                     failures: Vec::new(),
                     checked: 0,
+                    filter: false,
+                    refines: rule
+                        .filters
+                        .iter()
+                        .map(|f| f.reference().to_owned())
+                        .collect(),
                 };
-                match CompiledRule::compile(rule) {
+                match CompiledRule::compile_unfiltered(rule) {
                     Ok(compiled) => test_detection(&compiled, rule.tests.as_ref(), &mut result),
                     Err(error) => result.failures.push(error.to_string()),
                 }
@@ -47,11 +65,13 @@ pub fn run_rule_tests(documents: &[(PathBuf, RuleDocument)]) -> Vec<RuleTestResu
                     title: rule.title.clone(),
                     failures: Vec::new(),
                     checked: 0,
+                    filter: false,
+                    refines: Vec::new(),
                 };
                 let siblings: Vec<RuleDocument> = documents
                     .iter()
                     .filter(|(f, _)| f == file)
-                    .map(|(_, d)| d.clone())
+                    .map(|(_, d)| as_shipped(d))
                     .collect();
                 let id = rule
                     .id
@@ -61,8 +81,102 @@ pub fn run_rule_tests(documents: &[(PathBuf, RuleDocument)]) -> Vec<RuleTestResu
                 test_correlation(&id, &siblings, rule.tests.as_ref(), &mut result);
                 result
             }
+            RuleDocument::Filter(filter) => {
+                let refined: Vec<&SigmaRule> = documents
+                    .iter()
+                    .filter_map(|(_, d)| match d {
+                        RuleDocument::Detection(rule)
+                            if rule.filters.iter().any(|f| f.is_same(filter)) =>
+                        {
+                            Some(rule)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut result = RuleTestResult {
+                    file: file.clone(),
+                    title: filter.title.clone(),
+                    failures: Vec::new(),
+                    checked: 0,
+                    filter: true,
+                    refines: refined.iter().map(|r| r.reference().to_owned()).collect(),
+                };
+                test_filter(filter, &refined, &mut result);
+                result
+            }
         })
         .collect()
+}
+
+/// `document` without the filters attached to it: how its file ships it.
+fn as_shipped(document: &RuleDocument) -> RuleDocument {
+    let mut document = document.clone();
+    if let RuleDocument::Detection(rule) = &mut document {
+        rule.filters.clear();
+    }
+    document
+}
+
+/// A filter's tests against each rule it refines (see the module's documentation).
+fn test_filter(filter: &SigmaFilter, refined: &[&SigmaRule], result: &mut RuleTestResult) {
+    let Some(tests) = filter
+        .tests
+        .as_ref()
+        .filter(|t| !t.must_match.is_empty() && !t.no_match.is_empty())
+    else {
+        result
+            .failures
+            .push("needs tests with `match` and `no_match` events".into());
+        return;
+    };
+    if refined.is_empty() {
+        result.failures.push("refines no rule".into());
+        return;
+    }
+    let mut rules = Vec::new();
+    for rule in refined {
+        let compiled = CompiledRule::compile_unfiltered(rule).and_then(|shipped| {
+            CompiledRule::compile_with_filters(rule, std::slice::from_ref(filter))
+                .map(|filtered| (shipped, filtered))
+        });
+        match compiled {
+            Ok(pair) => rules.push(pair),
+            Err(error) => {
+                result.failures.push(error.to_string());
+                return;
+            }
+        }
+    }
+    let filtered: Vec<CompiledRule> = rules.iter().map(|(_, f)| f.clone()).collect();
+    let index = crate::index::RuleIndex::new(&filtered);
+    let mut candidates = Vec::new();
+    let cases = tests
+        .must_match
+        .iter()
+        .map(|e| (e, true))
+        .chain(tests.no_match.iter().map(|e| (e, false)));
+    for (i, (partial, expected)) in cases.enumerate() {
+        result.checked += 1;
+        // Completed with the log source of the first rule (the filter's covers them all).
+        let event = complete(partial, &rules[0].0.logsource, i);
+        let kind = event["event"]["kind"].as_str().unwrap_or_default();
+        index.candidates(kind, &event, &mut candidates);
+        let matched = candidates.iter().any(|&r| filtered[r].matches(&event));
+        if expected && !matched {
+            result
+                .failures
+                .push(format!("should still match once filtered: {partial}"));
+        } else if !expected && matched {
+            result
+                .failures
+                .push(format!("should not match once filtered: {partial}"));
+        } else if !expected && !rules.iter().any(|(shipped, _)| shipped.matches(&event)) {
+            result.failures.push(format!(
+                "no_match event that no rule it refines matches unfiltered (nothing to remove): \
+                 {partial}"
+            ));
+        }
+    }
 }
 
 fn test_detection(rule: &CompiledRule, tests: Option<&RuleTests>, result: &mut RuleTestResult) {
@@ -142,7 +256,7 @@ fn test_correlation(
         .iter()
         .find_map(|d| match d {
             RuleDocument::Detection(rule) => Some(rule.logsource.clone()),
-            RuleDocument::Correlation(_) => None,
+            RuleDocument::Correlation(_) | RuleDocument::Filter(_) => None,
         })
         .unwrap_or_default();
     let mut alerts = 0;

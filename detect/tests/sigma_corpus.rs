@@ -23,7 +23,7 @@ fn rules() -> Vec<CompiledRule> {
             RuleDocument::Detection(rule) => {
                 CompiledRule::compile(&rule).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             }
-            RuleDocument::Correlation(_) => panic!("{}: unexpected correlation", path.display()),
+            _ => panic!("{}: a detection rule expected", path.display()),
         })
         .collect()
 }

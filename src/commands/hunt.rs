@@ -17,6 +17,7 @@ pub fn hunt(config: Config, args: HuntArgs) -> anyhow::Result<ExitCode> {
     let documents: Vec<_> = match crate::detection::load_configured_rules(
         &args.rules,
         &config.detection.placeholders,
+        &config.detection.filters,
     ) {
         Ok(rules) => rules.into_iter().map(|(_, rule)| rule).collect(),
         Err(error) => {

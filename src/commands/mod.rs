@@ -32,12 +32,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     } = &cli.command
     {
         // The rules' own tests are written for the pack's placeholder values; a configuration
-        // given explicitly applies its own, so its allow-lists can be checked too.
-        let placeholders = match &cli.global.config {
-            Some(_) => load_config(&cli.global)?.detection.placeholders,
+        // given explicitly applies its own, so its allow-lists can be checked too, and adds its
+        // filters (whose own tests then run).
+        let detection = match &cli.global.config {
+            Some(_) => load_config(&cli.global)?.detection,
             None => Default::default(),
         };
-        return Ok(rules_test::test(path, &placeholders));
+        return Ok(rules_test::test(
+            path,
+            &detection.placeholders,
+            &detection.filters,
+        ));
     }
     if let Command::Rules {
         command:
