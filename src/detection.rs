@@ -310,6 +310,15 @@ pub fn placeholders(config: &Config) -> anyhow::Result<Placeholders> {
     .context("detection.rules")
 }
 
+/// The filters of `detection.filters`, their placeholders taking the configured values: what
+/// the hunt API applies to the rules posted to it.
+pub fn configured_filters(config: &Config) -> anyhow::Result<Vec<kestrel_detect::SigmaFilter>> {
+    let placeholders = placeholders(config)?;
+    let filters = kestrel_detect::load_filter_files(&config.detection.filters, &placeholders)
+        .context("detection.filters")?;
+    Ok(filters.into_iter().map(|(_, filter)| filter).collect())
+}
+
 /// The pack defaults of the rules at `rules` (none without rules), each name of
 /// `placeholders` replacing the pack's list.
 fn configured_placeholders(

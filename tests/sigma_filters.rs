@@ -276,3 +276,53 @@ fn the_hunt_api_applies_the_filters_posted_with_the_rules() {
          or name \"no-such-rule\""
     );
 }
+
+/// The configured filters (`detection.filters`) refine the rules posted to the hunt API that
+/// they name; a posted set without the rules a filter names is hunted as posted (a hunt holds
+/// only some of the pack's rules, so a configured filter's other rules are not an error there).
+#[test]
+fn the_hunt_api_applies_the_configured_filters_to_the_posted_rules_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = indexed(dir.path());
+    let rules_env = pack().display().to_string();
+    let filters_env = format!("[{:?}]", argo_filter().display().to_string());
+    let server = QueryServer::start(
+        Path::new(env!("CARGO_BIN_EXE_kestrel")),
+        &data,
+        &[
+            ("KESTREL_DETECTION__RULES", rules_env.as_str()),
+            ("KESTREL_DETECTION__FILTERS", filters_env.as_str()),
+        ],
+    );
+    let post = |rules: String| -> Vec<Value> {
+        let mut response = ureq::post(&server.url("/api/v1/hunt"))
+            .send_json(json!({ "rules": rules }))
+            .unwrap();
+        let text = response.body_mut().read_to_string().unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let rule =
+        std::fs::read_to_string(pack().join("kubernetes/create_disallowed_namespace.yml")).unwrap();
+    let refined = post(rule.clone());
+    assert_eq!(namespace_alert_users(&data, &refined), ["alice"]);
+    assert_eq!(refined[0]["filters"], json!(["local-argocd-namespaces"]));
+
+    // The same rule under another id and name is not the one the filter names.
+    let renamed = rule.replace(NAMESPACE_RULE, "local-namespace-copy");
+    let unrefined = post(renamed);
+    let users: Vec<String> = unrefined
+        .iter()
+        .flat_map(|a| {
+            search(&data, a["query"].as_str().unwrap(), 10)["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["user"]["username"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(users.len(), 3, "{unrefined:?}");
+    assert!(unrefined.iter().all(|a| a.get("filters").is_none()));
+}

@@ -230,6 +230,31 @@ pub fn apply_filters(documents: &mut [(PathBuf, RuleDocument)]) -> Result<(), Ru
     Ok(())
 }
 
+/// Attaches each of `filters` to the detection rules of `documents` it refines, leniently: a
+/// rule the filter names that is not among `documents`, or is of a log source the filter does
+/// not cover, is passed over. For rule sets that hold only some of the rules the filters were
+/// written for, such as the rules posted to a hunt, refined by the configured filters
+/// (loaded strictly with the pack when detection starts).
+pub fn refine_present(documents: &mut [RuleDocument], filters: &[SigmaFilter]) {
+    for filter in filters {
+        for document in documents.iter_mut() {
+            let RuleDocument::Detection(rule) = document else {
+                continue;
+            };
+            let named = match &filter.rules {
+                FilterTargets::Any => true,
+                FilterTargets::Named(references) => references
+                    .iter()
+                    .any(|r| names(r, rule.id.as_deref(), rule.name.as_deref())),
+            };
+            let refines = named && filter.covers(&rule.logsource);
+            if refines && !rule.filters.iter().any(|f| f.is_same(filter)) {
+                rule.filters.push(filter.clone());
+            }
+        }
+    }
+}
+
 /// The indexes in `documents` of the detection rules `filter` refines.
 fn targets_of(
     filter: &SigmaFilter,

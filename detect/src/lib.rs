@@ -33,11 +33,11 @@ pub mod view;
 pub use compile::CompiledRule;
 pub use engine::{Alert, Detector};
 pub use error::RuleError;
-pub use filter::SigmaFilter;
+pub use filter::{refine_present, SigmaFilter};
 pub use placeholder::Placeholders;
 pub use rule::{
-    load_rule_set, load_rules, load_rules_with, parse_rules, parse_rules_with, RuleDocument,
-    SigmaRule,
+    load_filter_files, load_rule_set, load_rules, load_rules_with, parse_rules, parse_rules_with,
+    RuleDocument, SigmaRule,
 };
 pub use store::{AlertFilter, AlertStore};
 pub use testing::{run_rule_tests, RuleTestResult};

@@ -291,24 +291,37 @@ pub fn load_rule_set(
     placeholders: &Placeholders,
 ) -> Result<Vec<(PathBuf, RuleDocument)>, RuleError> {
     let mut documents = load_documents(rules, placeholders)?;
-    for path in filters {
-        for (file, document) in load_documents(path, placeholders)? {
-            let title = match &document {
-                RuleDocument::Filter(_) => None,
-                RuleDocument::Detection(rule) => Some(rule.title.clone()),
-                RuleDocument::Correlation(rule) => Some(rule.title.clone()),
-            };
-            if let Some(title) = title {
-                return Err(RuleError::NotAFilter {
-                    origin: file.display().to_string(),
-                    title,
-                });
-            }
-            documents.push((file, document));
-        }
+    for (file, filter) in load_filter_files(filters, placeholders)? {
+        documents.push((file, RuleDocument::Filter(filter)));
     }
     apply_filters(&mut documents)?;
     Ok(documents)
+}
+
+/// The filters of the files (or directories) `paths`, which hold filter documents only (a
+/// rule among them is an error naming its file), their placeholders resolved.
+pub fn load_filter_files(
+    paths: &[PathBuf],
+    placeholders: &Placeholders,
+) -> Result<Vec<(PathBuf, SigmaFilter)>, RuleError> {
+    let mut filters = Vec::new();
+    for path in paths {
+        for (file, document) in load_documents(path, placeholders)? {
+            let title = match document {
+                RuleDocument::Filter(filter) => {
+                    filters.push((file, filter));
+                    continue;
+                }
+                RuleDocument::Detection(rule) => rule.title,
+                RuleDocument::Correlation(rule) => rule.title,
+            };
+            return Err(RuleError::NotAFilter {
+                origin: file.display().to_string(),
+                title,
+            });
+        }
+    }
+    Ok(filters)
 }
 
 /// The documents of the file or directory at `path`, filters not yet applied.

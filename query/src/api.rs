@@ -37,6 +37,9 @@ pub struct ApiSettings {
     /// Values of the placeholders (`field|expand: '%name%'`) of rules posted to
     /// `/api/v1/hunt`: those real-time detection uses.
     pub placeholders: kestrel_detect::Placeholders,
+    /// The configured Sigma filters (`detection.filters`), applied to the rules posted to
+    /// `/api/v1/hunt` that they refine (rules they name that are not posted are passed over).
+    pub filters: Vec<kestrel_detect::SigmaFilter>,
 }
 
 /// Renders Prometheus metrics in the text exposition format.
@@ -404,9 +407,10 @@ async fn hunt_ndjson(
     let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
     let params: HuntParams =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid hunt request: {e}")))?;
-    let documents =
+    let mut documents =
         kestrel_detect::parse_rules_with("rules", &params.rules, &state.settings.placeholders)
             .map_err(|e| bad(e.to_string()))?;
+    kestrel_detect::refine_present(&mut documents, &state.settings.filters);
     let mut detector = kestrel_detect::Detector::new(&documents).map_err(|e| bad(e.to_string()))?;
     let now = Utc::now();
     let from = time_bound("from", &params.from, now)?;

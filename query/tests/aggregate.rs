@@ -776,6 +776,7 @@ fn settings() -> ApiSettings {
         metrics: None,
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),
+        filters: Vec::new(),
     }
 }
 

@@ -484,6 +484,7 @@ async fn serve_api(
         metrics: Some(metrics),
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
         placeholders: crate::detection::placeholders(&config)?,
+        filters: crate::detection::configured_filters(&config)?,
     };
     let app = router(engine, settings);
     crate::serve::serve(

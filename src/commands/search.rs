@@ -28,6 +28,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         metrics: None,
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),
+        filters: Vec::new(),
     };
     let request = match build_request(&params, &settings) {
         Ok(request) => request,
