@@ -96,6 +96,7 @@ struct FalcoState {
     tokens: std::sync::Arc<Vec<String>>,
     client_certificates_verified: bool,
     host_name: String,
+    max_body_bytes: usize,
 }
 
 /// The Falco endpoint, to merge into the webhook listener's router.
@@ -110,6 +111,7 @@ pub fn falco_router(
         tokens: std::sync::Arc::new(options.tokens.clone()),
         client_certificates_verified: options.client_certificates_verified,
         host_name: options.host_name.clone(),
+        max_body_bytes: options.max_body_bytes,
     };
     Router::new()
         .route(&options.path, post(receive))
@@ -145,6 +147,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The `Content-Length` a request declares, if it declares a valid one.
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 async fn receive(State(state): State<FalcoState>, request: Request) -> Response {
     metrics::counter!("kestrel_collector_falco_requests_total").increment(1);
     if !authorized(
@@ -163,6 +175,20 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
+    }
+    // A body declared over the limit is answered 413 before any of it is read, so a client
+    // waiting on `Expect: 100-continue` gets the answer instead of a reset mid-upload.
+    if declared_length(request.headers()).is_some_and(|length| length > state.max_body_bytes) {
+        metrics::counter!("kestrel_collector_falco_rejected_total").increment(1);
+        tracing::warn!(
+            limit = state.max_body_bytes,
+            "falco request body over the limit"
+        );
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body over the limit\n",
+        )
+            .into_response();
     }
     // Read only once authorized; a body over the limit is answered 413.
     let body = match Bytes::from_request(request, &()).await {
