@@ -48,7 +48,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             },
     } = &cli.command
     {
-        return rules_measure::measure(path, generated.as_deref(), *json);
+        // As for `rules test`: the pack's placeholder values, or a configuration's when given
+        // (a cluster's own allow-lists measured on its own traffic).
+        let placeholders = match &cli.global.config {
+            Some(_) => load_config(&cli.global)?.detection.placeholders,
+            None => Default::default(),
+        };
+        return rules_measure::measure(path, generated.as_deref(), *json, &placeholders);
     }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
