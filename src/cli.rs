@@ -164,7 +164,8 @@ pub enum RulesCommand {
     },
     /// Measure the pack's precision and recall: over its own test events run through the
     /// whole pack, or over traffic written by `kestrel generate` (--generated DIR), joined to
-    /// its ground truth.
+    /// its ground truth. Placeholders as for `rules test` (--config applies the
+    /// configuration's [detection.placeholders]).
     Measure {
         /// A rule file or a directory of them.
         #[arg(default_value = "rules")]

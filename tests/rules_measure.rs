@@ -19,8 +19,9 @@ const CAUGHT_PATTERNS: [&str; 8] = [
 ];
 
 /// Alerts at level low or above per million benign events the pack may raise on generated
-/// traffic (measured: about 19 000 with seed 5, 20 000 events, 2 % attacks).
-const BENIGN_BOUND_PER_MILLION: f64 = 30_000.0;
+/// traffic (measured: about 13 000 with seed 5, 20 000 events, 2 % attacks, since the rules
+/// skip refused requests, system principals and Metadata-level pods; 19 000 before).
+const BENIGN_BOUND_PER_MILLION: f64 = 20_000.0;
 
 fn kestrel(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_kestrel"))
@@ -163,4 +164,47 @@ fn the_tests_report_lists_every_rule() {
     // Every rule catches its own positives through the whole pack (feeders of correlations
     // by matching, correlations on their sequence).
     assert_eq!(report["recall"].as_f64(), Some(1.0), "{report}");
+}
+
+#[test]
+fn a_configuration_replaces_the_allow_lists_of_the_measure() {
+    let rule = |report: &Value, id: &str| -> Value {
+        report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == id)
+            .unwrap_or_else(|| panic!("{id} missing"))
+            .clone()
+    };
+    let defaults: Value =
+        serde_json::from_str(&kestrel(&["rules", "measure", "--json", "rules"])).unwrap();
+    let allow_all: Value = serde_json::from_str(&kestrel(&[
+        "--config",
+        "generate/measure-allow-all.toml",
+        "rules",
+        "measure",
+        "--json",
+        "rules",
+    ]))
+    .unwrap();
+    // With every user allowed, the disallowed-user rule catches none of its positives and no
+    // longer fires on the other rules' look-alikes, whose users are made up.
+    let user = rule(&allow_all, "kestrel-k8s-disallowed-user");
+    assert_eq!(user["caught"].as_u64(), Some(0), "{user}");
+    assert!(rule(&defaults, "kestrel-k8s-disallowed-user")["caught"].as_u64() > Some(0));
+    let binding = rule(&allow_all, "kestrel-k8s-cluster-admin-binding");
+    assert!(
+        binding["fired_on_benign"]
+            .get("kestrel-k8s-disallowed-user")
+            .is_none(),
+        "{binding}"
+    );
+    assert!(
+        allow_all["false_alerts"].as_u64() < defaults["false_alerts"].as_u64(),
+        "{} against {}",
+        allow_all["false_alerts"],
+        defaults["false_alerts"]
+    );
+    assert!(allow_all["recall"].as_f64() < Some(1.0));
 }

@@ -53,7 +53,19 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             },
     } = &cli.command
     {
-        return rules_measure::measure(path, generated.as_deref(), *json);
+        // As for `rules test`: the pack's placeholder values, or a configuration's when given
+        // (a cluster's own allow-lists and filters measured on its own traffic).
+        let detection = match &cli.global.config {
+            Some(_) => load_config(&cli.global)?.detection,
+            None => Default::default(),
+        };
+        return rules_measure::measure(
+            path,
+            generated.as_deref(),
+            *json,
+            &detection.placeholders,
+            &detection.filters,
+        );
     }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);

@@ -96,9 +96,16 @@ pub struct GeneratedReport {
     pub patterns: BTreeMap<String, PatternFigures>,
 }
 
-/// Runs the measure and prints the report.
-pub fn measure(rules: &Path, generated: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
-    let documents = crate::detection::load_configured_rules(rules, &BTreeMap::new(), &[])
+/// Runs the measure and prints the report; `placeholders` replace the pack's values of the
+/// same names (`[detection.placeholders]`) and `filters` (`detection.filters`) refine the rules.
+pub fn measure(
+    rules: &Path,
+    generated: Option<&Path>,
+    json: bool,
+    placeholders: &BTreeMap<String, Vec<String>>,
+    filters: &[std::path::PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let documents = crate::detection::load_configured_rules(rules, placeholders, filters)
         .with_context(|| format!("rules {}", rules.display()))?;
     let pack: Vec<RuleDocument> = documents.iter().map(|(_, d)| d.clone()).collect();
     Detector::new(&pack).context("compiling the rule pack")?;
