@@ -8,6 +8,8 @@
 //! correlation alert once, naming the user, the pod and Falco's rule.
 
 mod common;
+#[path = "common/tls.rs"]
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,10 +18,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use common::KestrelServer as Kestrel;
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
 use serde_json::{json, Value};
+use tls::{issue_certificates, TestCertificates};
 
 const TOKEN: &str = "falco-token-3f9a1c7e5b2d4e6f";
 const CORRELATION: &str = "kestrel-k8s-exec-then-falco-shell";
@@ -405,64 +405,11 @@ fn an_enabled_falco_endpoint_without_the_webhook_listener_is_refused_at_start() 
     );
 }
 
-/// A CA, a server certificate for localhost and a client certificate it signed (Falco's
-/// `http_output.client_cert`), plus a client certificate from another CA.
-struct Certificates {
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client: (PathBuf, PathBuf),
-    stranger: (PathBuf, PathBuf),
-}
-
-fn issue(dir: &Path) -> Certificates {
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let new_ca = |name: &str| {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        (cert, Issuer::new(params, key))
-    };
-    let leaf = |name: &str, issuer: &Issuer<'static, KeyPair>| {
-        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (ca_cert, ca) = new_ca("cluster CA");
-    let (_, other_ca) = new_ca("another CA");
-    let (server_cert, server_key) = leaf("localhost", &ca);
-    let (client_cert, client_key) = leaf("falco", &ca);
-    let (stranger_cert, stranger_key) = leaf("stranger", &other_ca);
-    Certificates {
-        ca: write("ca.pem", ca_cert.pem()),
-        server_cert: write("server.pem", server_cert),
-        server_key: write("server-key.pem", server_key),
-        client: (
-            write("falco.pem", client_cert),
-            write("falco-key.pem", client_key),
-        ),
-        stranger: (
-            write("stranger.pem", stranger_cert),
-            write("stranger-key.pem", stranger_key),
-        ),
-    }
-}
-
 /// Posts `body` over HTTPS with curl (as Falco's libcurl-based `http_output` does), with
 /// `client` as the client certificate; the status, or `None` when no TLS session was made.
 fn post_tls(
     port: u16,
-    certs: &Certificates,
+    certs: &TestCertificates,
     body_file: &Path,
     client: Option<&(PathBuf, PathBuf)>,
     extra: &[&str],
@@ -500,7 +447,7 @@ fn post_tls(
 #[test]
 fn with_client_certificates_falco_needs_no_token() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = issue(dir.path());
+    let certs = issue_certificates(dir.path(), "falco");
     let (webhook, api) = (free_port(), free_port());
     let config = write_kestrel_config(
         dir.path(),

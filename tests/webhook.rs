@@ -3,6 +3,8 @@
 //! garbage, non-audit and oversize bodies refused with the right status.
 
 mod common;
+#[path = "common/tls.rs"]
+mod tls;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,61 +12,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
 use serde_json::{json, Value};
-
-/// Writes a CA, a server certificate for localhost and a client certificate signed by the
-/// CA, plus a second client certificate from another CA; returns their directory's paths.
-struct Certificates {
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-    stranger_cert: PathBuf,
-    stranger_key: PathBuf,
-}
-
-fn issue(dir: &Path) -> Certificates {
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let new_ca = |name: &str| {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        (cert, Issuer::new(params, key))
-    };
-    let leaf = |name: &str, issuer: &Issuer<'static, KeyPair>| {
-        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (ca_cert, ca) = new_ca("test cluster CA");
-    let (_, other_ca) = new_ca("another CA");
-    let (server_cert, server_key) = leaf("localhost", &ca);
-    let (client_cert, client_key) = leaf("kube-apiserver", &ca);
-    let (stranger_cert, stranger_key) = leaf("stranger", &other_ca);
-    Certificates {
-        ca: write("ca.pem", ca_cert.pem()),
-        server_cert: write("server.pem", server_cert),
-        server_key: write("server-key.pem", server_key),
-        client_cert: write("client.pem", client_cert),
-        client_key: write("client-key.pem", client_key),
-        stranger_cert: write("stranger.pem", stranger_cert),
-        stranger_key: write("stranger-key.pem", stranger_key),
-    }
-}
+use tls::{issue_certificates, TestCertificates};
 
 /// The corpus's audit events (one JSON object per line) with an audit ID.
 fn corpus_events() -> Vec<Value> {
@@ -91,7 +40,7 @@ fn event_list(items: &[Value]) -> String {
 
 struct Endpoint {
     port: u16,
-    certs: Certificates,
+    certs: TestCertificates,
     body_dir: PathBuf,
 }
 
@@ -121,10 +70,7 @@ impl Endpoint {
 
     /// Posts with the apiserver's client certificate; returns the status and the body.
     fn post_as_apiserver(&self, body: &str) -> (u16, String) {
-        let output = self.post(
-            body,
-            Some((&self.certs.client_cert, &self.certs.client_key)),
-        );
+        let output = self.post(body, Some((&self.certs.client.0, &self.certs.client.1)));
         status_and_body(&output)
     }
 }
@@ -146,7 +92,7 @@ fn status_and_body(output: &Output) -> (u16, String) {
 #[test]
 fn audit_webhook_batches_are_stored_once_over_mutual_tls_and_bad_bodies_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = issue(dir.path());
+    let certs = issue_certificates(dir.path(), "kube-apiserver");
     let (webhook_port, api_port) = (free_port(), free_port());
     let config = write_kestrel_config(
         dir.path(),
@@ -188,7 +134,7 @@ listen = "127.0.0.1:{api_port}"
     let started = wait_for(Duration::from_secs(30), || {
         let output = endpoint.post(
             &event_list(&[]),
-            Some((&endpoint.certs.client_cert, &endpoint.certs.client_key)),
+            Some((&endpoint.certs.client.0, &endpoint.certs.client.1)),
         );
         last = format!("{output:?}");
         (status_and_body(&output).0 == 200).then_some(())
@@ -203,7 +149,7 @@ listen = "127.0.0.1:{api_port}"
     );
     let stranger = endpoint.post(
         &event_list(&[]),
-        Some((&endpoint.certs.stranger_cert, &endpoint.certs.stranger_key)),
+        Some((&endpoint.certs.stranger.0, &endpoint.certs.stranger.1)),
     );
     assert!(
         !stranger.status.success(),
@@ -223,7 +169,7 @@ listen = "127.0.0.1:{api_port}"
     // the stream is reset after the answer, which curl reports as an error.)
     let oversize = endpoint.post_with(
         &event_list(&[json!({"kind": "Event", "auditID": filler})]),
-        Some((&endpoint.certs.client_cert, &endpoint.certs.client_key)),
+        Some((&endpoint.certs.client.0, &endpoint.certs.client.1)),
         &["--http1.1"],
     );
     assert_eq!(

@@ -30,6 +30,8 @@ use kestrel_event::{
 };
 use serde_json::{Map, Value};
 
+use crate::normalize::k8s_audit::type_name;
+
 /// The source name of Falco events (`log.file.path`) and of their dead letters.
 pub const FALCO_SOURCE: &str = "falco";
 
@@ -335,17 +337,6 @@ fn required(alert: &Map<String, Value>, key: &'static str) -> Result<String, Fal
         .ok_or(FalcoError::Missing(key))
 }
 
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Normalizes one alert (its JSON text) into an event of kind `falco`; see
 /// [`normalize_value`].
 pub fn normalize_alert(
@@ -369,7 +360,7 @@ pub fn normalize_value(
 ) -> Result<Event, FalcoError> {
     let mut alert = match value {
         Value::Object(map) => map,
-        other => return Err(FalcoError::NotAnObject(json_type(&other))),
+        other => return Err(FalcoError::NotAnObject(type_name(&other))),
     };
     required(&alert, "rule")?;
     required(&alert, "priority")?;

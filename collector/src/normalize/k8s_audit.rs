@@ -528,7 +528,8 @@ pub(crate) fn summary(fields: &Map<String, Value>) -> String {
     text
 }
 
-fn type_name(value: &Value) -> &'static str {
+/// How a JSON value's type is named in error messages ("a string", "an array", ...).
+pub(crate) fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
