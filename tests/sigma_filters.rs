@@ -134,19 +134,24 @@ fn a_configured_filter_silences_the_rule_for_the_filtered_principal_only() {
     assert!(others(&shipped).iter().all(|a| a.get("filters").is_none()));
 }
 
-#[test]
-fn rules_test_runs_the_filter_s_tests_and_the_rule_s_own_as_shipped() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_with_filters(dir.path(), &[&argo_filter()]);
-    let output = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+/// `kestrel --config CONFIG rules test` over the pack.
+fn rules_test(config: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kestrel"))
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .args(["rules", "test"])
         .arg(pack())
         .env("RUST_LOG", "warn")
         .env_remove("KESTREL_CONFIG")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn rules_test_runs_the_filter_s_tests_and_the_rule_s_own_as_shipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_filters(dir.path(), &[&argo_filter()]);
+    let output = rules_test(&config);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(
@@ -176,15 +181,7 @@ fn rules_test_runs_the_filter_s_tests_and_the_rule_s_own_as_shipped() {
     )
     .unwrap();
     let config = config_with_filters(dir.path(), &[&inverted]);
-    let output = Command::new(env!("CARGO_BIN_EXE_kestrel"))
-        .arg("--config")
-        .arg(&config)
-        .args(["rules", "test"])
-        .arg(pack())
-        .env("RUST_LOG", "warn")
-        .env_remove("KESTREL_CONFIG")
-        .output()
-        .unwrap();
+    let output = rules_test(&config);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL  filter: Argo CD creates"), "{stdout}");
