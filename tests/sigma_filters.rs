@@ -74,9 +74,14 @@ fn hunt(data: &Path, config: Option<&Path>) -> Vec<Value> {
 
 /// The creators of the namespaces the namespace rule's alerts show (through their query).
 fn namespace_alert_users(data: &Path, alerts: &[Value]) -> Vec<String> {
+    alert_users(data, alerts, NAMESPACE_RULE)
+}
+
+/// The creators of the namespaces the alerts of `rule_id` show (through their query), sorted.
+fn alert_users(data: &Path, alerts: &[Value], rule_id: &str) -> Vec<String> {
     let mut users: Vec<String> = alerts
         .iter()
-        .filter(|a| a["rule_id"] == NAMESPACE_RULE)
+        .filter(|a| a["rule_id"] == rule_id)
         .flat_map(|a| {
             let shown = search(data, a["query"].as_str().unwrap(), 10);
             shown["hits"]
@@ -309,17 +314,10 @@ fn the_hunt_api_applies_the_configured_filters_to_the_posted_rules_they_name() {
     // The same rule under another id and name is not the one the filter names.
     let renamed = rule.replace(NAMESPACE_RULE, "local-namespace-copy");
     let unrefined = post(renamed);
-    let users: Vec<String> = unrefined
-        .iter()
-        .flat_map(|a| {
-            search(&data, a["query"].as_str().unwrap(), 10)["hits"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["user"]["username"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    assert_eq!(users.len(), 3, "{unrefined:?}");
+    assert_eq!(
+        alert_users(&data, &unrefined, "local-namespace-copy"),
+        ["alice", ARGO, ARGO],
+        "{unrefined:?}"
+    );
     assert!(unrefined.iter().all(|a| a.get("filters").is_none()));
 }

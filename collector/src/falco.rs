@@ -30,6 +30,7 @@ use kestrel_event::{
 };
 use serde_json::{Map, Value};
 
+use crate::acceptance::{keep_dead_letters, publish_acknowledged};
 use crate::normalize::k8s_audit::type_name;
 
 /// The source name of Falco events (`log.file.path`) and of their dead letters.
@@ -213,17 +214,8 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             error = first_error.as_deref().unwrap_or_default(),
             "falco items are not alerts; kept as dead letters"
         );
-        metrics::counter!("kestrel_collector_dead_letters_total", "source" => FALCO_SOURCE)
-            .increment(letters.len() as u64);
-        let store = state.dead_letters.clone();
-        let stored = tokio::task::spawn_blocking(move || store.append(&letters)).await;
-        if !matches!(stored, Ok(Ok(()))) {
-            tracing::error!("falco dead letters could not be stored");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot store rejected items; retry\n",
-            )
-                .into_response();
+        if let Err(refusal) = keep_dead_letters(FALCO_SOURCE, &state.dead_letters, letters).await {
+            return refusal.into_response();
         }
     }
     if events.is_empty() {
@@ -236,17 +228,8 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             .into_response();
     }
     let count = events.len();
-    let delivered = match state.publisher.publish(events).await {
-        Ok(acknowledgement) => acknowledgement.wait().await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = delivered {
-        tracing::error!(%error, events = count, "falco alerts not accepted by the bus");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "events not stored; retry\n",
-        )
-            .into_response();
+    if let Err(refusal) = publish_acknowledged(FALCO_SOURCE, &state.publisher, events).await {
+        return refusal.into_response();
     }
     metrics::counter!("kestrel_collector_falco_events_total").increment(count as u64);
     (StatusCode::OK, String::new()).into_response()

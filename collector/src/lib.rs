@@ -1,6 +1,7 @@
 //! The Kestrel collector: reads container logs and Kubernetes audit logs and turns them into
 //! [`kestrel_event::Event`]s.
 
+mod acceptance;
 pub mod checkpoint;
 pub mod discovery;
 pub mod enrich;

@@ -18,6 +18,7 @@ use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_event::{event_id, Event, RecordPosition};
 use serde_json::Value;
 
+use crate::acceptance::{keep_dead_letters, publish_acknowledged};
 use crate::normalize::{normalize_bytes, Format, Output, SourceContext};
 
 /// The source name of webhook events (`log.file.path` stays unset) and dead letters.
@@ -83,30 +84,16 @@ async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode,
             format!("no audit event in the body: {reason}\n"),
         );
     }
-    if !letters.is_empty() {
-        metrics::counter!("kestrel_collector_dead_letters_total", "source" => WEBHOOK_SOURCE)
-            .increment(letters.len() as u64);
-        let store = state.dead_letters.clone();
-        let stored = tokio::task::spawn_blocking(move || store.append(&letters)).await;
-        if !matches!(stored, Ok(Ok(()))) {
-            tracing::error!("webhook dead letters could not be stored");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot store rejected items; retry\n".to_owned(),
-            );
-        }
+    if let Err((status, text)) =
+        keep_dead_letters(WEBHOOK_SOURCE, &state.dead_letters, letters).await
+    {
+        return (status, text.to_owned());
     }
     let count = events.len();
-    let delivered = match state.publisher.publish(events).await {
-        Ok(acknowledgement) => acknowledgement.wait().await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = delivered {
-        tracing::error!(%error, events = count, "webhook batch not accepted by the bus");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "events not stored; retry\n".to_owned(),
-        );
+    if let Err((status, text)) =
+        publish_acknowledged(WEBHOOK_SOURCE, &state.publisher, events).await
+    {
+        return (status, text.to_owned());
     }
     metrics::counter!("kestrel_collector_webhook_events_total").increment(count as u64);
     (StatusCode::OK, String::new())

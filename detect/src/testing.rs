@@ -150,11 +150,7 @@ fn test_filter(filter: &SigmaFilter, refined: &[&SigmaRule], result: &mut RuleTe
     let filtered: Vec<CompiledRule> = rules.iter().map(|(_, f)| f.clone()).collect();
     let index = crate::index::RuleIndex::new(&filtered);
     let mut candidates = Vec::new();
-    let cases = tests
-        .must_match
-        .iter()
-        .map(|e| (e, true))
-        .chain(tests.no_match.iter().map(|e| (e, false)));
+    let cases = cases(tests);
     for (i, (partial, expected)) in cases.enumerate() {
         result.checked += 1;
         // Completed with the log source of the first rule (the filter's covers them all).
@@ -179,6 +175,15 @@ fn test_filter(filter: &SigmaFilter, refined: &[&SigmaRule], result: &mut RuleTe
     }
 }
 
+/// The test events of `tests`, each with whether it must match.
+fn cases(tests: &RuleTests) -> impl Iterator<Item = (&Value, bool)> {
+    tests
+        .must_match
+        .iter()
+        .map(|e| (e, true))
+        .chain(tests.no_match.iter().map(|e| (e, false)))
+}
+
 fn test_detection(rule: &CompiledRule, tests: Option<&RuleTests>, result: &mut RuleTestResult) {
     let Some(tests) = tests.filter(|t| !t.must_match.is_empty() && !t.no_match.is_empty()) else {
         result
@@ -189,11 +194,7 @@ fn test_detection(rule: &CompiledRule, tests: Option<&RuleTests>, result: &mut R
     // Through the rule index too, so a rule it would never consult fails its tests.
     let index = crate::index::RuleIndex::new(std::slice::from_ref(rule));
     let mut candidates = Vec::new();
-    let cases = tests
-        .must_match
-        .iter()
-        .map(|e| (e, true))
-        .chain(tests.no_match.iter().map(|e| (e, false)));
+    let cases = cases(tests);
     for (i, (partial, expected)) in cases.enumerate() {
         let event = complete(partial, &rule.logsource, i);
         let kind = event["event"]["kind"].as_str().unwrap_or_default();

@@ -1,0 +1,56 @@
+//! What the HTTP ingest endpoints (the audit webhook, Falco) do with a normalized body before
+//! answering `200`: keep its dead letters, then hand its events to the bus and wait until the
+//! bus accepted them. A failure is answered `503`, so the sender retries the whole body.
+
+use axum::http::StatusCode;
+use kestrel_bus::{DeadLetterStore, Publisher};
+use kestrel_event::{DeadLetter, Event};
+
+/// The answer to a body that could not be stored: its status and text.
+pub(crate) type Refusal = (StatusCode, &'static str);
+
+/// Stores the dead letters of a body (counted under `source`), off the async runtime.
+pub(crate) async fn keep_dead_letters(
+    source: &'static str,
+    store: &DeadLetterStore,
+    letters: Vec<DeadLetter>,
+) -> Result<(), Refusal> {
+    if letters.is_empty() {
+        return Ok(());
+    }
+    metrics::counter!("kestrel_collector_dead_letters_total", "source" => source)
+        .increment(letters.len() as u64);
+    let store = store.clone();
+    let stored = tokio::task::spawn_blocking(move || store.append(&letters)).await;
+    if matches!(stored, Ok(Ok(()))) {
+        return Ok(());
+    }
+    tracing::error!(source, "dead letters could not be stored");
+    Err((
+        StatusCode::SERVICE_UNAVAILABLE,
+        "cannot store rejected items; retry\n",
+    ))
+}
+
+/// Publishes the events of a body and waits until the bus has accepted them.
+pub(crate) async fn publish_acknowledged(
+    source: &'static str,
+    publisher: &Publisher,
+    events: Vec<Event>,
+) -> Result<(), Refusal> {
+    let count = events.len();
+    let delivered = match publisher.publish(events).await {
+        Ok(acknowledgement) => acknowledgement.wait().await,
+        Err(error) => Err(error),
+    };
+    match delivered {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            tracing::error!(source, %error, events = count, "events not accepted by the bus");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "events not stored; retry\n",
+            ))
+        }
+    }
+}
