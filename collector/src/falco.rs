@@ -11,15 +11,15 @@
 //!
 //! Requests are authenticated before the body is read: accepted when the listener verifies
 //! client certificates (its TLS layer has already refused every other client), or when they
-//! carry one of the configured tokens as `Authorization: Bearer <token>` (compared in
-//! constant time); with neither configured every request is answered `401`. Items that are not
+//! carry one of the configured tokens (as `Bearer`, `Basic` or `ApiKey`, compared in constant
+//! time: see [`crate::credentials`]); with neither configured every request is answered `401`. Items that are not
 //! Falco alerts (not JSON, not an object, without `rule`, `priority` or a valid `time`) go to
 //! the dead-letter store with their raw bytes and are counted; the others are published, and
 //! the request is answered `200` only once the bus has accepted them.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -31,6 +31,7 @@ use kestrel_event::{
 use serde_json::{Map, Value};
 
 use crate::acceptance::{keep_dead_letters, publish_acknowledged};
+use crate::credentials::IngestCredentials;
 use crate::normalize::k8s_audit::type_name;
 
 /// The source name of Falco events (`log.file.path`) and of their dead letters.
@@ -96,8 +97,7 @@ impl std::fmt::Debug for FalcoOptions {
 struct FalcoState {
     publisher: Publisher,
     dead_letters: DeadLetterStore,
-    tokens: std::sync::Arc<Vec<String>>,
-    client_certificates_verified: bool,
+    credentials: IngestCredentials,
     host_name: String,
     max_body_bytes: usize,
 }
@@ -111,8 +111,10 @@ pub fn falco_router(
     let state = FalcoState {
         publisher,
         dead_letters,
-        tokens: std::sync::Arc::new(options.tokens.clone()),
-        client_certificates_verified: options.client_certificates_verified,
+        credentials: IngestCredentials::new(
+            options.tokens.clone(),
+            options.client_certificates_verified,
+        ),
         host_name: options.host_name.clone(),
         max_body_bytes: options.max_body_bytes,
     };
@@ -120,34 +122,6 @@ pub fn falco_router(
         .route(&options.path, post(receive))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .with_state(state)
-}
-
-/// Whether a request may post alerts: see the module documentation.
-fn authorized(tokens: &[String], client_certificates_verified: bool, headers: &HeaderMap) -> bool {
-    if client_certificates_verified {
-        return true;
-    }
-    // The scheme is case-insensitive (RFC 9110 section 11.1).
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
-        .map(|(_, token)| token.trim());
-    // Every token is compared, so the time taken does not tell which one was close.
-    presented.is_some_and(|token| {
-        tokens.iter().fold(false, |found, known| {
-            found | constant_time_eq(known.as_bytes(), token.as_bytes())
-        })
-    })
-}
-
-/// Compares two byte strings in time that depends on their length only.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The `Content-Length` a request declares, if it declares a valid one.
@@ -162,22 +136,10 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 
 async fn receive(State(state): State<FalcoState>, request: Request) -> Response {
     metrics::counter!("kestrel_collector_falco_requests_total").increment(1);
-    if !authorized(
-        &state.tokens,
-        state.client_certificates_verified,
-        request.headers(),
-    ) {
+    if let Err(refusal) = state.credentials.check(request.headers()) {
         metrics::counter!("kestrel_collector_falco_unauthorized_total").increment(1);
-        tracing::warn!("falco request refused: missing or invalid bearer token");
-        let mut response = (
-            StatusCode::UNAUTHORIZED,
-            "missing or invalid bearer token\n",
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+        tracing::warn!(%refusal, "falco request refused");
+        return crate::credentials::refused(&refusal);
     }
     // A body declared over the limit is answered 413 before any of it is read, so a client
     // waiting on `Expect: 100-continue` gets the answer instead of a reset mid-upload.
@@ -575,47 +537,5 @@ mod tests {
         let (a, _) = normalize(&sidekick("a"));
         let (b, _) = normalize(&sidekick("b"));
         assert_eq!(a[0].id(), b[0].id());
-    }
-
-    #[test]
-    fn tokens_are_checked_unless_client_certificates_are() {
-        let headers = |value: &str| {
-            let mut map = HeaderMap::new();
-            map.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-            map
-        };
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        let tokens = ["falco-token-0123456789".to_owned()];
-        assert!(authorized(
-            &tokens,
-            false,
-            &headers("Bearer falco-token-0123456789")
-        ));
-        assert!(!authorized(
-            &tokens,
-            false,
-            &headers("Bearer falco-token-0123456788")
-        ));
-        assert!(!authorized(
-            &tokens,
-            false,
-            &headers("falco-token-0123456789")
-        ));
-        assert!(!authorized(&tokens, false, &HeaderMap::new()));
-        assert!(authorized(
-            &tokens,
-            false,
-            &headers("bearer  falco-token-0123456789")
-        ));
-        assert!(!authorized(
-            &tokens,
-            false,
-            &headers("Basic falco-token-0123456789")
-        ));
-        // Deny by default: no token and no client certificates.
-        assert!(!authorized(&[], false, &headers("Bearer ")));
-        assert!(authorized(&[], true, &HeaderMap::new()));
     }
 }

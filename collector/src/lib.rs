@@ -3,6 +3,7 @@
 
 mod acceptance;
 pub mod checkpoint;
+pub mod credentials;
 pub mod discovery;
 pub mod enrich;
 mod error;

@@ -199,6 +199,8 @@ pub struct CollectorConfig {
     pub webhook: WebhookConfig,
     /// Falco alerts posted to the webhook listener.
     pub falco: FalcoConfig,
+    /// Who may post to the collector's push endpoints (Elasticsearch bulk, OTLP logs).
+    pub ingest: IngestConfig,
 }
 
 /// The receiving end of the Kubernetes apiserver's audit webhook.
@@ -279,6 +281,35 @@ impl fmt::Debug for FalcoConfig {
     }
 }
 
+/// The credentials accepted by the collector's push endpoints (the Elasticsearch-compatible
+/// bulk API and OTLP logs): each request carries one of `tokens` as
+/// `Authorization: Bearer <token>`, as the password of `Authorization: Basic` (the user name
+/// only names the sender in the log), or as the key of `Authorization: ApiKey
+/// base64(<id>:<key>)`. Requests are also accepted without a token when the listener verifies
+/// client certificates (`collector.webhook.tls.client_ca`).
+///
+/// Its `Debug` output hides the tokens.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Accepted tokens, each at least [`MIN_TOKEN_LEN`] characters, without
+    /// whitespace. After [`load()`] this also holds the tokens read from
+    /// `token_files`. Default: none.
+    pub tokens: Vec<String>,
+    /// Files holding more tokens, one per line (blank lines and `#` comments
+    /// ignored), read when the configuration is loaded. Default: none.
+    pub token_files: Vec<PathBuf>,
+}
+
+impl fmt::Debug for IngestConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IngestConfig")
+            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
+            .field("token_files", &self.token_files)
+            .finish()
+    }
+}
+
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
@@ -303,6 +334,7 @@ impl Default for CollectorConfig {
             batch_max_events: 1000,
             webhook: WebhookConfig::default(),
             falco: FalcoConfig::default(),
+            ingest: IngestConfig::default(),
             kubernetes: KubernetesConfig::default(),
             docker: DockerConfig::default(),
         }

@@ -365,6 +365,7 @@ fn example_documents_every_key() {
         "collector.kubernetes",
         "collector.docker",
         "collector.falco",
+        "collector.ingest",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1532,4 +1533,38 @@ fn detection_filters_must_be_distinct_non_empty_paths() {
     );
     let (_, err) = load_toml("[detection]\nfilters = \"a.yml\"");
     assert!(err.to_string().contains("detection.filters"), "{err}");
+}
+
+#[test]
+fn ingest_tokens_and_token_files_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("ingest-tokens");
+    std::fs::write(&tokens, "# fluent-bit\nfluent-bit-token-0123456789\n").unwrap();
+    let file = TempConfig::new(&format!(
+        "[collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\ntoken_files = [{:?}]\n",
+        tokens.display().to_string()
+    ));
+    let c = file.load().unwrap();
+    assert_eq!(
+        c.collector.ingest.tokens,
+        vec![GOOD_TOKEN, "fluent-bit-token-0123456789"]
+    );
+    assert!(
+        c.collector.falco.tokens.is_empty(),
+        "falco tokens untouched"
+    );
+    assert!(!format!("{c:?}").contains(GOOD_TOKEN));
+
+    let weak = TempConfig::new("[collector.ingest]\ntokens = [\"short\"]\n");
+    let err = weak.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.ingest.tokens[0]: token too short"),
+        "{err}"
+    );
+    let missing = TempConfig::new("[collector.ingest]\ntoken_files = [\"/nonexistent/t\"]\n");
+    let err = missing.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.ingest.token_files[0]: cannot read /nonexistent/t"),
+        "{err}"
+    );
 }

@@ -250,6 +250,19 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             );
         }
     }
+    for (i, token) in c.ingest.tokens.iter().enumerate() {
+        if let Err(message) = check_token(token) {
+            errors.add(format!("collector.ingest.tokens[{i}]"), message);
+        }
+    }
+    for (i, file) in c.ingest.token_files.iter().enumerate() {
+        if file.as_os_str().is_empty() {
+            errors.add(
+                format!("collector.ingest.token_files[{i}]"),
+                "must not be empty",
+            );
+        }
+    }
     let docker = &c.docker;
     if errors.not_blank("collector.docker.host", &docker.host)
         && !["unix://", "tcp://", "http://"]
@@ -543,7 +556,7 @@ fn is_level(s: &str) -> bool {
         || matches!(s, "0" | "1" | "2" | "3" | "4" | "5")
 }
 
-/// Reads the token files of `query.auth` and `collector.falco` into their `tokens`; see
+/// Reads the token files of `query.auth`, `collector.falco` and `collector.ingest` into their `tokens`; see
 /// [`Config::read_token_files()`].
 pub(crate) fn read_token_files(config: &mut Config) -> Result<(), ConfigError> {
     let mut errors = Errors::default();
@@ -559,6 +572,13 @@ pub(crate) fn read_token_files(config: &mut Config) -> Result<(), ConfigError> {
         &mut falco.tokens,
         &falco.token_files,
         "collector.falco.token_files",
+        &mut errors,
+    );
+    let ingest = &mut config.collector.ingest;
+    read_token_files_into(
+        &mut ingest.tokens,
+        &ingest.token_files,
+        "collector.ingest.token_files",
         &mut errors,
     );
     ConfigError::from_list(errors.0)
