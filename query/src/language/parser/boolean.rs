@@ -70,8 +70,7 @@ impl Parser<'_> {
     /// Lucene's clause list: each operand is required (`+x`, or joined by `AND`), excluded
     /// (`-x`, `!x`, `NOT x`) or optional; the optional ones count only when nothing is required.
     fn lucene_clauses(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
-        let mut required: Vec<Query> = Vec::new();
-        let mut optional: Vec<Query> = Vec::new();
+        let mut clauses: Vec<(Occur, Query)> = Vec::new();
         let mut after_and = false;
         loop {
             let start = self.peek();
@@ -82,11 +81,7 @@ impl Parser<'_> {
                 _ if after_and => Occur::Must,
                 _ => Occur::Should,
             };
-            let operand = self.unary(field)?;
-            match occur {
-                Occur::Should => optional.push(operand),
-                Occur::Must | Occur::MustNot => required.push(operand),
-            }
+            clauses.push((occur, self.unary(field)?));
             let next = self.peek();
             if next.kind == Kind::AndAnd || self.is_keyword(next, "AND") {
                 self.advance();
@@ -97,10 +92,8 @@ impl Parser<'_> {
                     );
                 }
                 // The operand before `AND` is required too.
-                if !after_and && occur == Occur::Should {
-                    if let Some(last) = optional.pop() {
-                        required.push(last);
-                    }
+                if let Some(last) = clauses.last_mut().filter(|c| c.0 == Occur::Should) {
+                    last.0 = Occur::Must;
                 }
                 after_and = true;
             } else if self.starts_term(next) {
@@ -109,13 +102,27 @@ impl Parser<'_> {
                 break;
             }
         }
-        let positive = required.iter().any(|q| !matches!(q, Query::Not(_)));
-        if !positive && !optional.is_empty() {
-            required.push(if optional.len() == 1 {
+        let positive = clauses.iter().any(|(occur, _)| *occur == Occur::Must);
+        let mut required = Vec::with_capacity(clauses.len());
+        let mut optional = Vec::new();
+        let mut slot = None;
+        for (occur, query) in clauses {
+            match occur {
+                Occur::Should if positive => {}
+                Occur::Should => {
+                    slot.get_or_insert(required.len());
+                    optional.push(query);
+                }
+                Occur::Must | Occur::MustNot => required.push(query),
+            }
+        }
+        if let Some(slot) = slot {
+            let any = if optional.len() == 1 {
                 optional.pop().unwrap_or(Query::All)
             } else {
                 Query::Or(optional)
-            });
+            };
+            required.insert(slot, any);
         }
         Ok(if required.len() == 1 {
             required.pop().unwrap_or(Query::All)
