@@ -36,13 +36,15 @@ fn generate_and_ingest(work: &Path) {
     let raw = work.join("raw");
     run_ok(
         Command::new(binary())
-            .args(["generate", "--kind", "mixed", "--seed", "7", "--events", "20000"])
+            .args([
+                "generate", "--kind", "mixed", "--seed", "7", "--events", "20000",
+            ])
             .args(["--start", START, "--span", "2h"])
             .arg(&raw)
             .env("RUST_LOG", "warn"),
     );
     let mut files = Vec::new();
-    collect(&raw, &mut files);
+    collect(&raw.join("var"), &mut files);
     let summary = ingest(&work.join("data"), &files);
     assert!(summary.contains("20000 events"), "{summary}");
 }
@@ -52,7 +54,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "log" || e == "jsonl") {
+        } else {
             out.push(path);
         }
     }
@@ -60,7 +62,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// A fixture with its time range rewritten to [`FROM_MS`, `TO_MS`].
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/grafana").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/grafana")
+        .join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .replace(FIXTURE_FROM, &FROM_MS.to_string())
@@ -80,7 +84,13 @@ fn millis(rfc3339: &str) -> i64 {
         .timestamp_millis()
 }
 
+/// POST `body` (NDJSON to the Elasticsearch routes, JSON to the others).
 fn post(port: u16, path: &str, body: &str, authorization: Option<&str>) -> (u16, Value) {
+    let content_type = if path.starts_with("/api/v1/elastic/") {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(120)))
@@ -88,14 +98,17 @@ fn post(port: u16, path: &str, body: &str, authorization: Option<&str>) -> (u16,
         .into();
     let mut request = agent
         .post(&format!("http://127.0.0.1:{port}{path}"))
-        .header("Content-Type", "application/x-ndjson");
+        .header("Content-Type", content_type);
     if let Some(value) = authorization {
         request = request.header("Authorization", value);
     }
     let mut response = request.send(body).expect("the server answers");
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn get(port: u16, path: &str, authorization: Option<&str>) -> (u16, Value) {
@@ -110,7 +123,10 @@ fn get(port: u16, path: &str, authorization: Option<&str>) -> (u16, Value) {
     let mut response = request.call().expect("the server answers");
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// `_msearch` as Grafana posts it; the responses, each checked for the keys Grafana reads.
@@ -126,7 +142,10 @@ fn msearch(port: u16, body: &str) -> Vec<Value> {
     for response in &responses {
         if response.get("error").is_some() {
             assert!(response["error"]["reason"].is_string(), "{response}");
-            assert!(response["error"]["root_cause"][0]["type"].is_string(), "{response}");
+            assert!(
+                response["error"]["root_cause"][0]["type"].is_string(),
+                "{response}"
+            );
             assert!(response["status"].as_u64().unwrap() >= 400, "{response}");
             continue;
         }
@@ -141,7 +160,8 @@ fn msearch(port: u16, body: &str) -> Vec<Value> {
 }
 
 fn kestrel_search(port: u16, query: &str, limit: usize, search_after: Option<&str>) -> Value {
-    let mut body = json!({"q": query, "from": rfc3339(FROM_MS), "to": rfc3339(TO_MS), "limit": limit});
+    let mut body =
+        json!({"q": query, "from": rfc3339(FROM_MS), "to": rfc3339(TO_MS), "limit": limit});
     if let Some(cursor) = search_after {
         body["search_after"] = json!(cursor);
     }
@@ -178,7 +198,12 @@ fn kestrel_histogram(result: &Value) -> Vec<(i64, u64)> {
         .as_array()
         .expect("buckets")
         .iter()
-        .map(|b| (millis(b["key"].as_str().unwrap()), b["count"].as_u64().unwrap()))
+        .map(|b| {
+            (
+                millis(b["key"].as_str().unwrap()),
+                b["count"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -216,14 +241,24 @@ fn cluster_endpoints(port: u16) {
     let number = info["version"]["number"].as_str().unwrap();
     let major: u32 = number.split('.').next().unwrap().parse().unwrap();
     assert!(major >= 8, "Grafana requires 7.16 or later: {number}");
-    let (status, health) = get(port, "/api/v1/elastic/_cluster/health?wait_for_status=yellow", None);
+    let (status, health) = get(
+        port,
+        "/api/v1/elastic/_cluster/health?wait_for_status=yellow",
+        None,
+    );
     assert_eq!((status, health["status"].as_str()), (200, Some("green")));
     let (status, mapping) = get(port, "/api/v1/elastic/kestrel/_mapping", None);
     assert_eq!(status, 200);
     let properties = &mapping["kestrel"]["mappings"]["properties"];
     assert_eq!(properties["@timestamp"]["type"], "date");
-    assert_eq!(properties["kubernetes"]["properties"]["namespace"]["type"], "keyword");
-    assert_eq!(properties["responseStatus"]["properties"]["code"]["type"], "long");
+    assert_eq!(
+        properties["kubernetes"]["properties"]["namespace"]["type"],
+        "keyword"
+    );
+    assert_eq!(
+        properties["responseStatus"]["properties"]["code"]["type"],
+        "long"
+    );
     assert_eq!(properties["message"]["type"], "text");
 }
 
@@ -231,9 +266,17 @@ fn logs_query(port: u16) {
     let responses = msearch(port, &fixture("logs.ndjson"));
     assert_eq!(responses.len(), 1);
     let es = &responses[0];
-    let kestrel = kestrel_search(port, "kubernetes.namespace:kube-system OR stream:stderr", 500, None);
+    let kestrel = kestrel_search(
+        port,
+        "kubernetes.namespace:kube-system OR stream:stderr",
+        500,
+        None,
+    );
     let total = kestrel["total"].as_u64().unwrap();
-    assert!(total > 500, "the query should match more than a page: {total}");
+    assert!(
+        total > 500,
+        "the query should match more than a page: {total}"
+    );
     assert_eq!(es["hits"]["total"]["value"], total);
     assert_eq!(hit_ids_es(es), hit_ids(&kestrel), "same hits, same order");
     for hit in es["hits"]["hits"].as_array().unwrap() {
@@ -248,7 +291,11 @@ fn logs_query(port: u16) {
     // Next page: search_after with the last hit's sort values, as Grafana's infinite scroll.
     let last = es["hits"]["hits"].as_array().unwrap().last().unwrap()["sort"].clone();
     let mut body = fixture("logs.ndjson");
-    body = body.replacen("\"size\":500", &format!("\"size\":500,\"search_after\":{last}"), 1);
+    body = body.replacen(
+        "\"size\":500",
+        &format!("\"size\":500,\"search_after\":{last}"),
+        1,
+    );
     let page = &msearch(port, &body)[0];
     let next = kestrel_search(
         port,
@@ -265,7 +312,11 @@ fn raw_data_query(port: u16) {
     // Elasticsearch's query_string ORs juxtaposed clauses by default.
     let kestrel = kestrel_search(port, "verb:get OR responseStatus.code:>=400", 500, None);
     let both = kestrel_search(port, "verb:get AND responseStatus.code:>=400", 0, None);
-    assert!(kestrel["total"].as_u64() > both["total"].as_u64(), "{}", kestrel["total"]);
+    assert!(
+        kestrel["total"].as_u64() > both["total"].as_u64(),
+        "{}",
+        kestrel["total"]
+    );
     assert_eq!(es["hits"]["total"]["value"], kestrel["total"]);
     assert_eq!(hit_ids_es(es), hit_ids(&kestrel));
 }
@@ -280,7 +331,11 @@ fn date_histogram_count(port: u16) {
     );
     let buckets = es_histogram(&es["aggregations"]["2"]);
     assert_eq!(buckets, kestrel_histogram(&kestrel["aggregations"]["h"]));
-    assert_eq!(buckets.len(), 91, "one bucket per minute of the 90-minute range, both ends");
+    assert_eq!(
+        buckets.len(),
+        91,
+        "one bucket per minute of the 90-minute range, both ends"
+    );
     assert_eq!(buckets[0].0, FROM_MS);
     let sum: u64 = buckets.iter().map(|b| b.1).sum();
     assert_eq!(es["hits"]["total"]["value"], sum);
@@ -332,7 +387,9 @@ fn terms_then_date_histogram_with_metrics(port: u16) {
         json!({"verbs": {"terms": {"field": "verb", "size": 5},
                          "aggs": {"h": {"date_histogram": {"interval": "10m", "min_count": 0}}}}}),
     );
-    let expected = nested["aggregations"]["verbs"]["buckets"].as_array().unwrap();
+    let expected = nested["aggregations"]["verbs"]["buckets"]
+        .as_array()
+        .unwrap();
     let buckets = es["aggregations"]["4"]["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 5);
     assert_eq!(
@@ -344,7 +401,11 @@ fn terms_then_date_histogram_with_metrics(port: u16) {
         assert_eq!(es_bucket["key"], verb);
         assert_eq!(es_bucket["doc_count"], kestrel_bucket["count"]);
         let histogram = es_histogram(&es_bucket["2"]);
-        assert_eq!(histogram, kestrel_histogram(&kestrel_bucket["aggs"]["h"]), "{verb}");
+        assert_eq!(
+            histogram,
+            kestrel_histogram(&kestrel_bucket["aggs"]["h"]),
+            "{verb}"
+        );
         // The metrics per interval, from Kestrel over that verb's events.
         let own = kestrel_aggregate(
             port,
@@ -360,7 +421,10 @@ fn terms_then_date_histogram_with_metrics(port: u16) {
             assert_eq!(e["1"]["value"], k["aggs"]["max"]["value"], "{verb} {e}");
             assert_eq!(e["3"]["value"], k["aggs"]["min"]["value"], "{verb} {e}");
         }
-        assert!(es_buckets.iter().any(|b| b["1"]["value"].is_number()), "{verb}");
+        assert!(
+            es_buckets.iter().any(|b| b["1"]["value"].is_number()),
+            "{verb}"
+        );
     }
 }
 
@@ -381,9 +445,20 @@ fn unsupported_parts_are_per_response_errors(port: u16) {
     let reason = responses[2]["error"]["reason"].as_str().unwrap();
     assert!(reason.contains("fuzzy"), "{reason}");
 
-    let (status, answer) = post(port, "/api/v1/elastic/_msearch", "{\"index\":\"x\"}\n{not json\n", None);
+    let (status, answer) = post(
+        port,
+        "/api/v1/elastic/_msearch",
+        "{\"index\":\"x\"}\n{not json\n",
+        None,
+    );
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"]["reason"].as_str().unwrap().contains("line 2"), "{answer}");
+    assert!(
+        answer["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{answer}"
+    );
 }
 
 fn basic_and_bearer_authentication(work: &Path) {
@@ -408,7 +483,12 @@ fn basic_and_bearer_authentication(work: &Path) {
     let wrong = "Basic Z3JhZmFuYTp3cm9uZw=="; // grafana:wrong
     assert_eq!(get(port, "/api/v1/elastic", Some(wrong)).0, 401);
     assert_eq!(
-        get(port, "/api/v1/elastic/_mapping", Some(&format!("Bearer {TOKEN}"))).0,
+        get(
+            port,
+            "/api/v1/elastic/_mapping",
+            Some(&format!("Bearer {TOKEN}"))
+        )
+        .0,
         200
     );
     let (status, answer) = post(

@@ -31,7 +31,9 @@ pub fn translate_query_string(
     }
     .map_err(|e| ElasticError::Query(format!("query_string {text:?}: {e}")))?;
     let rewritten = rewrite(parsed, schema).map_err(|reason| {
-        ElasticError::Query(format!("query_string {text:?} cannot be translated: {reason}"))
+        ElasticError::Query(format!(
+            "query_string {text:?} cannot be translated: {reason}"
+        ))
     })?;
     Ok(rewritten.simplify())
 }
@@ -158,7 +160,10 @@ mod tests {
             "verb:get AND NOT stage:ResponseStarted"
         );
         assert_eq!(translate("verb:get OR verb:list"), "verb:get OR verb:list");
-        assert_eq!(translate("\"connection refused\""), "\"connection refused\"");
+        assert_eq!(
+            translate("\"connection refused\""),
+            "\"connection refused\""
+        );
     }
 
     #[test]
@@ -187,13 +192,19 @@ mod tests {
             "responseStatus.code:>=500"
         );
         assert_eq!(translate("userAgent:*curl*"), "userAgent:*curl*");
-        assert_eq!(translate("kubernetes.namespace:kube\\-system"), "kubernetes.namespace:kube-system");
+        assert_eq!(
+            translate("kubernetes.namespace:kube\\-system"),
+            "kubernetes.namespace:kube-system"
+        );
         assert_eq!(translate("message:a\\:b"), "message:a:b");
     }
 
     #[test]
     fn elasticsearch_field_forms_are_mapped() {
-        assert_eq!(translate("_exists_:objectRef.subresource"), "objectRef.subresource:*");
+        assert_eq!(
+            translate("_exists_:objectRef.subresource"),
+            "objectRef.subresource:*"
+        );
         assert_eq!(translate("verb.keyword:get"), "verb:get");
         assert_eq!(translate("json.level.keyword:x"), "json.level.keyword:x");
     }

@@ -348,7 +348,11 @@ fn clause(
                 .as_array()
                 .ok_or_else(|| ElasticError::Parsing("[terms] values must be an array".into()))?
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                })
                 .collect::<Vec<_>>();
             if values.is_empty() {
                 return Ok(Query::Not(Box::new(Query::All)));
@@ -464,7 +468,9 @@ fn boolean(
 
 fn range(body: &Value, scope: &mut TimeScope, now: DateTime<Utc>) -> Result<Query, ElasticError> {
     let Some((field, bounds)) = body.as_object().and_then(single_entry) else {
-        return Err(ElasticError::Parsing("[range] needs exactly one field".into()));
+        return Err(ElasticError::Parsing(
+            "[range] needs exactly one field".into(),
+        ));
     };
     let Value::Object(bounds) = bounds else {
         return Err(ElasticError::Parsing(format!(
@@ -524,7 +530,11 @@ fn range(body: &Value, scope: &mut TimeScope, now: DateTime<Utc>) -> Result<Quer
 
 /// A time bound: epoch milliseconds (number, or string with `format: epoch_millis`), RFC 3339,
 /// or `now-1h`-style date math; in nanoseconds.
-fn time_bound(value: &Value, format: Option<&str>, now: DateTime<Utc>) -> Result<i64, ElasticError> {
+fn time_bound(
+    value: &Value,
+    format: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<i64, ElasticError> {
     let millis = match value {
         Value::Number(n) => n.as_i64(),
         Value::String(s) if format.is_some_and(|f| f.contains("epoch_millis")) => {
