@@ -865,3 +865,156 @@ fn terms_order(label: &str, value: &Value, children: &[EsAgg]) -> Result<TermsOr
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn search(body: Value) -> Result<Search, ElasticError> {
+        parse_search(
+            &json!({"index": "logs", "ignore_unavailable": true}),
+            &body,
+            &EventSchema::new(),
+            Utc::now(),
+        )
+    }
+
+    fn error(body: Value) -> String {
+        search(body)
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn time_range_and_query_string_of_a_grafana_filter() {
+        let parsed = search(json!({
+            "size": 500,
+            "query": {"bool": {"filter": [
+                {"range": {"@timestamp": {"format": "epoch_millis", "gte": 1668422437218_i64, "lte": 1668422625668_i64}}},
+                {"query_string": {"analyze_wildcard": true, "query": "verb:get stage:ResponseComplete"}}
+            ]}},
+            "sort": {"@timestamp": {"order": "asc", "unmapped_type": "boolean"}, "_doc": {"order": "desc"}},
+            "fields": [{"field": "@timestamp", "format": "strict_date_optional_time_nanos"}],
+            "script_fields": {},
+        }))
+        .unwrap();
+        assert_eq!(parsed.index, "logs");
+        assert_eq!(parsed.size, 500);
+        assert_eq!(parsed.order, SortOrder::Asc);
+        assert!(parsed.time_fields);
+        assert_eq!(parsed.from.unwrap().timestamp_millis(), 1668422437218);
+        assert_eq!(parsed.to.unwrap().timestamp_millis(), 1668422625668);
+        assert_eq!(
+            parsed.query.to_string(),
+            "verb:get OR stage:ResponseComplete"
+        );
+    }
+
+    #[test]
+    fn exclusive_bounds_and_ranges_on_other_fields() {
+        let parsed = search(json!({"query": {"bool": {
+            "filter": [{"range": {"@timestamp": {"gt": 1000, "lt": 2000}}},
+                       {"range": {"@timestamp": {"gte": "2024-01-01T00:00:00Z"}}},
+                       {"range": {"responseStatus.code": {"gte": 400, "lt": 500}}}],
+            "must_not": {"term": {"verb": "watch"}}}}}))
+        .unwrap();
+        // The later lower bound wins; exclusive bounds move by a nanosecond.
+        assert_eq!(
+            parsed.from.unwrap().to_rfc3339(),
+            "2024-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parsed.to.unwrap().timestamp_nanos_opt(),
+            Some(2000 * 1_000_000 - 1)
+        );
+        assert_eq!(
+            parsed.query.to_string(),
+            "responseStatus.code:[400 TO 500} AND NOT verb:\"watch\""
+        );
+    }
+
+    #[test]
+    fn aggregations_of_grafana_metric_queries() {
+        let parsed = search(json!({"size": 0, "aggs": {"4": {
+            "terms": {"field": "verb", "size": "5", "order": {"1": "desc"}, "min_doc_count": 0},
+            "aggs": {"1": {"avg": {"field": "responseStatus.code"}},
+                     "2": {"date_histogram": {"field": "@timestamp", "fixed_interval": "30s",
+                            "min_doc_count": 0, "extended_bounds": {"min": 1, "max": 2},
+                            "format": "epoch_millis"}}}}}}))
+        .unwrap();
+        let EsAgg::Terms {
+            size,
+            order,
+            min_doc_count,
+            children,
+            ..
+        } = &parsed.aggs[0]
+        else {
+            panic!("{:?}", parsed.aggs)
+        };
+        assert_eq!((*size, *min_doc_count), (5, 1));
+        assert_eq!(
+            order,
+            &TermsOrder::Metric {
+                name: "1".into(),
+                descending: true
+            }
+        );
+        match &children[1] {
+            EsAgg::DateHistogram { interval, .. } => assert_eq!(interval.nanos(), 30_000_000_000),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_translated_is_named() {
+        for (body, needle) in [
+            (
+                json!({"aggs": {"1": {"moving_avg": {"buckets_path": "x"}}}}),
+                "[moving_avg]",
+            ),
+            (
+                json!({"aggs": {"1": {"date_histogram": {"calendar_interval": "1M"}}}}),
+                "months",
+            ),
+            (
+                json!({"aggs": {"1": {"date_histogram": {"fixed_interval": "1m", "time_zone": "Europe/Paris"}}}}),
+                "UTC",
+            ),
+            (
+                json!({"aggs": {"1": {"terms": {"field": "verb", "order": {"9": "asc"}}}}}),
+                "\"9\"",
+            ),
+            (json!({"sort": [{"verb": "asc"}]}), "sorting by \"verb\""),
+            (json!({"from": 20}), "search_after"),
+            (json!({"query": {"fuzzy": {"verb": "gte"}}}), "[fuzzy]"),
+            (
+                json!({"query": {"query_string": {"query": "verb:get^2"}}}),
+                "boost",
+            ),
+            (json!({"suggest": {}}), "\"suggest\""),
+        ] {
+            let text = error(body.clone());
+            assert!(text.contains(needle), "{body}: {text}");
+        }
+    }
+
+    #[test]
+    fn msearch_lines_come_in_pairs_and_bad_lines_are_named() {
+        let pairs = parse_msearch(b"{\"index\":\"a\"}\n{\"size\":0}\n\n{}\n{}\n").unwrap();
+        assert_eq!(pairs.len(), 2);
+        let text = parse_msearch(b"{}\n{\"size\":\n").unwrap_err().to_string();
+        assert!(text.contains("line 2"), "{text}");
+        let text = parse_msearch(b"{}\n").unwrap_err().to_string();
+        assert!(text.contains("pairs"), "{text}");
+    }
+
+    #[test]
+    fn errors_have_the_elasticsearch_shape() {
+        let json = ElasticError::Unsupported("no".into()).to_json();
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["error"]["type"], "illegal_argument_exception");
+        assert_eq!(json["error"]["root_cause"][0]["reason"], "no");
+    }
+}
