@@ -229,6 +229,7 @@ fn grafana_requests_answer_as_kestrels_own_api() {
     date_histogram_count(port);
     terms_then_date_histogram(port);
     terms_then_date_histogram_with_metrics(port);
+    logs_volume(port);
     unsupported_parts_are_per_response_errors(port);
     drop(server);
     basic_and_bearer_authentication(work.path());
@@ -426,6 +427,58 @@ fn terms_then_date_histogram_with_metrics(port: u16) {
             "{verb}"
         );
     }
+}
+
+/// Grafana's logs volume: events per level and interval, events without a level under
+/// `unknown`, most frequent level first.
+fn logs_volume(port: u16) {
+    let es = &msearch(port, &fixture("logs_volume.ndjson"))[0];
+    let histogram = json!({"h": {"date_histogram": {"interval": "10m", "min_count": 0}}});
+    let nested = kestrel_aggregate(
+        port,
+        "*",
+        json!({"levels": {"terms": {"field": "level", "size": 1000}, "aggs": histogram}}),
+    );
+    let mut expected: Vec<(Value, u64, Vec<(i64, u64)>)> = nested["aggregations"]["levels"]
+        ["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].clone(),
+                b["count"].as_u64().unwrap(),
+                kestrel_histogram(&b["aggs"]["h"]),
+            )
+        })
+        .collect();
+    let unknown = kestrel_aggregate(port, "NOT level:*", histogram);
+    let unknown_count = unknown["total"].as_u64().unwrap();
+    assert!(unknown_count > 0, "container logs have no level");
+    expected.push((
+        json!("unknown"),
+        unknown_count,
+        kestrel_histogram(&unknown["aggregations"]["h"]),
+    ));
+    expected.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.as_str().unwrap().cmp(b.0.as_str().unwrap()))
+    });
+    let buckets = es["aggregations"]["3"]["buckets"].as_array().unwrap();
+    let actual: Vec<(Value, u64, Vec<(i64, u64)>)> = buckets
+        .iter()
+        .map(|b| {
+            (
+                b["key"].clone(),
+                b["doc_count"].as_u64().unwrap(),
+                es_histogram(&b["2"]),
+            )
+        })
+        .collect();
+    assert_eq!(actual, expected);
+    assert_eq!(es["aggregations"]["3"]["sum_other_doc_count"], 0);
+    let sum: u64 = actual.iter().map(|b| b.1).sum();
+    assert_eq!(es["hits"]["total"]["value"], sum);
 }
 
 fn unsupported_parts_are_per_response_errors(port: u16) {

@@ -737,6 +737,9 @@ fn histogram_interval(label: &str, spec: &Value) -> Result<Interval, ElasticErro
         match key.as_str() {
             "field" | "min_doc_count" | "extended_bounds" | "format" | "hard_bounds"
             | "fixed_interval" | "calendar_interval" | "interval" => {}
+            // Every event has a timestamp: a bucket for events without one would be empty.
+            "missing" => {}
+            "keyed" if value == &Value::Bool(false) => {}
             "time_zone" => {
                 let zone = value.as_str().unwrap_or("");
                 if !matches!(zone, "utc" | "UTC" | "Z" | "+00:00" | "Etc/UTC") {
