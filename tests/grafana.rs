@@ -429,6 +429,9 @@ fn terms_then_date_histogram_with_metrics(port: u16) {
     }
 }
 
+/// A logs volume bucket: the level, its events, its `(interval start in ms, events)`.
+type LevelBucket = (Value, u64, Vec<(i64, u64)>);
+
 /// Grafana's logs volume: events per level and interval, events without a level under
 /// `unknown`, most frequent level first.
 fn logs_volume(port: u16) {
@@ -439,8 +442,7 @@ fn logs_volume(port: u16) {
         "*",
         json!({"levels": {"terms": {"field": "level", "size": 1000}, "aggs": histogram}}),
     );
-    let mut expected: Vec<(Value, u64, Vec<(i64, u64)>)> = nested["aggregations"]["levels"]
-        ["buckets"]
+    let mut expected: Vec<LevelBucket> = nested["aggregations"]["levels"]["buckets"]
         .as_array()
         .unwrap()
         .iter()
@@ -465,7 +467,7 @@ fn logs_volume(port: u16) {
             .then_with(|| a.0.as_str().unwrap().cmp(b.0.as_str().unwrap()))
     });
     let buckets = es["aggregations"]["3"]["buckets"].as_array().unwrap();
-    let actual: Vec<(Value, u64, Vec<(i64, u64)>)> = buckets
+    let actual: Vec<LevelBucket> = buckets
         .iter()
         .map(|b| {
             (
