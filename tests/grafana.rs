@@ -230,6 +230,7 @@ fn grafana_requests_answer_as_kestrels_own_api() {
     terms_then_date_histogram(port);
     terms_then_date_histogram_with_metrics(port);
     logs_volume(port);
+    terms_ordered_by_a_metric(port);
     unsupported_parts_are_per_response_errors(port);
     drop(server);
     basic_and_bearer_authentication(work.path());
@@ -481,6 +482,78 @@ fn logs_volume(port: u16) {
     assert_eq!(es["aggregations"]["3"]["sum_other_doc_count"], 0);
     let sum: u64 = actual.iter().map(|b| b.1).sum();
     assert_eq!(es["hits"]["total"]["value"], sum);
+}
+
+/// Terms ordered by a metric sub-aggregation (Grafana's "Order by: Average"), ascending counts
+/// too: every value read, then sorted and cut.
+fn terms_ordered_by_a_metric(port: u16) {
+    let header = r#"{"index":"kestrel","ignore_unavailable":true}"#;
+    let range = format!(
+        r#"{{"bool":{{"filter":{{"range":{{"@timestamp":{{"format":"epoch_millis","gte":{FROM_MS},"lte":{TO_MS}}}}}}}}}}}"#
+    );
+    let by_avg = format!(
+        r#"{{"size":0,"query":{range},"aggs":{{"2":{{"terms":{{"field":"verb","size":3,"order":{{"1":"desc"}},"min_doc_count":1}},"aggs":{{"1":{{"avg":{{"field":"responseStatus.code"}}}}}}}}}}}}"#
+    );
+    let by_count = format!(
+        r#"{{"size":0,"query":{range},"aggs":{{"2":{{"terms":{{"field":"verb","size":3,"order":{{"_count":"asc"}}}}}}}}}}"#
+    );
+    let responses = msearch(port, &format!("{header}\n{by_avg}\n{header}\n{by_count}\n"));
+    let all = kestrel_aggregate(
+        port,
+        "*",
+        json!({"verbs": {"terms": {"field": "verb", "size": 1000},
+                         "aggs": {"avg": {"avg": {"field": "responseStatus.code"}}}}}),
+    );
+    let verbs = all["aggregations"]["verbs"]["buckets"].as_array().unwrap();
+    assert!(verbs.len() > 3, "more verbs than buckets asked");
+    let key = |b: &Value| b["key"].as_str().unwrap().to_owned();
+
+    let mut by_avg: Vec<&Value> = verbs.iter().collect();
+    by_avg.sort_by(|a, b| {
+        let (x, y) = (
+            a["aggs"]["avg"]["value"].as_f64(),
+            b["aggs"]["avg"]["value"].as_f64(),
+        );
+        y.partial_cmp(&x).unwrap().then_with(|| key(a).cmp(&key(b)))
+    });
+    let buckets = responses[0]["aggregations"]["2"]["buckets"]
+        .as_array()
+        .unwrap();
+    let actual: Vec<(String, Value, Value)> = buckets
+        .iter()
+        .map(|b| (key(b), b["doc_count"].clone(), b["1"]["value"].clone()))
+        .collect();
+    let expected: Vec<(String, Value, Value)> = by_avg[..3]
+        .iter()
+        .map(|b| {
+            (
+                key(b),
+                b["count"].clone(),
+                b["aggs"]["avg"]["value"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(actual, expected);
+
+    let mut by_count: Vec<&Value> = verbs.iter().collect();
+    by_count.sort_by(|a, b| {
+        a["count"]
+            .as_u64()
+            .cmp(&b["count"].as_u64())
+            .then_with(|| key(a).cmp(&key(b)))
+    });
+    let buckets = responses[1]["aggregations"]["2"]["buckets"]
+        .as_array()
+        .unwrap();
+    let actual: Vec<(String, Value)> = buckets
+        .iter()
+        .map(|b| (key(b), b["doc_count"].clone()))
+        .collect();
+    let expected: Vec<(String, Value)> = by_count[..3]
+        .iter()
+        .map(|b| (key(b), b["count"].clone()))
+        .collect();
+    assert_eq!(actual, expected);
 }
 
 fn unsupported_parts_are_per_response_errors(port: u16) {
