@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query as QueryParams, Request, State};
+use axum::extract::{FromRef, Path, Query as QueryParams, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -70,6 +70,12 @@ struct ApiState {
     settings: Arc<ApiSettings>,
 }
 
+impl FromRef<ApiState> for crate::elastic::ElasticState {
+    fn from_ref(state: &ApiState) -> Self {
+        crate::elastic::ElasticState::new(Arc::clone(&state.engine), state.settings.max_limit)
+    }
+}
+
 /// Builds the router; each matched request is timed in
 /// [`crate::request_metrics::REQUEST_DURATION`] (build it after the metrics recorder is
 /// installed).
@@ -87,6 +93,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route(HUNT, axum::routing::post(hunt_ndjson))
         .route(ALERTS, get(list_alerts))
         .route(METRICS, get(metrics_text))
+        .merge(crate::elastic::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outside authentication, so that refused requests are timed too.
         .route_layer(middleware::from_fn_with_state(timing.clone(), measure))
@@ -109,9 +116,12 @@ const METRICS: &str = "/metrics";
 const HEALTHZ: &str = "/healthz";
 const READYZ: &str = "/readyz";
 
+const ELASTIC: [&str; 7] = crate::elastic::ROUTES;
+
 /// Every route pattern: the `route` label values of the request latency histogram.
-pub const ROUTES: [&str; 9] = [
-    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, METRICS, HEALTHZ, READYZ,
+pub const ROUTES: [&str; 16] = [
+    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, METRICS, HEALTHZ, READYZ, ELASTIC[0],
+    ELASTIC[1], ELASTIC[2], ELASTIC[3], ELASTIC[4], ELASTIC[5], ELASTIC[6],
 ];
 
 /// Parameters of a search, from the query string (GET) or a JSON body (POST).
@@ -498,9 +508,8 @@ async fn authenticate(State(state): State<ApiState>, request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let accepted = presented.is_some_and(|token| {
+        .and_then(presented_token);
+    let accepted = presented.as_deref().is_some_and(|token| {
         state
             .settings
             .tokens
@@ -512,7 +521,7 @@ async fn authenticate(State(state): State<ApiState>, request: Request, next: Nex
     }
     let mut response = ApiError(
         StatusCode::UNAUTHORIZED,
-        "missing or invalid bearer token".into(),
+        "missing or invalid bearer token (or basic authentication password)".into(),
     )
     .into_response();
     response.headers_mut().insert(
@@ -520,6 +529,24 @@ async fn authenticate(State(state): State<ApiState>, request: Request, next: Nex
         header::HeaderValue::from_static("Bearer"),
     );
     response
+}
+
+/// The token of an `Authorization` header: `Bearer <token>`, or `Basic base64(user:token)`
+/// (the password is the token; the user name is only logged), as Grafana's Elasticsearch data
+/// source sends with basic authentication.
+fn presented_token(value: &str) -> Option<String> {
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.trim().to_owned());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, token) = text.split_once(':')?;
+    tracing::debug!(user, "basic authentication");
+    Some(token.to_owned())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod api;
 pub mod context;
+pub mod elastic;
 mod error;
 pub mod export;
 pub mod hunt;

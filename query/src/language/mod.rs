@@ -200,7 +200,7 @@ mod tests;
 pub use ast::{Query, DEFAULT_FIELD};
 pub use error::{ParseError, TimeError};
 pub use eval::{MatchOptions, Matcher};
-pub use parser::{parse, MAX_DEPTH};
+pub use parser::{parse, parse_lucene, MAX_DEPTH};
 pub use text::{tokenize, wildcard_to_regex};
 pub use time::{parse_time, TimeValue};
 pub use value::{RangeValue, TypedValue};

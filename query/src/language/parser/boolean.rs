@@ -1,11 +1,19 @@
 //! Boolean structure: OR, AND (explicit or by juxtaposition), NOT and
 //! parenthesized groups, down to a single operand.
 
-use super::Parser;
+use super::{Juxtaposition, Parser};
 use crate::language::ast::Query;
 use crate::language::error::ParseError;
 use crate::language::escape::{first_unescaped, has_unescaped_wildcard, unescape};
 use crate::language::lexer::{Kind, Token};
+
+/// How a Lucene clause takes part in its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Occur {
+    Must,
+    MustNot,
+    Should,
+}
 
 impl Parser<'_> {
     /// `and (OR and)*`; `field` is the enclosing field group, if any.
@@ -30,8 +38,12 @@ impl Parser<'_> {
         })
     }
 
-    /// `unary ((AND)? unary)*`: juxtaposed operands are ANDed.
+    /// `unary ((AND)? unary)*`: juxtaposed operands are ANDed (or, in Lucene mode, combined
+    /// as required/optional/excluded clauses).
     pub(super) fn and_expr(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
+        if self.juxtaposition == Juxtaposition::LuceneOr {
+            return self.lucene_clauses(field);
+        }
         let mut items = vec![self.unary(field)?];
         loop {
             let next = self.peek();
@@ -52,6 +64,70 @@ impl Parser<'_> {
             items.pop().unwrap_or(Query::All)
         } else {
             Query::And(items)
+        })
+    }
+
+    /// Lucene's clause list: each operand is required (`+x`, or joined by `AND`), excluded
+    /// (`-x`, `!x`, `NOT x`) or optional; the optional ones count only when nothing is required.
+    fn lucene_clauses(&mut self, field: Option<&str>) -> Result<Query, ParseError> {
+        let mut clauses: Vec<(Occur, Query)> = Vec::new();
+        let mut after_and = false;
+        loop {
+            let start = self.peek();
+            let occur = match start.kind {
+                Kind::Plus => Occur::Must,
+                Kind::Minus | Kind::Bang => Occur::MustNot,
+                Kind::Word if self.text(start) == "NOT" => Occur::MustNot,
+                _ if after_and => Occur::Must,
+                _ => Occur::Should,
+            };
+            clauses.push((occur, self.unary(field)?));
+            let next = self.peek();
+            if next.kind == Kind::AndAnd || self.is_keyword(next, "AND") {
+                self.advance();
+                let operand = self.peek();
+                if !self.starts_term(operand) {
+                    return Err(
+                        self.error(operand, format!("a term after \"{}\"", self.text(next)))
+                    );
+                }
+                // The operand before `AND` is required too.
+                if let Some(last) = clauses.last_mut().filter(|c| c.0 == Occur::Should) {
+                    last.0 = Occur::Must;
+                }
+                after_and = true;
+            } else if self.starts_term(next) {
+                after_and = false;
+            } else {
+                break;
+            }
+        }
+        let positive = clauses.iter().any(|(occur, _)| *occur == Occur::Must);
+        let mut required = Vec::with_capacity(clauses.len());
+        let mut optional = Vec::new();
+        let mut slot = None;
+        for (occur, query) in clauses {
+            match occur {
+                Occur::Should if positive => {}
+                Occur::Should => {
+                    slot.get_or_insert(required.len());
+                    optional.push(query);
+                }
+                Occur::Must | Occur::MustNot => required.push(query),
+            }
+        }
+        if let Some(slot) = slot {
+            let any = if optional.len() == 1 {
+                optional.pop().unwrap_or(Query::All)
+            } else {
+                Query::Or(optional)
+            };
+            required.insert(slot, any);
+        }
+        Ok(if required.len() == 1 {
+            required.pop().unwrap_or(Query::All)
+        } else {
+            Query::And(required)
         })
     }
 

@@ -41,11 +41,42 @@ pub const MAX_DEPTH: usize = 100;
 /// assert_eq!(err.to_string(), "at position 5: expected a value after \"verb:\", found end of query");
 /// ```
 pub fn parse(input: &str) -> Result<Query, ParseError> {
+    parse_with(input, Juxtaposition::And)
+}
+
+/// Parses a query as Lucene's classic query parser with its default operator `OR` reads
+/// juxtaposed clauses (Elasticsearch's `query_string` without `default_operator`): among
+/// clauses not joined by `AND`/`OR`, `+a` is required, `-a`/`NOT a` excluded and a bare `a`
+/// optional, so `a b` is `a OR b`, `+a b` is `a` and `a -b` is `a AND NOT b`. Operands of an
+/// explicit `AND` are required. Everything else is [`parse`]'s syntax.
+///
+/// ```
+/// use kestrel_query::language::parse_lucene;
+/// assert_eq!(parse_lucene("verb:get verb:list")?.to_string(), "verb:get OR verb:list");
+/// assert_eq!(parse_lucene("+verb:get stage:x -level:Metadata")?.to_string(), "verb:get AND NOT level:Metadata");
+/// assert_eq!(parse_lucene("a AND b c")?.to_string(), "a AND b");
+/// # Ok::<(), kestrel_query::language::ParseError>(())
+/// ```
+pub fn parse_lucene(input: &str) -> Result<Query, ParseError> {
+    parse_with(input, Juxtaposition::LuceneOr)
+}
+
+/// How juxtaposed clauses combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Juxtaposition {
+    /// `a b` is `a AND b` (Kestrel's syntax).
+    And,
+    /// Lucene's required/optional/excluded clauses with default operator `OR`.
+    LuceneOr,
+}
+
+fn parse_with(input: &str, juxtaposition: Juxtaposition) -> Result<Query, ParseError> {
     let mut parser = Parser {
         src: input,
         tokens: tokenize(input),
         pos: 0,
         depth: 0,
+        juxtaposition,
     };
     let first = parser.peek();
     if first.kind == Kind::Eof {
@@ -69,6 +100,7 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    juxtaposition: Juxtaposition,
 }
 
 impl<'a> Parser<'a> {
