@@ -4,6 +4,7 @@
 mod acceptance;
 pub mod checkpoint;
 pub mod credentials;
+pub mod elasticsearch;
 pub mod discovery;
 pub mod enrich;
 mod error;
