@@ -66,9 +66,9 @@ fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>
         .build()
         .into();
     let request = ureq::http::Request::builder().method(method).uri(url);
-    let request = headers
-        .iter()
-        .fold(request, |request, (name, value)| request.header(*name, *value));
+    let request = headers.iter().fold(request, |request, (name, value)| {
+        request.header(*name, *value)
+    });
     let mut response = match body {
         Some(body) => agent.run(request.body(body).unwrap()),
         None => agent.run(request.body(()).unwrap()),
@@ -109,7 +109,9 @@ fn statuses(body: &Value) -> Vec<(String, u64)> {
             let object = item.as_object().expect("an item is an object");
             assert_eq!(object.len(), 1, "{item}");
             let (action, result) = object.iter().next().unwrap();
-            let status = result["status"].as_u64().expect("status is a positive integer");
+            let status = result["status"]
+                .as_u64()
+                .expect("status is a positive integer");
             if status >= 300 {
                 assert!(result["error"]["type"].is_string(), "{item}");
             }
@@ -161,12 +163,33 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     let number = root.body["version"]["number"].as_str().unwrap().to_owned();
     assert!(number.starts_with("8."), "{number}");
     assert_eq!(root.body["version"]["build_flavor"], "default");
-    assert_eq!(send("HEAD", &url("/"), &[("Authorization", &vector)], None).status, 200);
-    let health = send("GET", &url("/_cluster/health"), &[("Authorization", &vector)], None);
-    assert_eq!((health.status, &health.body["status"]), (200, &Value::from("green")));
-    let license = send("GET", &url("/_license"), &[("Authorization", &filebeat)], None);
+    assert_eq!(
+        send("HEAD", &url("/"), &[("Authorization", &vector)], None).status,
+        200
+    );
+    let health = send(
+        "GET",
+        &url("/_cluster/health"),
+        &[("Authorization", &vector)],
+        None,
+    );
+    assert_eq!(
+        (health.status, &health.body["status"]),
+        (200, &Value::from("green"))
+    );
+    let license = send(
+        "GET",
+        &url("/_license"),
+        &[("Authorization", &filebeat)],
+        None,
+    );
     assert_eq!(license.body["license"]["status"], "active");
-    let xpack = send("GET", &url("/_xpack"), &[("Authorization", &filebeat)], None);
+    let xpack = send(
+        "GET",
+        &url("/_xpack"),
+        &[("Authorization", &filebeat)],
+        None,
+    );
     assert_eq!(xpack.body["license"]["mode"], "basic");
     for path in ["/_index_template/filebeat-8.15.0", "/_ilm/policy/filebeat"] {
         let present = send("GET", &url(path), &[("Authorization", &filebeat)], None);
@@ -174,7 +197,10 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
         let put = send(
             "PUT",
             &url(path),
-            &[("Authorization", &filebeat), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", &filebeat),
+                ("Content-Type", "application/json"),
+            ],
             Some(b"{}".to_vec()),
         );
         assert_eq!(put.body["acknowledged"], true, "{path}");
@@ -192,7 +218,12 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
         if let Some(value) = &authorization {
             headers.push(("Authorization", value));
         }
-        let refused = send("POST", &url("/_bulk"), &headers, Some(body.clone().into_bytes()));
+        let refused = send(
+            "POST",
+            &url("/_bulk"),
+            &headers,
+            Some(body.clone().into_bytes()),
+        );
         assert_eq!(refused.status, 401, "{authorization:?}");
         assert_eq!(refused.body["error"]["type"], "security_exception");
         assert_eq!(refused.body["status"], 401);
@@ -243,10 +274,18 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     ];
     let filebeat_url = url("/_bulk?filter_path=errors,items.*.error,items.*.status");
     let batch = gzip(&fixture("filebeat.ndjson"));
-    let answer = send("POST", &filebeat_url, &filebeat_headers, Some(batch.clone()));
+    let answer = send(
+        "POST",
+        &filebeat_url,
+        &filebeat_headers,
+        Some(batch.clone()),
+    );
     assert_eq!(answer.body["errors"], false, "{}", answer.body);
     assert_eq!(statuses(&answer.body), vec![("create".to_owned(), 201); 3]);
-    assert_eq!(answer.body["items"][0]["create"]["_id"], "report-28461930-0");
+    assert_eq!(
+        answer.body["items"][0]["create"]["_id"],
+        "report-28461930-0"
+    );
     let again = send("POST", &filebeat_url, &filebeat_headers, Some(batch));
     assert_eq!(again.status, 200);
     assert_eq!(again.body["errors"], true);
@@ -279,7 +318,10 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     let answer = send(
         "POST",
         &url("/mixed/_doc/_bulk?refresh=wait_for&pipeline=none"),
-        &[("Content-Type", "application/x-ndjson"), ("Authorization", &fluent_bit)],
+        &[
+            ("Content-Type", "application/x-ndjson"),
+            ("Authorization", &fluent_bit),
+        ],
         Some(format!("{mixed}\n").into_bytes()),
     );
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -287,8 +329,14 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     let got: Vec<u64> = statuses(&answer.body).into_iter().map(|(_, s)| s).collect();
     assert_eq!(got, [201, 400, 400, 400, 400, 400, 400, 201]);
     let items = &answer.body["items"];
-    assert_eq!(items[1]["create"]["error"]["type"], "mapper_parsing_exception");
-    assert_eq!(items[2]["index"]["error"]["type"], "mapper_parsing_exception");
+    assert_eq!(
+        items[1]["create"]["error"]["type"],
+        "mapper_parsing_exception"
+    );
+    assert_eq!(
+        items[2]["index"]["error"]["type"],
+        "mapper_parsing_exception"
+    );
     assert!(items[3]["create"]["error"]["reason"]
         .as_str()
         .unwrap()
@@ -299,7 +347,10 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     let single = send(
         "PUT",
         &url("/single/_bulk"),
-        &[("Content-Type", "application/x-ndjson"), ("Authorization", &vector)],
+        &[
+            ("Content-Type", "application/x-ndjson"),
+            ("Authorization", &vector),
+        ],
         Some(b"{\"index\":{}}\n{\"message\":\"no time at all\"}\n".to_vec()),
     );
     assert_eq!(statuses(&single.body), [("index".to_owned(), 201)]);
@@ -314,24 +365,48 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
         ("elasticsearch.index:\"filebeat-8.15.0\"", 3),
         ("elasticsearch.index:mixed", 2),
         ("event.kind:container AND kubernetes.namespace:shop", 8),
-        ("kubernetes.pod.name:\"api-7d9f8b6c5-x2k4p\" AND kubernetes.container.name:api", 3),
-        ("container.image:\"registry.example/api:1.4\" AND stream:stderr", 1),
-        ("kubernetes.pod.name:\"web-5d4f8b7c9-x7k2p\" AND container.image:\"nginx:1.25\"", 2),
-        ("container.id:9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e", 2),
+        (
+            "kubernetes.pod.name:\"api-7d9f8b6c5-x2k4p\" AND kubernetes.container.name:api",
+            3,
+        ),
+        (
+            "container.image:\"registry.example/api:1.4\" AND stream:stderr",
+            1,
+        ),
+        (
+            "kubernetes.pod.name:\"web-5d4f8b7c9-x7k2p\" AND container.image:\"nginx:1.25\"",
+            2,
+        ),
+        (
+            "container.id:9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e",
+            2,
+        ),
         ("kubernetes.pod.labels.tier:frontend", 2),
-        ("kubernetes.pod.name:\"report-28461930-qz8vd\" AND kubernetes.container.name:report", 3),
-        ("kubernetes.node.name:kind-worker AND host.name:kind-worker", 8),
+        (
+            "kubernetes.pod.name:\"report-28461930-qz8vd\" AND kubernetes.container.name:report",
+            3,
+        ),
+        (
+            "kubernetes.node.name:kind-worker AND host.name:kind-worker",
+            8,
+        ),
         ("json.level:warn AND json.agent.type:filebeat", 1),
         ("message:\"payment backend unreachable\"", 1),
         ("host.name:web-1", 2),
         // The audit event went through the audit normalizer: audit fields and rules apply.
-        ("event.kind:k8s_audit AND verb:get AND objectRef.resource:secrets", 1),
+        (
+            "event.kind:k8s_audit AND verb:get AND objectRef.resource:secrets",
+            1,
+        ),
         ("user.username:\"system:serviceaccount:shop:report\"", 1),
     ] {
         let body = kestrel.search(query, 100);
         assert_eq!(body["total"], count, "{query}: {body}");
     }
-    let nginx = kestrel.search("kubernetes.pod.name:\"web-5d4f8b7c9-x7k2p\" AND stream:stderr", 10);
+    let nginx = kestrel.search(
+        "kubernetes.pod.name:\"web-5d4f8b7c9-x7k2p\" AND stream:stderr",
+        10,
+    );
     let event = &nginx["hits"][0];
     assert_eq!(event["@timestamp"], "2024-05-01T10:00:01.500000000Z");
     assert_eq!(
@@ -366,7 +441,13 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     ] {
         let value = scrape
             .lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+            .find_map(|line| {
+                line.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
             .unwrap_or_else(|| panic!("{series} missing"));
         assert!(value >= at_least, "{series} = {value}");
     }

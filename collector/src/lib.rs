@@ -4,8 +4,8 @@
 mod acceptance;
 pub mod checkpoint;
 pub mod credentials;
-pub mod elasticsearch;
 pub mod discovery;
+pub mod elasticsearch;
 pub mod enrich;
 mod error;
 pub mod falco;

@@ -218,7 +218,10 @@ mod tests {
             panic!("{items:?}")
         };
         assert_eq!(*line, 3);
-        assert!(reason.starts_with("line 3: malformed action/metadata line"), "{reason}");
+        assert!(
+            reason.starts_with("line 3: malformed action/metadata line"),
+            "{reason}"
+        );
         assert_eq!(raw, b"not json\n{\"message\":\"b\"}");
         let reasons: Vec<_> = items[2..5]
             .iter()
@@ -228,9 +231,15 @@ mod tests {
             })
             .collect();
         assert!(reasons[0].contains("expected one action"), "{reasons:?}");
-        assert!(reasons[1].contains("unknown action [upsert]"), "{reasons:?}");
+        assert!(
+            reasons[1].contains("unknown action [upsert]"),
+            "{reasons:?}"
+        );
         assert!(reasons[2].contains("[_id] is an array"), "{reasons:?}");
-        assert_eq!(operation(&items[5]).source, Some(&b"{\"message\":\"d\"}"[..]));
+        assert_eq!(
+            operation(&items[5]).source,
+            Some(&b"{\"message\":\"d\"}"[..])
+        );
         assert_eq!(operation(&items[5]).line, 13);
         // The body ends after an action line: no source.
         assert_eq!(operation(&items[6]).source, None);

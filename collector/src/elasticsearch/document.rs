@@ -24,8 +24,8 @@
 //! and `elasticsearch.id`.
 
 use kestrel_event::{
-    event_id, parse_timestamp, ContainerMeta, Event, EventKind, KubernetesContainer, KubernetesMeta,
-    KubernetesNode, KubernetesPod, RecordPosition, Stream, Timestamp,
+    event_id, parse_timestamp, ContainerMeta, Event, EventKind, KubernetesContainer,
+    KubernetesMeta, KubernetesNode, KubernetesPod, RecordPosition, Stream, Timestamp,
 };
 use serde_json::{Map, Value};
 
@@ -154,7 +154,10 @@ fn audit_event(source: &[u8], context: &DocumentContext<'_>) -> Result<Event, Do
             Ok(event)
         }
         Some(Output::DeadLetter(letter)) => {
-            let reason = letter.error.strip_prefix("line 1: ").unwrap_or(&letter.error);
+            let reason = letter
+                .error
+                .strip_prefix("line 1: ")
+                .unwrap_or(&letter.error);
             Err(DocumentError::Audit(reason.to_owned()))
         }
         None => Err(DocumentError::Audit("no event in the document".to_owned())),
@@ -220,12 +223,12 @@ fn take_timestamp(document: &mut Map<String, Value>) -> Result<Option<Timestamp>
                     reason: format!("{:?} is not an RFC 3339 date: {}", text, error.reason),
                 })?
             }
-            Value::Number(number) => epoch_millis(number).ok_or_else(|| {
-                DocumentError::BadTimestamp {
+            Value::Number(number) => {
+                epoch_millis(number).ok_or_else(|| DocumentError::BadTimestamp {
                     field,
                     reason: format!("{number} is out of range as epoch milliseconds"),
-                }
-            })?,
+                })?
+            }
             other => {
                 return Err(DocumentError::BadTimestamp {
                     field,
@@ -323,14 +326,13 @@ fn kubernetes_of(document: &mut Map<String, Value>) -> Option<KubernetesMeta> {
             &["kubernetes", "node", "name"],
         ],
     );
-    let pod = (pod_name.is_some() || pod_uid.is_some() || !labels.is_empty()).then(|| {
-        KubernetesPod {
+    let pod =
+        (pod_name.is_some() || pod_uid.is_some() || !labels.is_empty()).then(|| KubernetesPod {
             name: pod_name,
             uid: pod_uid,
             labels,
             ..KubernetesPod::default()
-        }
-    });
+        });
     let meta = KubernetesMeta {
         namespace,
         pod,
@@ -430,10 +432,7 @@ mod tests {
         assert_eq!(value["elasticsearch"]["index"], "logs");
         // Unknown keys are kept, the mapped ones are not repeated.
         assert_eq!(value["json"]["kubernetes"]["annotations"]["a"], "b");
-        assert_eq!(
-            value["json"]["kubernetes"]["container_hash"],
-            "sha256:1"
-        );
+        assert_eq!(value["json"]["kubernetes"]["container_hash"], "sha256:1");
         assert_eq!(value["json"]["time"], "2024-05-01T10:00:00.123456789Z");
         assert!(value["json"]["kubernetes"].get("pod_name").is_none());
         assert!(value["json"].get("log").is_none() && value["json"].get("stream").is_none());
@@ -506,7 +505,10 @@ mod tests {
         let value = event(json!({"timestamp": 1714557600123.25, "message": "x"}));
         assert_eq!(value["@timestamp"], "2024-05-01T10:00:00.123250000Z");
         let value = event(json!({"message": "no time", "host": "web-1"}));
-        assert_eq!(value["@timestamp"], "2024-05-01T00:00:00Z".replace('Z', ".000000000Z"));
+        assert_eq!(
+            value["@timestamp"],
+            "2024-05-01T00:00:00Z".replace('Z', ".000000000Z")
+        );
         assert_eq!(value["host"]["name"], "web-1");
         let bad = to_event(br#"{"@timestamp":"yesterday"}"#, &context()).unwrap_err();
         assert!(bad.to_string().contains("[@timestamp]"), "{bad}");
@@ -537,12 +539,16 @@ mod tests {
         assert_eq!(event.field("user.username"), Some(json!("mallory")));
         assert_eq!(event.field("elasticsearch.index"), Some(json!("logs")));
         assert_eq!(event.field("log.offset"), None);
-        let broken = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get"}"#;
+        let broken =
+            r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get"}"#;
         let error = to_event(broken.as_bytes(), &context()).unwrap_err();
         assert!(error.to_string().contains("no timestamp"), "{error}");
         // A core Kubernetes Event is a plain document.
         let core = r#"{"kind":"Event","apiVersion":"v1","message":"Back-off restarting"}"#;
-        assert_eq!(to_event(core.as_bytes(), &context()).unwrap().kind(), EventKind::Container);
+        assert_eq!(
+            to_event(core.as_bytes(), &context()).unwrap().kind(),
+            EventKind::Container
+        );
     }
 
     #[test]

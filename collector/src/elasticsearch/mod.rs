@@ -246,7 +246,10 @@ impl BodyError {
             BodyError::UnsupportedEncoding(_) | BodyError::BadGzip(_) => {
                 (StatusCode::BAD_REQUEST, "illegal_argument_exception")
             }
-            BodyError::Empty => (StatusCode::BAD_REQUEST, "action_request_validation_exception"),
+            BodyError::Empty => (
+                StatusCode::BAD_REQUEST,
+                "action_request_validation_exception",
+            ),
         };
         response::error(status, kind, &self.to_string())
     }
@@ -366,7 +369,9 @@ fn prepare(
     for item in items {
         let result = match item {
             Item::Malformed { reason, raw, line } => {
-                prepared.letters.push(letter(Some(line), reason.clone(), raw, ingested));
+                prepared
+                    .letters
+                    .push(letter(Some(line), reason.clone(), raw, ingested));
                 ItemResult {
                     action: Action::Index,
                     index: None,
@@ -421,9 +426,12 @@ fn item_result(
     };
     let Some(index) = index else {
         let reason = format!("line {line}: Validation Failed: 1: index is missing;");
-        prepared
-            .letters
-            .push(letter(Some(line + 1), reason.clone(), source.to_vec(), ingested));
+        prepared.letters.push(letter(
+            Some(line + 1),
+            reason.clone(),
+            source.to_vec(),
+            ingested,
+        ));
         result.outcome = failed("action_request_validation_exception", reason);
         return result;
     };
@@ -443,9 +451,12 @@ fn item_result(
         Ok(event) => event,
         Err(error) => {
             let reason = format!("line {}: {error}", line + 1);
-            prepared
-                .letters
-                .push(letter(Some(line + 1), reason.clone(), source.to_vec(), ingested));
+            prepared.letters.push(letter(
+                Some(line + 1),
+                reason.clone(),
+                source.to_vec(),
+                ingested,
+            ));
             result.outcome = failed("mapper_parsing_exception", reason);
             return result;
         }
@@ -508,7 +519,8 @@ async fn store(state: &EsState, prepared: Prepared, started: Instant) -> Respons
             text.trim_end(),
         )
     };
-    if let Err((_, text)) = keep_dead_letters(ELASTICSEARCH_SOURCE, &state.dead_letters, letters).await
+    if let Err((_, text)) =
+        keep_dead_letters(ELASTICSEARCH_SOURCE, &state.dead_letters, letters).await
     {
         return unavailable(text);
     }

@@ -259,7 +259,10 @@ mod tests {
         assert_eq!(body["errors"], true);
         let conflict = &body["items"][0]["create"];
         assert_eq!(conflict["status"], 409);
-        assert_eq!(conflict["error"]["type"], "version_conflict_engine_exception");
+        assert_eq!(
+            conflict["error"]["type"],
+            "version_conflict_engine_exception"
+        );
         let failed = &body["items"][1]["index"];
         assert_eq!(failed["status"], 400);
         assert_eq!(failed["error"]["type"], "mapper_parsing_exception");
