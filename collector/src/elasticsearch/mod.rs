@@ -136,14 +136,14 @@ pub fn elasticsearch_router(
         .with_state(state)
 }
 
-/// Checks the credentials of a request; the `401` answer when refused.
-fn authenticate(state: &EsState, headers: &HeaderMap, path: &str) -> Result<(), Response> {
+/// Checks the credentials of a request: the `401` answer when refused, `None` when accepted.
+fn refused(state: &EsState, headers: &HeaderMap, path: &str) -> Option<Response> {
     match state.credentials.check(headers) {
-        Ok(_) => Ok(()),
+        Ok(_) => None,
         Err(refusal) => {
             metrics::counter!("kestrel_collector_elasticsearch_unauthorized_total").increment(1);
             tracing::warn!(%refusal, path, "elasticsearch request refused");
-            Err(response::unauthorized(&format!(
+            Some(response::unauthorized(&format!(
                 "unable to authenticate request [{path}]: {refusal}"
             )))
         }
@@ -151,28 +151,28 @@ fn authenticate(state: &EsState, headers: &HeaderMap, path: &str) -> Result<(), 
 }
 
 async fn info(State(state): State<EsState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, "/") {
+    if let Some(refused) = refused(&state, &headers, "/") {
         return refused;
     }
     response::json_response(StatusCode::OK, &response::info(&state.host_name))
 }
 
 async fn cluster_health(State(state): State<EsState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, "/_cluster/health") {
+    if let Some(refused) = refused(&state, &headers, "/_cluster/health") {
         return refused;
     }
     response::json_response(StatusCode::OK, &response::cluster_health())
 }
 
 async fn license(State(state): State<EsState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, "/_license") {
+    if let Some(refused) = refused(&state, &headers, "/_license") {
         return refused;
     }
     response::json_response(StatusCode::OK, &response::license())
 }
 
 async fn xpack(State(state): State<EsState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, "/_xpack") {
+    if let Some(refused) = refused(&state, &headers, "/_xpack") {
         return refused;
     }
     response::json_response(StatusCode::OK, &response::xpack())
@@ -184,7 +184,7 @@ async fn present(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, &name) {
+    if let Some(refused) = refused(&state, &headers, &name) {
         return refused;
     }
     response::json_response(StatusCode::OK, &json!({ name: {} }))
@@ -196,7 +196,7 @@ async fn acknowledged(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authenticate(&state, &headers, &name) {
+    if let Some(refused) = refused(&state, &headers, &name) {
         return refused;
     }
     response::json_response(StatusCode::OK, &json!({"acknowledged": true}))
@@ -289,7 +289,7 @@ async fn receive(state: EsState, path_index: Option<String>, request: Request) -
     let started = Instant::now();
     metrics::counter!("kestrel_collector_elasticsearch_requests_total").increment(1);
     let path = request.uri().path().to_owned();
-    if let Err(refused) = authenticate(&state, request.headers(), &path) {
+    if let Some(refused) = refused(&state, request.headers(), &path) {
         return refused;
     }
     // Answered before any of the body is read, so a client waiting on `Expect: 100-continue`
