@@ -90,9 +90,17 @@ struct EsState {
     publisher: Publisher,
     dead_letters: DeadLetterStore,
     credentials: IngestCredentials,
-    recent: Arc<RecentIds>,
-    host_name: Arc<str>,
+    mapper: Mapper,
     max_body_bytes: usize,
+}
+
+/// What turns bulk items into events.
+#[derive(Clone)]
+struct Mapper {
+    /// The ids stored recently, for `409`s.
+    recent: Arc<RecentIds>,
+    /// `host.name` of documents without a host.
+    host_name: Arc<str>,
     /// What makes the ids of documents without `_id` unique to this process.
     nonce: Arc<str>,
 }
@@ -115,10 +123,12 @@ pub fn elasticsearch_router(
             options.tokens.clone(),
             options.client_certificates_verified,
         ),
-        recent: Arc::new(RecentIds::new(options.recent_ids)),
-        host_name: options.host_name.as_str().into(),
+        mapper: Mapper {
+            recent: Arc::new(RecentIds::new(options.recent_ids)),
+            host_name: options.host_name.as_str().into(),
+            nonce: nonce.into(),
+        },
         max_body_bytes: options.max_body_bytes,
-        nonce: nonce.into(),
     };
     let accepted = || get(present).put(acknowledged);
     Router::new()
@@ -154,7 +164,7 @@ async fn info(State(state): State<EsState>, headers: HeaderMap) -> Response {
     if let Some(refused) = refused(&state, &headers, "/") {
         return refused;
     }
-    response::json_response(StatusCode::OK, &response::info(&state.host_name))
+    response::json_response(StatusCode::OK, &response::info(&state.mapper.host_name))
 }
 
 async fn cluster_health(State(state): State<EsState>, headers: HeaderMap) -> Response {
@@ -312,10 +322,11 @@ async fn receive(state: EsState, path_index: Option<String>, request: Request) -
         }
     };
     let ingested = chrono::Utc::now();
-    let worker = state.clone();
+    let mapper = state.mapper.clone();
+    let limit = state.max_body_bytes;
     let prepared = tokio::task::spawn_blocking(move || {
-        let body = decode_body(body, encoding.as_deref(), worker.max_body_bytes)?;
-        prepare(&worker, &body, path_index.as_deref(), ingested)
+        let body = decode_body(body, encoding.as_deref(), limit)?;
+        prepare(&mapper, &body, path_index.as_deref(), ingested)
     })
     .await;
     let prepared = match prepared {
@@ -351,7 +362,7 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// Maps every item of a body (off the async runtime: parsing and mapping are CPU work).
 fn prepare(
-    state: &EsState,
+    mapper: &Mapper,
     body: &[u8],
     path_index: Option<&str>,
     ingested: Timestamp,
@@ -380,7 +391,7 @@ fn prepare(
                 }
             }
             Item::Operation(operation) => {
-                item_result(state, operation, ingested, &mut seen, &mut prepared)
+                item_result(mapper, operation, ingested, &mut seen, &mut prepared)
             }
         };
         prepared.items.push(result);
@@ -390,7 +401,7 @@ fn prepare(
 
 /// The answer to one operation; its event or dead letter added to `prepared`.
 fn item_result(
-    state: &EsState,
+    mapper: &Mapper,
     operation: Operation<'_>,
     ingested: Timestamp,
     seen: &mut HashSet<String>,
@@ -437,14 +448,14 @@ fn item_result(
     };
     let unique = format!(
         "{}/{}",
-        state.nonce,
+        mapper.nonce,
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
     );
     let context = DocumentContext {
         index: &index,
         id: id.as_deref(),
         unique: &unique,
-        host_name: &state.host_name,
+        host_name: &mapper.host_name,
         ingested,
     };
     let event = match to_event(source, &context) {
@@ -461,7 +472,7 @@ fn item_result(
             return result;
         }
     };
-    let stored = seen.contains(event.id()) || state.recent.contains(event.id());
+    let stored = seen.contains(event.id()) || mapper.recent.contains(event.id());
     if result.id.is_none() {
         result.id = Some(event.id().to_owned());
     }
@@ -532,7 +543,10 @@ async fn store(state: &EsState, prepared: Prepared, started: Instant) -> Respons
             return unavailable(text);
         }
     }
-    state.recent.insert_all(ids.iter().map(String::as_str));
+    state
+        .mapper
+        .recent
+        .insert_all(ids.iter().map(String::as_str));
     metrics::counter!("kestrel_collector_elasticsearch_events_total").increment(ids.len() as u64);
     metrics::counter!("kestrel_collector_elasticsearch_errors_total").increment(failed as u64);
     let body = response::bulk_body(started.elapsed().as_millis(), &items);
@@ -543,6 +557,56 @@ async fn store(state: &EsState, prepared: Prepared, started: Instant) -> Respons
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn mapper(recent: &[&str]) -> Mapper {
+        let ids = RecentIds::new(10);
+        ids.insert_all(recent.iter().copied());
+        Mapper {
+            recent: Arc::new(ids),
+            host_name: "receiver".into(),
+            nonce: "test".into(),
+        }
+    }
+
+    fn statuses(prepared: &Prepared) -> Vec<u16> {
+        prepared.items.iter().map(ItemResult::status).collect()
+    }
+
+    #[test]
+    fn an_id_sent_twice_is_stored_once_and_a_create_of_it_conflicts() {
+        let body = b"{\"create\":{\"_index\":\"logs\",\"_id\":\"a\"}}\n{\"message\":\"1\"}\n\
+            {\"create\":{\"_index\":\"logs\",\"_id\":\"a\"}}\n{\"message\":\"2\"}\n\
+            {\"index\":{\"_index\":\"logs\",\"_id\":\"a\"}}\n{\"message\":\"3\"}\n\
+            {\"create\":{\"_index\":\"other\",\"_id\":\"a\"}}\n{\"message\":\"4\"}\n\
+            {\"create\":{}}\n{\"message\":\"5\"}\n\
+            {\"create\":{\"_index\":\"logs\"}}\n{\"message\":\"6\"}\n{\"create\":{\"_index\":\"logs\"}}\n{\"message\":\"6\"}\n";
+        let prepared = prepare(&mapper(&[]), body, None, chrono::Utc::now()).unwrap();
+        assert_eq!(statuses(&prepared), [201, 409, 200, 201, 400, 201, 201]);
+        assert_eq!(prepared.events.len(), 4);
+        let messages: Vec<_> = prepared.events.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["1", "4", "6", "6"],
+            "without _id, each is its own document"
+        );
+        assert_eq!(
+            prepared.items[5].id.as_deref(),
+            Some(prepared.events[2].id())
+        );
+        // The document without an index is kept as a dead letter.
+        assert_eq!(prepared.letters.len(), 1);
+        assert_eq!(prepared.letters[0].raw, b"{\"message\":\"5\"}");
+        assert!(prepared.letters[0].error.contains("index is missing"));
+
+        // Stored by an earlier request: a create conflicts, an index is a no-op.
+        let stored = prepared.events[0].id().to_owned();
+        let again = prepare(&mapper(&[&stored]), body, Some("logs"), chrono::Utc::now()).unwrap();
+        assert_eq!(statuses(&again), [409, 409, 200, 201, 201, 201, 201]);
+        assert_eq!(
+            prepare(&mapper(&[]), b"\n\n", None, chrono::Utc::now()).err(),
+            Some(BodyError::Empty)
+        );
+    }
 
     #[test]
     fn gzip_bodies_are_decompressed_within_the_limit() {
