@@ -318,7 +318,12 @@ async fn receive(state: EsState, path_index: Option<String>, request: Request) -
             metrics::counter!("kestrel_collector_elasticsearch_rejected_total").increment(1);
             tracing::warn!(error = %rejection, "elasticsearch bulk body not read");
             let status = rejection.status();
-            return response::error(status, "illegal_argument_exception", &rejection.body_text());
+            let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "content_too_long_exception"
+            } else {
+                "illegal_argument_exception"
+            };
+            return response::error(status, kind, &rejection.body_text());
         }
     };
     let ingested = chrono::Utc::now();
