@@ -32,6 +32,9 @@ pub enum Component {
     Webhook,
     /// The Falco endpoint of the webhook listener (`collector.falco.enabled`).
     Falco,
+    /// The Elasticsearch-compatible bulk API of the webhook listener
+    /// (`collector.elasticsearch.enabled`).
+    Elasticsearch,
     /// The indexer.
     Indexer,
     /// The Kafka consumer of the indexer.
@@ -147,6 +150,18 @@ pub const CATALOG: &[Metric] = &[
         "Falco requests refused because their body held no valid alert."),
     metric("kestrel_collector_falco_events_total", Counter, Unit::Count, &[], C::Falco,
         "Falco alerts stored as events."),
+    metric("kestrel_collector_elasticsearch_requests_total", Counter, Unit::Count, &[], C::Elasticsearch,
+        "Bulk requests received by the Elasticsearch API."),
+    metric("kestrel_collector_elasticsearch_unauthorized_total", Counter, Unit::Count, &[], C::Elasticsearch,
+        "Elasticsearch API requests refused for missing or invalid credentials."),
+    metric("kestrel_collector_elasticsearch_rejected_total", Counter, Unit::Count, &[], C::Elasticsearch,
+        "Bulk requests refused whole (body over the limit, bad gzip, no action)."),
+    metric("kestrel_collector_elasticsearch_items_total", Counter, Unit::Count, &[], C::Elasticsearch,
+        "Bulk items (actions) received."),
+    metric("kestrel_collector_elasticsearch_errors_total", Counter, Unit::Count, &[], C::Elasticsearch,
+        "Bulk items answered with an error (409 conflicts included)."),
+    metric("kestrel_collector_elasticsearch_events_total", Counter, Unit::Count, &[], C::Elasticsearch,
+        "Bulk documents stored as events."),
     // Indexer.
     metric("kestrel_indexer_events_indexed_total", Counter, Unit::Count, &[], C::Indexer,
         "Events added to the index."),
@@ -208,7 +223,7 @@ pub fn describe() {
 }
 
 /// Registers at zero the label-less metrics of `components`, and the dead-letter series of
-/// the collector's sources (files, the webhook, the Falco endpoint).
+/// the collector's sources (files, the webhook, the Falco endpoint, the Elasticsearch API).
 pub fn register(components: &[Component]) {
     for metric in CATALOG
         .iter()
@@ -229,6 +244,10 @@ pub fn register(components: &[Component]) {
     }
     if components.contains(&Component::Falco) {
         let source = kestrel_collector::falco::FALCO_SOURCE;
+        drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
+    }
+    if components.contains(&Component::Elasticsearch) {
+        let source = kestrel_collector::elasticsearch::ELASTICSEARCH_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
     }
 }

@@ -5,6 +5,7 @@ mod acceptance;
 pub mod checkpoint;
 pub mod credentials;
 pub mod discovery;
+pub mod elasticsearch;
 pub mod enrich;
 mod error;
 pub mod falco;

@@ -201,6 +201,8 @@ pub struct CollectorConfig {
     pub falco: FalcoConfig,
     /// Who may post to the collector's push endpoints (Elasticsearch bulk, OTLP logs).
     pub ingest: IngestConfig,
+    /// The Elasticsearch-compatible bulk API on the webhook listener.
+    pub elasticsearch: ElasticsearchConfig,
 }
 
 /// The receiving end of the Kubernetes apiserver's audit webhook.
@@ -310,6 +312,32 @@ impl fmt::Debug for IngestConfig {
     }
 }
 
+/// The Elasticsearch-compatible ingest API (`POST /_bulk`, `GET /` and the calls shippers make
+/// at start), served on the listener of [`WebhookConfig`] (`collector.webhook.listen`, with its
+/// TLS settings and `max_body_bytes`, which also bounds a gzip body once decompressed), when
+/// `enabled`. Requests are authenticated by [`IngestConfig`]; enabling it without a token or
+/// client certificates is a configuration error (every request would be refused).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ElasticsearchConfig {
+    /// Whether the API is served; it needs `collector.webhook.listen`. Default: `false`.
+    pub enabled: bool,
+    /// How many of the most recent document `_id`s this process remembers, to answer `409`
+    /// to a `create` whose `_id` it already stored (a retried batch); `0` remembers none.
+    /// Documents are stored once either way: their event id comes from `_id`. Default:
+    /// `100000`.
+    pub recent_ids: usize,
+}
+
+impl Default for ElasticsearchConfig {
+    fn default() -> Self {
+        ElasticsearchConfig {
+            enabled: false,
+            recent_ids: 100_000,
+        }
+    }
+}
+
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
@@ -335,6 +363,7 @@ impl Default for CollectorConfig {
             webhook: WebhookConfig::default(),
             falco: FalcoConfig::default(),
             ingest: IngestConfig::default(),
+            elasticsearch: ElasticsearchConfig::default(),
             kubernetes: KubernetesConfig::default(),
             docker: DockerConfig::default(),
         }

@@ -366,6 +366,7 @@ fn example_documents_every_key() {
         "collector.docker",
         "collector.falco",
         "collector.ingest",
+        "collector.elasticsearch",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1300,6 +1301,39 @@ fn an_enabled_falco_endpoint_needs_the_webhook_listener_and_a_way_in() {
     // Disabled, nothing is required of it.
     let off = TempConfig::new("[collector.falco]\npath = \"/runtime\"\n");
     assert_eq!(off.load().unwrap().collector.falco.path, "/runtime");
+}
+
+#[test]
+fn an_enabled_elasticsearch_api_needs_the_webhook_listener_and_a_way_in() {
+    let defaults = ElasticsearchConfig::default();
+    assert!(!defaults.enabled, "off by default");
+    assert_eq!(defaults.recent_ids, 100_000);
+    let alone = TempConfig::new(&format!(
+        "[collector.elasticsearch]\nenabled = true\n[collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n"
+    ));
+    let err = alone.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.elasticsearch.enabled: needs collector.webhook.listen"),
+        "{err}"
+    );
+    let open = TempConfig::new(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.elasticsearch]\nenabled = true\n",
+    );
+    let err = open.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.ingest.tokens: no token (tokens, token_files) and no collector.webhook.tls.client_ca"),
+        "{err}"
+    );
+    assert!(!err.contains("collector.elasticsearch.enabled"), "{err}");
+    let good = TempConfig::new(&format!(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.elasticsearch]\nenabled = true\nrecent_ids = 0\n[collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n"
+    ));
+    let c = good.load().unwrap();
+    assert!(c.collector.elasticsearch.enabled);
+    assert_eq!(c.collector.elasticsearch.recent_ids, 0);
+    let unknown = TempConfig::new("[collector.elasticsearch]\nversion = \"8\"\n");
+    let err = unknown.load().unwrap_err().to_string();
+    assert!(err.contains("version"), "{err}");
 }
 
 // ------------------------------------------------------- collector.kubernetes

@@ -237,6 +237,9 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
     if c.falco.enabled {
         check_falco_listener(c, errors);
     }
+    if c.elasticsearch.enabled {
+        check_elasticsearch_listener(c, errors);
+    }
     for (i, token) in c.falco.tokens.iter().enumerate() {
         if let Err(message) = check_token(token) {
             errors.add(format!("collector.falco.tokens[{i}]"), message);
@@ -305,6 +308,34 @@ fn check_falco_listener(c: &CollectorConfig, errors: &mut Errors) {
         errors.add(
             "collector.falco.tokens",
             "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Falco request would be refused",
+        );
+    }
+}
+
+/// `collector.elasticsearch.enabled` needs the webhook listener it is served on, and a way to
+/// let shippers in (`collector.ingest` tokens or client certificates).
+fn check_elasticsearch_listener(c: &CollectorConfig, errors: &mut Errors) {
+    if c.webhook.listen.is_none() {
+        errors.add(
+            "collector.elasticsearch.enabled",
+            "needs collector.webhook.listen: the Elasticsearch API is served on the webhook listener",
+        );
+    }
+    if !c.enabled {
+        errors.add(
+            "collector.elasticsearch.enabled",
+            "needs collector.enabled = true: the webhook listener runs with the collector",
+        );
+    }
+    let client_certificates = c
+        .webhook
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some());
+    if c.ingest.tokens.is_empty() && !client_certificates {
+        errors.add(
+            "collector.ingest.tokens",
+            "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Elasticsearch bulk request would be refused",
         );
     }
 }

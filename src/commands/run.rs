@@ -175,6 +175,12 @@ fn components(config: &Config, roles: Roles) -> Vec<Component> {
                 && config.collector.webhook.listen.is_some()
                 && config.collector.falco.enabled,
         ),
+        (
+            Component::Elasticsearch,
+            collector
+                && config.collector.webhook.listen.is_some()
+                && config.collector.elasticsearch.enabled,
+        ),
         (Component::Indexer, indexer),
         (
             Component::Kafka,
@@ -353,7 +359,8 @@ async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
 }
 
 /// Serves the audit webhook when `collector.webhook.listen` is set, and on the same listener
-/// the Falco endpoint when `collector.falco.enabled`.
+/// the Falco endpoint when `collector.falco.enabled` and the Elasticsearch API when
+/// `collector.elasticsearch.enabled`.
 fn start_webhook(
     config: &Config,
     publisher: Publisher,
@@ -374,15 +381,36 @@ fn start_webhook(
         publisher.clone(),
         dead_letters.clone(),
     );
+    let client_certificates_verified = settings
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some());
+    let elasticsearch = &config.collector.elasticsearch;
+    if elasticsearch.enabled {
+        let options = kestrel_collector::elasticsearch::ElasticsearchOptions {
+            tokens: config.collector.ingest.tokens.clone(),
+            client_certificates_verified,
+            max_body_bytes: settings.max_body_bytes,
+            recent_ids: elasticsearch.recent_ids,
+            host_name: config.host_name(),
+        };
+        tracing::info!(
+            tokens = options.tokens.len(),
+            recent_ids = options.recent_ids,
+            "elasticsearch api enabled"
+        );
+        app = app.merge(kestrel_collector::elasticsearch::elasticsearch_router(
+            &options,
+            publisher.clone(),
+            dead_letters.clone(),
+        ));
+    }
     let falco = &config.collector.falco;
     if falco.enabled {
         let options = kestrel_collector::falco::FalcoOptions {
             path: falco.path.clone(),
             tokens: falco.tokens.clone(),
-            client_certificates_verified: settings
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.client_ca.is_some()),
+            client_certificates_verified,
             max_body_bytes: settings.max_body_bytes,
             host_name: config.host_name(),
         };
