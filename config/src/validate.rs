@@ -263,6 +263,7 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             );
         }
     }
+    check_otlp(c, errors);
     let docker = &c.docker;
     if errors.not_blank("collector.docker.host", &docker.host)
         && !["unix://", "tcp://", "http://"]
@@ -305,6 +306,55 @@ fn check_falco_listener(c: &CollectorConfig, errors: &mut Errors) {
         errors.add(
             "collector.falco.tokens",
             "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Falco request would be refused",
+        );
+    }
+}
+
+/// `collector.otlp.path` is a path of its own on the webhook listener; `collector.otlp.enabled`
+/// needs that listener and a way to let exporters in (ingest tokens or client certificates).
+fn check_otlp(c: &CollectorConfig, errors: &mut Errors) {
+    let path = &c.otlp.path;
+    if !path.starts_with('/') {
+        errors.add(
+            "collector.otlp.path",
+            format!("must start with '/', got {path:?}"),
+        );
+    } else if let Some(other) = [
+        ("collector.webhook.path", &c.webhook.path),
+        ("collector.falco.path", &c.falco.path),
+    ]
+    .into_iter()
+    .find(|(_, other)| *other == path)
+    {
+        errors.add(
+            "collector.otlp.path",
+            format!("must differ from {} ({:?})", other.0, other.1),
+        );
+    }
+    if !c.otlp.enabled {
+        return;
+    }
+    if c.webhook.listen.is_none() {
+        errors.add(
+            "collector.otlp.enabled",
+            "needs collector.webhook.listen: the OTLP endpoint is served on the webhook listener",
+        );
+    }
+    if !c.enabled {
+        errors.add(
+            "collector.otlp.enabled",
+            "needs collector.enabled = true: the webhook listener runs with the collector",
+        );
+    }
+    let client_certificates = c
+        .webhook
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some());
+    if c.ingest.tokens.is_empty() && !client_certificates {
+        errors.add(
+            "collector.otlp.enabled",
+            "no collector.ingest.tokens (tokens, token_files) and no collector.webhook.tls.client_ca: every OTLP request would be refused",
         );
     }
 }
