@@ -6,6 +6,12 @@
 //! with each log record kept as its undecoded bytes (protobuf: an embedded message is
 //! length-delimited bytes on the wire) or JSON value; then every record is decoded with the
 //! `opentelemetry-proto` types (prost for protobuf, their OTLP/JSON serde mapping for JSON).
+//!
+//! That serde mapping follows the OTLP/JSON rules (lowerCamelCase keys, hex trace and span
+//! ids in either case, 64-bit integers as strings or numbers, enums as integers, an empty
+//! `AnyValue` as no value) except in one place: it requires the `values` of `kvlistValue` and
+//! `arrayValue`, which OTLP/JSON senders leave out when the map or array is empty (proto3
+//! omits empty repeated fields). [`fill_empty_lists`] puts them back before decoding.
 
 use std::io::Read;
 
@@ -200,15 +206,52 @@ struct JsonRequest {
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct JsonResourceLogs {
-    resource: Option<Resource>,
+    resource: Option<serde_json::Value>,
     scope_logs: Vec<JsonScopeLogs>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct JsonScopeLogs {
-    scope: Option<InstrumentationScope>,
+    scope: Option<serde_json::Value>,
     log_records: Vec<serde_json::Value>,
+}
+
+/// Adds the `values: []` that OTLP/JSON senders omit from an empty `kvlistValue` or
+/// `arrayValue`, anywhere in `value`.
+fn fill_empty_lists(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for key in ["kvlistValue", "arrayValue"] {
+                if let Some(serde_json::Value::Object(list)) = map.get_mut(key) {
+                    list.entry("values")
+                        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                }
+            }
+            map.values_mut().for_each(fill_empty_lists);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fill_empty_lists),
+        _ => {}
+    }
+}
+
+/// Decodes a JSON value (an envelope part or a record) with the crate's OTLP/JSON mapping.
+fn from_json<T: serde::de::DeserializeOwned>(
+    mut value: serde_json::Value,
+) -> Result<T, String> {
+    fill_empty_lists(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| path_error(&e))
+}
+
+/// A resource or scope, absent (or null) as empty.
+fn envelope_part<T: serde::de::DeserializeOwned + Default>(
+    value: Option<serde_json::Value>,
+    position: &str,
+) -> Result<T, DecodeError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(T::default()),
+        Some(value) => from_json(value).map_err(|e| DecodeError::Json(format!("{position}: {e}"))),
+    }
 }
 
 fn decode_json(body: &[u8]) -> Result<Vec<ScopeBatch>, DecodeError> {
@@ -220,9 +263,13 @@ fn decode_json(body: &[u8]) -> Result<Vec<ScopeBatch>, DecodeError> {
         .map_err(|e| DecodeError::Json(e.to_string()))?;
     let mut batches = Vec::new();
     for (i, resource_logs) in request.resource_logs.into_iter().enumerate() {
-        let resource = resource_logs.resource.unwrap_or_default();
+        let resource: Resource = envelope_part(
+            resource_logs.resource,
+            &format!("resourceLogs[{i}].resource"),
+        )?;
         for (j, scope_logs) in resource_logs.scope_logs.into_iter().enumerate() {
             let position = format!("resourceLogs[{i}].scopeLogs[{j}]");
+            let scope = envelope_part(scope_logs.scope, &format!("{position}.scope"))?;
             let records = scope_logs
                 .log_records
                 .into_iter()
@@ -231,7 +278,7 @@ fn decode_json(body: &[u8]) -> Result<Vec<ScopeBatch>, DecodeError> {
                 .collect();
             batches.push(ScopeBatch {
                 resource: resource.clone(),
-                scope: scope_logs.scope.unwrap_or_default(),
+                scope,
                 position,
                 records,
             });
@@ -244,9 +291,9 @@ fn decode_json(body: &[u8]) -> Result<Vec<ScopeBatch>, DecodeError> {
 fn json_record(value: serde_json::Value, position: &str) -> Result<LogRecord, BadRecord> {
     // Serializing a `Value` cannot fail: its keys are strings.
     let raw = serde_json::to_vec(&value).unwrap_or_default();
-    serde_path_to_error::deserialize(value).map_err(|e| BadRecord {
+    from_json(value).map_err(|error| BadRecord {
         position: position.to_owned(),
-        error: path_error(&e),
+        error,
         raw,
     })
 }

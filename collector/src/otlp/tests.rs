@@ -598,3 +598,35 @@ async fn responses_decode_with_the_crate_types_in_the_request_encoding() {
         json!({"code": 3, "message": "bad"})
     );
 }
+
+
+#[test]
+fn empty_values_maps_and_arrays_in_json_are_accepted() {
+    // OTLP/JSON senders omit empty fields: an unset AnyValue is `{}`, an empty map or array
+    // has no `values`.
+    let body = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "empty.map", "value": {"kvlistValue": {}}}]},
+        "scopeLogs": [{"scope": null, "logRecords": [
+            {"timeUnixNano": "1765108800000000000", "body": {},
+             "attributes": [{"key": "unset", "value": {}}, {"key": "absent"}]},
+            {"timeUnixNano": "1765108800000000001", "body": {"kvlistValue": {}}},
+            {"timeUnixNano": "1765108800000000002", "body": {"arrayValue": {}}},
+            {"severityNumber": "SEVERITY_NUMBER_INFO"}
+        ]}]
+    }]});
+    let Normalized { events, letters } =
+        events_of(body.to_string().as_bytes(), Encoding::Json);
+    let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages, ["", "{}", "[]"]);
+    assert_eq!(
+        field(&events[0], "otel.attributes"),
+        json!({"unset": null, "absent": null})
+    );
+    assert_eq!(field(&events[0], "otel.resource"), json!({"empty.map": {}}));
+    // Enum values are integers in OTLP/JSON.
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].error.contains("logRecords[3]: severityNumber: invalid type"),
+        "{letters:?}"
+    );
+}
