@@ -177,9 +177,7 @@ fn components(config: &Config, roles: Roles) -> Vec<Component> {
         ),
         (
             Component::Otlp,
-            collector
-                && config.collector.webhook.listen.is_some()
-                && config.collector.otlp.enabled,
+            collector && config.collector.webhook.listen.is_some() && config.collector.otlp.enabled,
         ),
         (Component::Indexer, indexer),
         (

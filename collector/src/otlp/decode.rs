@@ -236,9 +236,7 @@ fn fill_empty_lists(value: &mut serde_json::Value) {
 }
 
 /// Decodes a JSON value (an envelope part or a record) with the crate's OTLP/JSON mapping.
-fn from_json<T: serde::de::DeserializeOwned>(
-    mut value: serde_json::Value,
-) -> Result<T, String> {
+fn from_json<T: serde::de::DeserializeOwned>(mut value: serde_json::Value) -> Result<T, String> {
     fill_empty_lists(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| path_error(&e))
 }

@@ -27,8 +27,8 @@
 
 use base64::Engine;
 use kestrel_event::{
-    event_id, ContainerMeta, Event, EventKind, KubernetesContainer, KubernetesMeta,
-    KubernetesNode, KubernetesPod, RecordPosition, Stream, Timestamp,
+    event_id, ContainerMeta, Event, EventKind, KubernetesContainer, KubernetesMeta, KubernetesNode,
+    KubernetesPod, RecordPosition, Stream, Timestamp,
 };
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
@@ -111,7 +111,10 @@ pub fn to_event(
     ingested: Timestamp,
 ) -> Result<Event, MappingError> {
     let timestamp = record_time(record)?.unwrap_or(ingested);
-    let id = event_id(OTLP_SOURCE, RecordPosition::Key(&record_key(resource, scope, record)));
+    let id = event_id(
+        OTLP_SOURCE,
+        RecordPosition::Key(&record_key(resource, scope, record)),
+    );
     let attributes = Attributes {
         record: &record.attributes,
         resource: &resource.attributes,
@@ -135,11 +138,14 @@ pub fn to_event(
     if let Some(service) = attributes.owned("service.name") {
         let mut fields = Map::new();
         fields.insert("name".to_owned(), Value::String(service));
-        event.audit.insert("service".to_owned(), Value::Object(fields));
+        event
+            .audit
+            .insert("service".to_owned(), Value::Object(fields));
     }
-    event
-        .audit
-        .insert(OTEL_FIELD.to_owned(), Value::Object(otel_of(resource, scope, record)));
+    event.audit.insert(
+        OTEL_FIELD.to_owned(),
+        Value::Object(otel_of(resource, scope, record)),
+    );
     Ok(event)
 }
 
@@ -173,12 +179,12 @@ fn record_key(resource: &Resource, scope: &InstrumentationScope, record: &LogRec
 }
 
 fn container_of(attributes: &Attributes<'_>) -> Option<ContainerMeta> {
-    let image = attributes
-        .string("container.image.name")
-        .map(|name| match attributes.string("container.image.tag") {
+    let image = attributes.string("container.image.name").map(|name| {
+        match attributes.string("container.image.tag") {
             Some(tag) => format!("{name}:{tag}"),
             None => name.to_owned(),
-        });
+        }
+    });
     let container = ContainerMeta {
         id: attributes.owned("container.id"),
         name: attributes.owned("container.name"),
@@ -244,7 +250,11 @@ fn level_of(record: &LogRecord) -> Option<String> {
 }
 
 /// The `otel` object: what the schema has no field for.
-fn otel_of(resource: &Resource, scope: &InstrumentationScope, record: &LogRecord) -> Map<String, Value> {
+fn otel_of(
+    resource: &Resource,
+    scope: &InstrumentationScope,
+    record: &LogRecord,
+) -> Map<String, Value> {
     let mut otel = Map::new();
     let unmapped = |list: &[KeyValue]| {
         attributes_of(list.iter().filter(|kv| !MAPPED.contains(&kv.key.as_str())))
@@ -254,7 +264,11 @@ fn otel_of(resource: &Resource, scope: &InstrumentationScope, record: &LogRecord
     let mut scope_fields = Map::new();
     insert_string(&mut scope_fields, "name", &scope.name);
     insert_string(&mut scope_fields, "version", &scope.version);
-    insert_object(&mut scope_fields, "attributes", attributes_of(scope.attributes.iter()));
+    insert_object(
+        &mut scope_fields,
+        "attributes",
+        attributes_of(scope.attributes.iter()),
+    );
     insert_object(&mut otel, "scope", scope_fields);
     insert_string(&mut otel, "trace_id", &hex(&record.trace_id));
     insert_string(&mut otel, "span_id", &hex(&record.span_id));

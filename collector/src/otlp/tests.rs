@@ -97,7 +97,10 @@ fn spec_example_message() -> ExportLogsServiceRequest {
             text("string.attribute", "some string"),
             kv("boolean.attribute", any(any_value::Value::BoolValue(true))),
             kv("int.attribute", any(any_value::Value::IntValue(10))),
-            kv("double.attribute", any(any_value::Value::DoubleValue(637.704))),
+            kv(
+                "double.attribute",
+                any(any_value::Value::DoubleValue(637.704)),
+            ),
             kv(
                 "array.attribute",
                 any(any_value::Value::ArrayValue(ArrayValue {
@@ -248,7 +251,10 @@ fn the_specification_example_decodes_from_json_as_from_protobuf() {
             "map.attribute": {"some.map.key": "some value"}
         })
     );
-    assert!(event.audit["otel"].get("resource").is_none(), "service.name is mapped");
+    assert!(
+        event.audit["otel"].get("resource").is_none(),
+        "service.name is mapped"
+    );
     assert_eq!(field(event, "log.file.path"), "otlp");
     assert_eq!(field(event, "host.name"), "kestrel-node");
     assert_eq!(field(event, "event.kind"), "container");
@@ -259,7 +265,11 @@ fn kubernetes_and_container_attributes_fill_the_schema_fields() {
     let t = 1_765_108_800_123_456_789;
     let message = kubernetes_message(vec![
         container_record(t, "GET /cart 200 12ms", "stdout"),
-        container_record(t + 1, r#"{"level":"error","msg":"payment declined","order":42}"#, "stderr"),
+        container_record(
+            t + 1,
+            r#"{"level":"error","msg":"payment declined","order":42}"#,
+            "stderr",
+        ),
     ]);
     let Normalized { events, letters } = events_of(&message.encode_to_vec(), Encoding::Protobuf);
     assert!(letters.is_empty());
@@ -271,7 +281,10 @@ fn kubernetes_and_container_attributes_fill_the_schema_fields() {
     assert_eq!(out.stream, Some(Stream::Stdout));
     assert_eq!(err.stream, Some(Stream::Stderr));
     assert_eq!(field(out, "kubernetes.namespace"), "shop");
-    assert_eq!(field(out, "kubernetes.pod.name"), "checkout-7d9f8b6c5d-x2x9q");
+    assert_eq!(
+        field(out, "kubernetes.pod.name"),
+        "checkout-7d9f8b6c5d-x2x9q"
+    );
     assert_eq!(
         field(out, "kubernetes.pod.uid"),
         "6f1c2a9e-3b1d-4c55-9a0e-0c7f1f2d8b11"
@@ -405,8 +418,11 @@ fn a_retried_export_gives_the_same_ids_and_other_records_other_ids() {
     );
     // The same record from another pod is another event.
     let mut other_pod = kubernetes_message(vec![container_record(t, "same line", "stdout")]);
-    other_pod.resource_logs[0].resource.as_mut().unwrap().attributes[1] =
-        text("k8s.pod.name", "checkout-7d9f8b6c5d-other");
+    other_pod.resource_logs[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes[1] = text("k8s.pod.name", "checkout-7d9f8b6c5d-other");
     assert_ne!(
         events_of(&other_pod.encode_to_vec(), Encoding::Protobuf).events[0].id(),
         first[0].id()
@@ -421,8 +437,7 @@ fn bad_json_records_are_rejected_alone_with_their_position() {
         {"timeUnixNano": "soon", "body": {"stringValue": "bad time"}},
         {"timeUnixNano": 1765108800000000002u64, "body": {"stringValue": "kept too"}}
     ]}]}]});
-    let Normalized { events, letters } =
-        events_of(body.to_string().as_bytes(), Encoding::Json);
+    let Normalized { events, letters } = events_of(body.to_string().as_bytes(), Encoding::Json);
     let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, ["kept", "kept too"]);
     assert_eq!(letters.len(), 2, "{letters:?}");
@@ -473,7 +488,9 @@ fn bad_protobuf_records_are_rejected_alone() {
         "{letters:?}"
     );
     assert!(
-        letters[1].error.contains("timeUnixNano 18446744073709551615 is past 2262"),
+        letters[1]
+            .error
+            .contains("timeUnixNano 18446744073709551615 is past 2262"),
         "{letters:?}"
     );
     // The rejected record's bytes are kept as posted.
@@ -504,14 +521,20 @@ fn gzip_bodies_are_decompressed_within_the_limit() {
     let gzipped = encoder.finish().unwrap();
     assert_eq!(decompress(&gzipped, Some("gzip"), 1 << 20).unwrap(), plain);
     assert_eq!(decompress(&plain, None, 1 << 20).unwrap(), plain);
-    assert_eq!(decompress(&plain, Some("identity"), 1 << 20).unwrap(), plain);
+    assert_eq!(
+        decompress(&plain, Some("identity"), 1 << 20).unwrap(),
+        plain
+    );
     assert_eq!(
         decompress(&gzipped, Some("gzip"), plain.len() - 1),
         Err(DecodeError::TooLarge {
             limit: plain.len() - 1
         })
     );
-    assert_eq!(decompress(&gzipped, Some("gzip"), plain.len()).unwrap(), plain);
+    assert_eq!(
+        decompress(&gzipped, Some("gzip"), plain.len()).unwrap(),
+        plain
+    );
     assert!(matches!(
         decompress(&plain, Some("gzip"), 1 << 20),
         Err(DecodeError::Gzip(_))
@@ -520,7 +543,10 @@ fn gzip_bodies_are_decompressed_within_the_limit() {
         decompress(&plain, Some("br"), 1 << 20),
         Err(DecodeError::UnsupportedCompression("br".into()))
     );
-    let events = events_of(&decompress(&gzipped, Some("gzip"), 1 << 20).unwrap(), Encoding::Protobuf);
+    let events = events_of(
+        &decompress(&gzipped, Some("gzip"), 1 << 20).unwrap(),
+        Encoding::Protobuf,
+    );
     assert_eq!(events.events.len(), 1);
 }
 
@@ -551,8 +577,12 @@ async fn body_of(response: axum::response::Response) -> (axum::http::StatusCode,
 
 #[tokio::test]
 async fn responses_decode_with_the_crate_types_in_the_request_encoding() {
-    let (status, content_type, body) =
-        body_of(export_response(Encoding::Protobuf, 2, "2 of 5 rejected".into())).await;
+    let (status, content_type, body) = body_of(export_response(
+        Encoding::Protobuf,
+        2,
+        "2 of 5 rejected".into(),
+    ))
+    .await;
     assert_eq!(status, 200);
     assert_eq!(content_type, "application/x-protobuf");
     let response = ExportLogsServiceResponse::decode(body.as_slice()).unwrap();
@@ -585,7 +615,10 @@ async fn responses_decode_with_the_crate_types_in_the_request_encoding() {
     .await;
     assert_eq!(status, 400);
     let rpc = RpcStatus::decode(body.as_slice()).unwrap();
-    assert_eq!((rpc.code, rpc.message.as_str()), (3, "body is not a protobuf ExportLogsServiceRequest"));
+    assert_eq!(
+        (rpc.code, rpc.message.as_str()),
+        (3, "body is not a protobuf ExportLogsServiceRequest")
+    );
     let (_, _, body) = body_of(status_response(
         axum::http::StatusCode::BAD_REQUEST,
         Encoding::Json,
@@ -598,7 +631,6 @@ async fn responses_decode_with_the_crate_types_in_the_request_encoding() {
         json!({"code": 3, "message": "bad"})
     );
 }
-
 
 #[test]
 fn empty_values_maps_and_arrays_in_json_are_accepted() {
@@ -614,8 +646,7 @@ fn empty_values_maps_and_arrays_in_json_are_accepted() {
             {"severityNumber": "SEVERITY_NUMBER_INFO"}
         ]}]
     }]});
-    let Normalized { events, letters } =
-        events_of(body.to_string().as_bytes(), Encoding::Json);
+    let Normalized { events, letters } = events_of(body.to_string().as_bytes(), Encoding::Json);
     let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, ["", "{}", "[]"]);
     assert_eq!(
@@ -626,7 +657,9 @@ fn empty_values_maps_and_arrays_in_json_are_accepted() {
     // Enum values are integers in OTLP/JSON.
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert!(
-        letters[0].error.contains("logRecords[3]: severityNumber: invalid type"),
+        letters[0]
+            .error
+            .contains("logRecords[3]: severityNumber: invalid type"),
         "{letters:?}"
     );
 }
