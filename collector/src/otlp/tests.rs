@@ -663,3 +663,78 @@ fn empty_values_maps_and_arrays_in_json_are_accepted() {
         "{letters:?}"
     );
 }
+
+const TOKEN: &str = "otlp-unit-token-0123456789";
+
+fn export_request(body: Vec<u8>) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post("/v1/logs")
+        .header("Content-Type", "application/x-protobuf")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .body(axum::body::Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_answer_waits_for_the_bus_and_a_bus_that_cannot_take_the_records_gets_503() {
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = kestrel_bus::DeadLetterStore::open(dir.path().join("dead-letters")).unwrap();
+    let options = super::OtlpOptions {
+        path: "/v1/logs".into(),
+        tokens: vec![TOKEN.into()],
+        client_certificates_verified: false,
+        max_body_bytes: 1 << 20,
+        host_name: "kestrel-node".into(),
+    };
+    let (publisher, mut subscriber) = kestrel_bus::embedded(4);
+    let router = super::otlp_router(&options, publisher, store);
+    let t = 1_765_108_800_000_000_000;
+    let body = kubernetes_message(vec![
+        container_record(t, "one", "stdout"),
+        container_record(t + 1, "two", "stderr"),
+    ])
+    .encode_to_vec();
+
+    // The indexer acknowledges the batch: 200.
+    let acking = tokio::spawn(async move {
+        let (events, acker) = subscriber.next().await.unwrap().into_parts();
+        acker.ack();
+        (events, subscriber)
+    });
+    let response = router
+        .clone()
+        .oneshot(export_request(body.clone()))
+        .await
+        .unwrap();
+    let (status, _, bytes) = body_of(response).await;
+    assert_eq!(status, 200);
+    assert!(ExportLogsServiceResponse::decode(bytes.as_slice())
+        .unwrap()
+        .partial_success
+        .is_none());
+    let (events, mut subscriber) = acking.await.unwrap();
+    assert_eq!(events.len(), 2);
+
+    // The batch is taken but never acknowledged (the indexer failed): 503, to be retried.
+    let dropping = tokio::spawn(async move {
+        drop(subscriber.next().await.unwrap());
+        subscriber
+    });
+    let response = router
+        .clone()
+        .oneshot(export_request(body.clone()))
+        .await
+        .unwrap();
+    let (status, content_type, bytes) = body_of(response).await;
+    assert_eq!(status, 503);
+    assert_eq!(content_type, "application/x-protobuf");
+    let rpc = RpcStatus::decode(bytes.as_slice()).unwrap();
+    assert_eq!(rpc.code, super::response::code::UNAVAILABLE);
+    assert!(rpc.message.contains("retry"), "{}", rpc.message);
+
+    // The bus is gone: 503 as well.
+    drop(dropping.await.unwrap());
+    let response = router.oneshot(export_request(body)).await.unwrap();
+    assert_eq!(response.status(), 503);
+}
