@@ -576,3 +576,33 @@ fn otlp_exports_are_stored_once_searchable_and_bad_input_is_refused_with_a_reaso
         Some(7.0)
     );
 }
+
+#[test]
+fn an_otlp_endpoint_without_a_listener_or_credentials_is_refused_at_start() {
+    for (settings, reason) in [
+        (
+            format!("[collector.ingest]\ntokens = [\"{TOKEN}\"]\n[collector.otlp]\nenabled = true\n"),
+            "collector.otlp.enabled: needs collector.webhook.listen",
+        ),
+        (
+            format!(
+                "[collector.webhook]\nlisten = \"127.0.0.1:{}\"\n[collector.otlp]\nenabled = true\n",
+                free_port()
+            ),
+            "collector.otlp.enabled: no collector.ingest.tokens",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_kestrel_config(dir.path(), &settings);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env_remove("KESTREL_CONFIG")
+            .output()
+            .expect("kestrel runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(reason), "{stderr}");
+    }
+}
