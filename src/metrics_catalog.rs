@@ -35,6 +35,8 @@ pub enum Component {
     /// The Elasticsearch-compatible bulk API of the webhook listener
     /// (`collector.elasticsearch.enabled`).
     Elasticsearch,
+    /// The OTLP/HTTP logs endpoint of the webhook listener (`collector.otlp.enabled`).
+    Otlp,
     /// The indexer.
     Indexer,
     /// The Kafka consumer of the indexer.
@@ -162,6 +164,16 @@ pub const CATALOG: &[Metric] = &[
         "Bulk items answered with an error (409 conflicts included)."),
     metric("kestrel_collector_elasticsearch_events_total", Counter, Unit::Count, &[], C::Elasticsearch,
         "Bulk documents stored as events."),
+    metric("kestrel_collector_otlp_requests_total", Counter, Unit::Count, &[], C::Otlp,
+        "OTLP/HTTP log export requests received."),
+    metric("kestrel_collector_otlp_unauthorized_total", Counter, Unit::Count, &[], C::Otlp,
+        "OTLP requests refused for missing or invalid credentials."),
+    metric("kestrel_collector_otlp_rejected_total", Counter, Unit::Count, &[], C::Otlp,
+        "OTLP requests refused whole: unreadable body, unknown content type or encoding, over the size limit."),
+    metric("kestrel_collector_otlp_records_total", Counter, Unit::Count, &[], C::Otlp,
+        "OTLP log records stored as events."),
+    metric("kestrel_collector_otlp_rejected_records_total", Counter, Unit::Count, &[], C::Otlp,
+        "OTLP log records rejected (answered in partial_success) and kept as dead letters."),
     // Indexer.
     metric("kestrel_indexer_events_indexed_total", Counter, Unit::Count, &[], C::Indexer,
         "Events added to the index."),
@@ -248,6 +260,10 @@ pub fn register(components: &[Component]) {
     }
     if components.contains(&Component::Elasticsearch) {
         let source = kestrel_collector::elasticsearch::ELASTICSEARCH_SOURCE;
+        drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
+    }
+    if components.contains(&Component::Otlp) {
+        let source = kestrel_collector::otlp::OTLP_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
     }
 }

@@ -12,6 +12,7 @@ pub mod falco;
 pub mod feed;
 pub mod ingest;
 pub mod normalize;
+pub mod otlp;
 pub mod tail;
 pub mod webhook;
 

@@ -203,6 +203,8 @@ pub struct CollectorConfig {
     pub ingest: IngestConfig,
     /// The Elasticsearch-compatible bulk API on the webhook listener.
     pub elasticsearch: ElasticsearchConfig,
+    /// OpenTelemetry logs exported over OTLP/HTTP to the webhook listener.
+    pub otlp: OtlpConfig,
 }
 
 /// The receiving end of the Kubernetes apiserver's audit webhook.
@@ -338,6 +340,33 @@ impl Default for ElasticsearchConfig {
     }
 }
 
+/// OpenTelemetry log records exported over OTLP/HTTP (the OpenTelemetry Collector's `otlphttp`
+/// exporter, the OpenTelemetry SDKs), posted to `path` on the listener of [`WebhookConfig`]
+/// (`collector.webhook.listen`, with its TLS settings and `max_body_bytes`), when `enabled`.
+///
+/// Requests are accepted with the credentials of [`IngestConfig`] (`collector.ingest.tokens`)
+/// or, when the listener verifies client certificates (`collector.webhook.tls.client_ca`),
+/// from every client holding one; enabling it with neither is a configuration error (every
+/// request would be refused).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// Whether the endpoint is served; it needs `collector.webhook.listen`. Default: `false`.
+    pub enabled: bool,
+    /// The path exporters post to. Default: `/v1/logs` (the OTLP/HTTP default, so an
+    /// exporter's `endpoint` can name the listener alone).
+    pub path: String,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            enabled: false,
+            path: "/v1/logs".to_owned(),
+        }
+    }
+}
+
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
@@ -364,6 +393,7 @@ impl Default for CollectorConfig {
             falco: FalcoConfig::default(),
             ingest: IngestConfig::default(),
             elasticsearch: ElasticsearchConfig::default(),
+            otlp: OtlpConfig::default(),
             kubernetes: KubernetesConfig::default(),
             docker: DockerConfig::default(),
         }

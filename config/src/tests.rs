@@ -367,6 +367,7 @@ fn example_documents_every_key() {
         "collector.falco",
         "collector.ingest",
         "collector.elasticsearch",
+        "collector.otlp",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1601,4 +1602,79 @@ fn ingest_tokens_and_token_files_are_read_and_checked() {
         err.contains("collector.ingest.token_files[0]: cannot read /nonexistent/t"),
         "{err}"
     );
+}
+
+#[test]
+fn an_enabled_otlp_endpoint_needs_the_webhook_listener_and_a_way_in() {
+    assert!(!OtlpConfig::default().enabled, "off by default");
+    assert_eq!(OtlpConfig::default().path, "/v1/logs");
+    let no_listener = TempConfig::new(&format!(
+        "[collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n[collector.otlp]\nenabled = true\n"
+    ));
+    let err = no_listener.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.otlp.enabled: needs collector.webhook.listen"),
+        "{err}"
+    );
+    let no_token = TempConfig::new(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.otlp]\nenabled = true\n",
+    );
+    let err = no_token.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.otlp.enabled: no collector.ingest.tokens (tokens, token_files) and no collector.webhook.tls.client_ca"),
+        "{err}"
+    );
+    // Falco's tokens do not let OTLP exporters in.
+    let falco_token = TempConfig::new(&format!(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.falco]\ntokens = [\"{GOOD_TOKEN}\"]\n[collector.otlp]\nenabled = true\n"
+    ));
+    assert!(falco_token.load().is_err());
+    let good = TempConfig::new(&format!(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9443\"\n[collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n[collector.otlp]\nenabled = true\npath = \"/otlp/v1/logs\"\n"
+    ));
+    let c = good.load().unwrap();
+    assert!(c.collector.otlp.enabled);
+    assert_eq!(c.collector.otlp.path, "/otlp/v1/logs");
+
+    let relative = TempConfig::new("[collector.otlp]\npath = \"v1/logs\"\n");
+    let err = relative.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.otlp.path: must start with '/'"),
+        "{err}"
+    );
+    let clash = TempConfig::new("[collector.otlp]\npath = \"/falco\"\n");
+    let err = clash.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.otlp.path: must differ from collector.falco.path"),
+        "{err}"
+    );
+    let unknown = TempConfig::new("[collector.otlp]\ntokens = []\n");
+    let err = unknown.load().unwrap_err().to_string();
+    assert!(err.contains("tokens"), "{err}");
+}
+
+#[test]
+fn push_endpoint_paths_must_not_shadow_the_elasticsearch_api() {
+    let file = TempConfig::new(&format!(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9000\"\npath = \"/_bulk\"\n\
+         [collector.elasticsearch]\nenabled = true\n\
+         [collector.otlp]\nenabled = true\npath = \"/logs/_bulk\"\n\
+         [collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n"
+    ));
+    let err = file.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.webhook.path: \"/_bulk\" is a path of the Elasticsearch API"),
+        "{err}"
+    );
+    assert!(
+        err.contains("collector.otlp.path: \"/logs/_bulk\""),
+        "{err}"
+    );
+    let fine = TempConfig::new(&format!(
+        "[collector.webhook]\nlisten = \"127.0.0.1:9000\"\n\
+         [collector.elasticsearch]\nenabled = true\n\
+         [collector.otlp]\nenabled = true\n\
+         [collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n"
+    ));
+    fine.load().unwrap();
 }

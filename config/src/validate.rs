@@ -266,6 +266,7 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             );
         }
     }
+    check_otlp(c, errors);
     let docker = &c.docker;
     if errors.not_blank("collector.docker.host", &docker.host)
         && !["unix://", "tcp://", "http://"]
@@ -336,6 +337,74 @@ fn check_elasticsearch_listener(c: &CollectorConfig, errors: &mut Errors) {
         errors.add(
             "collector.ingest.tokens",
             "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Elasticsearch bulk request would be refused",
+        );
+    }
+    let paths = [
+        ("collector.webhook.path", &c.webhook.path, true),
+        ("collector.falco.path", &c.falco.path, c.falco.enabled),
+        ("collector.otlp.path", &c.otlp.path, c.otlp.enabled),
+    ];
+    for (key, path, served) in paths {
+        if served && is_elasticsearch_path(path) {
+            errors.add(
+                key,
+                format!("{path:?} is a path of the Elasticsearch API (collector.elasticsearch.enabled): choose another"),
+            );
+        }
+    }
+}
+
+/// Whether `path` is one the Elasticsearch API serves: `/`, `/_...` and `.../_bulk`.
+fn is_elasticsearch_path(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path.is_empty() || path.starts_with("/_") || path.ends_with("/_bulk")
+}
+
+/// `collector.otlp.path` is a path of its own on the webhook listener; `collector.otlp.enabled`
+/// needs that listener and a way to let exporters in (ingest tokens or client certificates).
+fn check_otlp(c: &CollectorConfig, errors: &mut Errors) {
+    let path = &c.otlp.path;
+    if !path.starts_with('/') {
+        errors.add(
+            "collector.otlp.path",
+            format!("must start with '/', got {path:?}"),
+        );
+    } else if let Some(other) = [
+        ("collector.webhook.path", &c.webhook.path),
+        ("collector.falco.path", &c.falco.path),
+    ]
+    .into_iter()
+    .find(|(_, other)| *other == path)
+    {
+        errors.add(
+            "collector.otlp.path",
+            format!("must differ from {} ({:?})", other.0, other.1),
+        );
+    }
+    if !c.otlp.enabled {
+        return;
+    }
+    if c.webhook.listen.is_none() {
+        errors.add(
+            "collector.otlp.enabled",
+            "needs collector.webhook.listen: the OTLP endpoint is served on the webhook listener",
+        );
+    }
+    if !c.enabled {
+        errors.add(
+            "collector.otlp.enabled",
+            "needs collector.enabled = true: the webhook listener runs with the collector",
+        );
+    }
+    let client_certificates = c
+        .webhook
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some());
+    if c.ingest.tokens.is_empty() && !client_certificates {
+        errors.add(
+            "collector.otlp.enabled",
+            "no collector.ingest.tokens (tokens, token_files) and no collector.webhook.tls.client_ca: every OTLP request would be refused",
         );
     }
 }

@@ -181,6 +181,10 @@ fn components(config: &Config, roles: Roles) -> Vec<Component> {
                 && config.collector.webhook.listen.is_some()
                 && config.collector.elasticsearch.enabled,
         ),
+        (
+            Component::Otlp,
+            collector && config.collector.webhook.listen.is_some() && config.collector.otlp.enabled,
+        ),
         (Component::Indexer, indexer),
         (
             Component::Kafka,
@@ -359,8 +363,8 @@ async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
 }
 
 /// Serves the audit webhook when `collector.webhook.listen` is set, and on the same listener
-/// the Falco endpoint when `collector.falco.enabled` and the Elasticsearch API when
-/// `collector.elasticsearch.enabled`.
+/// the Falco endpoint when `collector.falco.enabled`, the Elasticsearch API when
+/// `collector.elasticsearch.enabled` and the OTLP logs endpoint when `collector.otlp.enabled`.
 fn start_webhook(
     config: &Config,
     publisher: Publisher,
@@ -416,6 +420,23 @@ fn start_webhook(
         };
         tracing::info!(path = %falco.path, tokens = falco.tokens.len(), "falco endpoint enabled");
         app = app.merge(kestrel_collector::falco::falco_router(
+            &options,
+            publisher.clone(),
+            dead_letters.clone(),
+        ));
+    }
+    let otlp = &config.collector.otlp;
+    if otlp.enabled {
+        let tokens = &config.collector.ingest.tokens;
+        let options = kestrel_collector::otlp::OtlpOptions {
+            path: otlp.path.clone(),
+            tokens: tokens.clone(),
+            client_certificates_verified,
+            max_body_bytes: settings.max_body_bytes,
+            host_name: config.host_name(),
+        };
+        tracing::info!(path = %otlp.path, tokens = tokens.len(), "otlp logs endpoint enabled");
+        app = app.merge(kestrel_collector::otlp::otlp_router(
             &options,
             publisher,
             dead_letters,

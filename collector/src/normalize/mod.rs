@@ -27,7 +27,7 @@ pub mod k8s_audit;
 mod lazy;
 pub mod lines;
 pub mod path_meta;
-mod record;
+pub(crate) mod record;
 
 use std::fmt;
 use std::path::Path;
