@@ -16,14 +16,13 @@ mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use common::KestrelServer as Kestrel;
 use common::*;
 use serde_json::Value;
-use tls::{issue_certificates, TestCertificates};
+use tls::{issue_certificates, mutual_tls_listener_config, post_tls, TestCertificates};
 
 const TOKEN: &str = "ingest-token-7c2e9a4f1b3d5e6f";
 
@@ -459,40 +458,18 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     }
 }
 
-/// Posts `body_file` to `/_bulk` over HTTPS with curl (as Fluent Bit's and Filebeat's TLS
-/// clients would), with `client` as the client certificate; the status and the answer, or
-/// `None` when no TLS session was made.
-fn post_tls(
+/// Posts `body_file` to `/_bulk` over HTTPS (as Fluent Bit's and Filebeat's TLS clients
+/// would); the status and the answer, or `None` when no TLS session was made.
+fn post_bulk_tls(
     port: u16,
     certs: &TestCertificates,
     body_file: &Path,
     client: Option<&(PathBuf, PathBuf)>,
     headers: &[&str],
 ) -> Option<(u16, Value)> {
-    let answer = body_file.with_extension("answer");
-    let mut command = Command::new("curl");
-    command
-        .args(["-sS", "--max-time", "20", "-w", "%{http_code}", "-o"])
-        .arg(&answer)
-        .arg("--cacert")
-        .arg(&certs.ca)
-        .args(["-H", "Content-Type: application/x-ndjson", "--data-binary"])
-        .arg(format!("@{}", body_file.display()));
-    for header in headers {
-        command.args(["-H", header]);
-    }
-    if let Some((cert, key)) = client {
-        command.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
-    command.args(["--http1.1", &format!("https://localhost:{port}/_bulk")]);
-    let output = command.output().expect("curl runs");
-    let status: u16 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .ok()?;
-    let text = std::fs::read_to_string(&answer).unwrap_or_default();
-    let _ = std::fs::remove_file(&answer);
-    (status != 0).then(|| (status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    let headers = [&["Content-Type: application/x-ndjson"], headers].concat();
+    let (status, text) = post_tls(port, "/_bulk", certs, body_file, client, &headers)?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
 #[test]
@@ -500,29 +477,12 @@ fn with_client_certificates_shippers_need_no_token_and_bodies_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let certs = issue_certificates(dir.path(), "fluent-bit");
     let (webhook, api) = (free_port(), free_port());
-    let config = write_kestrel_config(
+    let config = mutual_tls_listener_config(
         dir.path(),
-        &format!(
-            r#"[collector]
-sources = []
-[collector.webhook]
-listen = "127.0.0.1:{webhook}"
-max_body_bytes = 65536
-[collector.webhook.tls]
-cert = "{cert}"
-key = "{key}"
-client_ca = "{ca}"
-[collector.elasticsearch]
-enabled = true
-[indexer]
-commit_interval = "200ms"
-[query]
-listen = "127.0.0.1:{api}"
-"#,
-            cert = certs.server_cert.display(),
-            key = certs.server_key.display(),
-            ca = certs.ca.display(),
-        ),
+        &certs,
+        webhook,
+        api,
+        "[collector.elasticsearch]\nenabled = true",
     );
     let kestrel = Kestrel::start(&config, api);
     wait_for(Duration::from_secs(20), || {
@@ -533,14 +493,14 @@ listen = "127.0.0.1:{api}"
     std::fs::write(&body, fixture("fluent-bit.ndjson")).unwrap();
 
     // The client certificate is enough; without one, or with one from another CA, no session.
-    let (status, answer) = post_tls(webhook, &certs, &body, Some(&certs.client), &[])
+    let (status, answer) = post_bulk_tls(webhook, &certs, &body, Some(&certs.client), &[])
         .expect("a TLS session with the client certificate");
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["errors"], false, "{answer}");
     assert_eq!(statuses(&answer).len(), 4);
-    assert_eq!(post_tls(webhook, &certs, &body, None, &[]), None);
+    assert_eq!(post_bulk_tls(webhook, &certs, &body, None, &[]), None);
     assert_eq!(
-        post_tls(webhook, &certs, &body, Some(&certs.stranger), &[]),
+        post_bulk_tls(webhook, &certs, &body, Some(&certs.stranger), &[]),
         None
     );
 
@@ -551,7 +511,7 @@ listen = "127.0.0.1:{api}"
     std::fs::write(&large, line.repeat(2_000)).unwrap();
     // Answered before the body is sent (HTTP/1.1 with 100-continue, as curl-based clients do
     // for large bodies).
-    let (status, answer) = post_tls(
+    let (status, answer) = post_bulk_tls(
         webhook,
         &certs,
         &large,
@@ -564,7 +524,7 @@ listen = "127.0.0.1:{api}"
     let inflating = dir.path().join("inflating.ndjson.gz");
     std::fs::write(&inflating, gzip(&line.repeat(2_000))).unwrap();
     assert!(std::fs::metadata(&inflating).unwrap().len() < 65_536);
-    let (status, answer) = post_tls(
+    let (status, answer) = post_bulk_tls(
         webhook,
         &certs,
         &inflating,

@@ -19,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use common::KestrelServer as Kestrel;
 use common::*;
 use serde_json::{json, Value};
-use tls::{issue_certificates, TestCertificates};
+use tls::{issue_certificates, mutual_tls_listener_config, post_tls, TestCertificates};
 
 const TOKEN: &str = "falco-token-3f9a1c7e5b2d4e6f";
 const CORRELATION: &str = "kestrel-k8s-exec-then-falco-shell";
@@ -154,14 +154,6 @@ fn alerts(kestrel: &Kestrel) -> Vec<Value> {
 
 fn alerts_of<'a>(all: &'a [Value], rule: &str) -> Vec<&'a Value> {
     all.iter().filter(|a| a["rule_id"] == rule).collect()
-}
-
-/// The value of a label-less (or exactly labelled) series in a Prometheus scrape.
-fn metric(scrape: &str, series: &str) -> Option<f64> {
-    scrape.lines().find_map(|line| {
-        let rest = line.strip_prefix(series)?.strip_prefix(' ')?;
-        rest.trim().parse().ok()
-    })
 }
 
 fn config(dir: &Path, webhook_port: u16, api_port: u16) -> std::path::PathBuf {
@@ -359,7 +351,7 @@ fn falco_alerts_are_stored_searchable_and_correlated_with_the_audited_exec() {
     assert_eq!(status, 200, "{body}");
     wait_for(Duration::from_secs(20), || {
         let scrape = kestrel.metrics();
-        (metric(&scrape, "kestrel_indexer_duplicates_total")? >= 3.0).then_some(())
+        (scraped_value(&scrape, "kestrel_indexer_duplicates_total")? >= 3.0).then_some(())
     })
     .expect("the reposted alerts reach the indexer as duplicates");
     assert_eq!(kestrel.search("event.kind:falco", 100)["total"], 6);
@@ -372,7 +364,7 @@ fn falco_alerts_are_stored_searchable_and_correlated_with_the_audited_exec() {
 
     // The endpoint's counters.
     let scrape = kestrel.metrics();
-    let value = |series: &str| metric(&scrape, series).unwrap_or_else(|| panic!("{series}"));
+    let value = |series: &str| scraped_value(&scrape, series).unwrap_or_else(|| panic!("{series}"));
     assert_eq!(value("kestrel_collector_falco_unauthorized_total"), 3.0);
     assert_eq!(value("kestrel_collector_falco_requests_total"), 10.0);
     assert_eq!(value("kestrel_collector_falco_rejected_total"), 1.0);
@@ -405,43 +397,17 @@ fn an_enabled_falco_endpoint_without_the_webhook_listener_is_refused_at_start() 
     );
 }
 
-/// Posts `body` over HTTPS with curl (as Falco's libcurl-based `http_output` does), with
-/// `client` as the client certificate; the status, or `None` when no TLS session was made.
-fn post_tls(
+/// Posts `body_file` to the Falco endpoint over HTTPS (as Falco's libcurl-based `http_output`
+/// does); the status, or `None` when no TLS session was made.
+fn post_falco_tls(
     port: u16,
     certs: &TestCertificates,
     body_file: &Path,
     client: Option<&(PathBuf, PathBuf)>,
-    extra: &[&str],
+    headers: &[&str],
 ) -> Option<u16> {
-    let mut command = Command::new("curl");
-    command
-        .args([
-            "-sS",
-            "--max-time",
-            "20",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-        ])
-        .arg("--cacert")
-        .arg(&certs.ca)
-        .args(["-H", "Content-Type: application/json", "--data-binary"])
-        .arg(format!("@{}", body_file.display()))
-        .args(extra);
-    if let Some((cert, key)) = client {
-        command.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
-    command.arg(format!("https://localhost:{port}/falco"));
-    let output = command.output().expect("curl runs");
-    // curl prints the status it got even when it then failed (a server that answers 413 and
-    // closes while the body is still being sent); 000 is no answer at all (no TLS session).
-    let status: u16 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .ok()?;
-    (status != 0).then_some(status)
+    let headers = [&["Content-Type: application/json"], headers].concat();
+    post_tls(port, "/falco", certs, body_file, client, &headers).map(|(status, _)| status)
 }
 
 #[test]
@@ -449,29 +415,12 @@ fn with_client_certificates_falco_needs_no_token() {
     let dir = tempfile::tempdir().unwrap();
     let certs = issue_certificates(dir.path(), "falco");
     let (webhook, api) = (free_port(), free_port());
-    let config = write_kestrel_config(
+    let config = mutual_tls_listener_config(
         dir.path(),
-        &format!(
-            r#"[collector]
-sources = []
-[collector.webhook]
-listen = "127.0.0.1:{webhook}"
-max_body_bytes = 65536
-[collector.webhook.tls]
-cert = "{cert}"
-key = "{key}"
-client_ca = "{ca}"
-[collector.falco]
-enabled = true
-[indexer]
-commit_interval = "200ms"
-[query]
-listen = "127.0.0.1:{api}"
-"#,
-            cert = certs.server_cert.display(),
-            key = certs.server_key.display(),
-            ca = certs.ca.display(),
-        ),
+        &certs,
+        webhook,
+        api,
+        "[collector.falco]\nenabled = true",
     );
     let kestrel = Kestrel::start(&config, api);
     wait_for(Duration::from_secs(20), || {
@@ -488,12 +437,12 @@ listen = "127.0.0.1:{api}"
 
     // Falco's certificate is enough; no certificate, or one from another CA, gets no session.
     assert_eq!(
-        post_tls(webhook, &certs, &alert, Some(&certs.client), &[]),
+        post_falco_tls(webhook, &certs, &alert, Some(&certs.client), &[]),
         Some(200)
     );
-    assert_eq!(post_tls(webhook, &certs, &alert, None, &[]), None);
+    assert_eq!(post_falco_tls(webhook, &certs, &alert, None, &[]), None);
     assert_eq!(
-        post_tls(webhook, &certs, &alert, Some(&certs.stranger), &[]),
+        post_falco_tls(webhook, &certs, &alert, Some(&certs.stranger), &[]),
         None
     );
     // A body over collector.webhook.max_body_bytes: 413 (answered before it is sent over
@@ -506,12 +455,12 @@ listen = "127.0.0.1:{api}"
     )
     .unwrap();
     assert_eq!(
-        post_tls(
+        post_falco_tls(
             webhook,
             &certs,
             &large,
             Some(&certs.client),
-            &["--http1.1", "-H", "Expect: 100-continue"]
+            &["Expect: 100-continue"]
         ),
         Some(413)
     );

@@ -274,14 +274,6 @@ fn declared_over_the_limit(port: u16, length: usize) -> String {
     String::from_utf8_lossy(&head[..read]).into_owned()
 }
 
-/// The value of a label-less series in a Prometheus scrape.
-fn metric(scrape: &str, series: &str) -> Option<f64> {
-    scrape.lines().find_map(|line| {
-        let rest = line.strip_prefix(series)?.strip_prefix(' ')?;
-        rest.trim().parse().ok()
-    })
-}
-
 #[test]
 fn otlp_exports_are_stored_once_searchable_and_bad_input_is_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,11 +389,11 @@ fn otlp_exports_are_stored_once_searchable_and_bad_input_is_refused_with_a_reaso
     assert_eq!(post_json(webhook, &cart_json).partial_success, None);
     let duplicates = wait_for(Duration::from_secs(20), || {
         let scrape = kestrel.metrics();
-        (metric(&scrape, "kestrel_indexer_duplicates_total") >= Some(5.0)).then_some(scrape)
+        (scraped_value(&scrape, "kestrel_indexer_duplicates_total") >= Some(5.0)).then_some(scrape)
     })
     .expect("the retried records are recognized as duplicates");
     assert_eq!(
-        metric(&duplicates, "kestrel_indexer_duplicates_total"),
+        scraped_value(&duplicates, "kestrel_indexer_duplicates_total"),
         Some(5.0)
     );
     assert_eq!(kestrel.search("kubernetes.namespace:shop", 100)["total"], 5);
@@ -560,19 +552,19 @@ fn otlp_exports_are_stored_once_searchable_and_bad_input_is_refused_with_a_reaso
 
     let scrape = kestrel.metrics();
     assert_eq!(
-        metric(&scrape, "kestrel_collector_otlp_records_total"),
+        scraped_value(&scrape, "kestrel_collector_otlp_records_total"),
         Some(13.0)
     );
     assert_eq!(
-        metric(&scrape, "kestrel_collector_otlp_rejected_records_total"),
+        scraped_value(&scrape, "kestrel_collector_otlp_rejected_records_total"),
         Some(2.0)
     );
     assert_eq!(
-        metric(&scrape, "kestrel_collector_otlp_unauthorized_total"),
+        scraped_value(&scrape, "kestrel_collector_otlp_unauthorized_total"),
         Some(3.0)
     );
     assert_eq!(
-        metric(&scrape, "kestrel_collector_otlp_rejected_total"),
+        scraped_value(&scrape, "kestrel_collector_otlp_rejected_total"),
         Some(7.0)
     );
 }

@@ -285,27 +285,41 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
     validate_kubernetes(&c.kubernetes, errors);
 }
 
-/// `collector.falco.enabled` needs the webhook listener it is served on, and a way to let
-/// Falco in (tokens or client certificates).
-fn check_falco_listener(c: &CollectorConfig, errors: &mut Errors) {
+/// An endpoint served on the webhook listener (`key` is its `enabled` key, `what` names it)
+/// needs that listener, and the collector that runs it.
+fn check_served_on_webhook_listener(
+    c: &CollectorConfig,
+    key: &str,
+    what: &str,
+    errors: &mut Errors,
+) {
     if c.webhook.listen.is_none() {
         errors.add(
-            "collector.falco.enabled",
-            "needs collector.webhook.listen: the Falco endpoint is served on the webhook listener",
+            key,
+            format!("needs collector.webhook.listen: {what} is served on the webhook listener"),
         );
     }
     if !c.enabled {
         errors.add(
-            "collector.falco.enabled",
+            key,
             "needs collector.enabled = true: the webhook listener runs with the collector",
         );
     }
-    let client_certificates = c
-        .webhook
+}
+
+/// Whether the webhook listener verifies client certificates (`collector.webhook.tls.client_ca`).
+fn verifies_client_certificates(c: &CollectorConfig) -> bool {
+    c.webhook
         .tls
         .as_ref()
-        .is_some_and(|tls| tls.client_ca.is_some());
-    if c.falco.tokens.is_empty() && !client_certificates {
+        .is_some_and(|tls| tls.client_ca.is_some())
+}
+
+/// `collector.falco.enabled` needs the webhook listener it is served on, and a way to let
+/// Falco in (tokens or client certificates).
+fn check_falco_listener(c: &CollectorConfig, errors: &mut Errors) {
+    check_served_on_webhook_listener(c, "collector.falco.enabled", "the Falco endpoint", errors);
+    if c.falco.tokens.is_empty() && !verifies_client_certificates(c) {
         errors.add(
             "collector.falco.tokens",
             "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Falco request would be refused",
@@ -313,27 +327,17 @@ fn check_falco_listener(c: &CollectorConfig, errors: &mut Errors) {
     }
 }
 
-/// `collector.elasticsearch.enabled` needs the webhook listener it is served on, and a way to
-/// let shippers in (`collector.ingest` tokens or client certificates).
+/// `collector.elasticsearch.enabled` needs the webhook listener it is served on, a way to let
+/// shippers in (`collector.ingest` tokens or client certificates), and the listener's other
+/// paths out of the API's way.
 fn check_elasticsearch_listener(c: &CollectorConfig, errors: &mut Errors) {
-    if c.webhook.listen.is_none() {
-        errors.add(
-            "collector.elasticsearch.enabled",
-            "needs collector.webhook.listen: the Elasticsearch API is served on the webhook listener",
-        );
-    }
-    if !c.enabled {
-        errors.add(
-            "collector.elasticsearch.enabled",
-            "needs collector.enabled = true: the webhook listener runs with the collector",
-        );
-    }
-    let client_certificates = c
-        .webhook
-        .tls
-        .as_ref()
-        .is_some_and(|tls| tls.client_ca.is_some());
-    if c.ingest.tokens.is_empty() && !client_certificates {
+    check_served_on_webhook_listener(
+        c,
+        "collector.elasticsearch.enabled",
+        "the Elasticsearch API",
+        errors,
+    );
+    if c.ingest.tokens.is_empty() && !verifies_client_certificates(c) {
         errors.add(
             "collector.ingest.tokens",
             "no token (tokens, token_files) and no collector.webhook.tls.client_ca: every Elasticsearch bulk request would be refused",
@@ -384,24 +388,8 @@ fn check_otlp(c: &CollectorConfig, errors: &mut Errors) {
     if !c.otlp.enabled {
         return;
     }
-    if c.webhook.listen.is_none() {
-        errors.add(
-            "collector.otlp.enabled",
-            "needs collector.webhook.listen: the OTLP endpoint is served on the webhook listener",
-        );
-    }
-    if !c.enabled {
-        errors.add(
-            "collector.otlp.enabled",
-            "needs collector.enabled = true: the webhook listener runs with the collector",
-        );
-    }
-    let client_certificates = c
-        .webhook
-        .tls
-        .as_ref()
-        .is_some_and(|tls| tls.client_ca.is_some());
-    if c.ingest.tokens.is_empty() && !client_certificates {
+    check_served_on_webhook_listener(c, "collector.otlp.enabled", "the OTLP endpoint", errors);
+    if c.ingest.tokens.is_empty() && !verifies_client_certificates(c) {
         errors.add(
             "collector.otlp.enabled",
             "no collector.ingest.tokens (tokens, token_files) and no collector.webhook.tls.client_ca: every OTLP request would be refused",

@@ -358,3 +358,11 @@ impl Drop for KestrelServer {
         let _ = self.child.wait();
     }
 }
+
+/// The value of a series (its name with its labels, as printed) in a Prometheus scrape.
+pub fn scraped_value(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?.strip_prefix(' ')?;
+        rest.trim().parse().ok()
+    })
+}
