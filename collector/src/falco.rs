@@ -63,34 +63,16 @@ pub enum FalcoError {
 }
 
 /// Settings of the Falco endpoint.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FalcoOptions {
     /// The path Falco posts to (`collector.falco.path`).
     pub path: String,
-    /// Accepted bearer tokens (`collector.falco.tokens`, with the token files' tokens).
-    pub tokens: Vec<String>,
-    /// Whether the listener verifies client certificates (`collector.webhook.tls.client_ca`
-    /// is set): then every request that reaches the endpoint is from a trusted client.
-    pub client_certificates_verified: bool,
+    /// Who may post (`collector.falco.tokens`, or the listener's client certificates).
+    pub credentials: IngestCredentials,
     /// Largest body accepted, in bytes; larger ones are answered `413`.
     pub max_body_bytes: usize,
     /// `host.name` of alerts without `hostname`.
     pub host_name: String,
-}
-
-impl std::fmt::Debug for FalcoOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FalcoOptions")
-            .field("path", &self.path)
-            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
-            .field(
-                "client_certificates_verified",
-                &self.client_certificates_verified,
-            )
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("host_name", &self.host_name)
-            .finish()
-    }
 }
 
 #[derive(Clone)]
@@ -111,10 +93,7 @@ pub fn falco_router(
     let state = FalcoState {
         publisher,
         dead_letters,
-        credentials: IngestCredentials::new(
-            options.tokens.clone(),
-            options.client_certificates_verified,
-        ),
+        credentials: options.credentials.clone(),
         host_name: options.host_name.clone(),
         max_body_bytes: options.max_body_bytes,
     };

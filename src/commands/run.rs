@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use kestrel_collector::credentials::IngestCredentials;
 use kestrel_collector::discovery::docker::{DockerOptions, DockerSource};
 use kestrel_collector::enrich::kubernetes::{self, PodWatch, PodWatchSettings};
 use kestrel_collector::enrich::Enricher;
@@ -389,17 +390,20 @@ fn start_webhook(
         .tls
         .as_ref()
         .is_some_and(|tls| tls.client_ca.is_some());
+    let ingest_credentials = IngestCredentials::new(
+        config.collector.ingest.tokens.clone(),
+        client_certificates_verified,
+    );
     let elasticsearch = &config.collector.elasticsearch;
     if elasticsearch.enabled {
         let options = kestrel_collector::elasticsearch::ElasticsearchOptions {
-            tokens: config.collector.ingest.tokens.clone(),
-            client_certificates_verified,
+            credentials: ingest_credentials.clone(),
             max_body_bytes: settings.max_body_bytes,
             recent_ids: elasticsearch.recent_ids,
             host_name: config.host_name(),
         };
         tracing::info!(
-            tokens = options.tokens.len(),
+            tokens = config.collector.ingest.tokens.len(),
             recent_ids = options.recent_ids,
             "elasticsearch api enabled"
         );
@@ -413,8 +417,7 @@ fn start_webhook(
     if falco.enabled {
         let options = kestrel_collector::falco::FalcoOptions {
             path: falco.path.clone(),
-            tokens: falco.tokens.clone(),
-            client_certificates_verified,
+            credentials: IngestCredentials::new(falco.tokens.clone(), client_certificates_verified),
             max_body_bytes: settings.max_body_bytes,
             host_name: config.host_name(),
         };
@@ -430,8 +433,7 @@ fn start_webhook(
         let tokens = &config.collector.ingest.tokens;
         let options = kestrel_collector::otlp::OtlpOptions {
             path: otlp.path.clone(),
-            tokens: tokens.clone(),
-            client_certificates_verified,
+            credentials: ingest_credentials,
             max_body_bytes: settings.max_body_bytes,
             host_name: config.host_name(),
         };

@@ -55,12 +55,10 @@ use recent::RecentIds;
 use response::{ItemResult, Outcome};
 
 /// Settings of the Elasticsearch API.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ElasticsearchOptions {
-    /// Accepted tokens (`collector.ingest.tokens`, with the token files' tokens).
-    pub tokens: Vec<String>,
-    /// Whether the listener verifies client certificates (`collector.webhook.tls.client_ca`).
-    pub client_certificates_verified: bool,
+    /// Who may post (`collector.ingest.tokens`, or the listener's client certificates).
+    pub credentials: IngestCredentials,
     /// Largest body accepted, in bytes, before and after gzip decompression; larger ones are
     /// answered `413`.
     pub max_body_bytes: usize,
@@ -68,21 +66,6 @@ pub struct ElasticsearchOptions {
     pub recent_ids: usize,
     /// `host.name` of documents without a host, and the node name of `GET /`.
     pub host_name: String,
-}
-
-impl std::fmt::Debug for ElasticsearchOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElasticsearchOptions")
-            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
-            .field(
-                "client_certificates_verified",
-                &self.client_certificates_verified,
-            )
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("recent_ids", &self.recent_ids)
-            .field("host_name", &self.host_name)
-            .finish()
-    }
 }
 
 #[derive(Clone)]
@@ -119,10 +102,7 @@ pub fn elasticsearch_router(
     let state = EsState {
         publisher,
         dead_letters,
-        credentials: IngestCredentials::new(
-            options.tokens.clone(),
-            options.client_certificates_verified,
-        ),
+        credentials: options.credentials.clone(),
         mapper: Mapper {
             recent: Arc::new(RecentIds::new(options.recent_ids)),
             host_name: options.host_name.as_str().into(),

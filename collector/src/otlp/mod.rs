@@ -30,35 +30,17 @@ pub use mapping::{OTEL_FIELD, OTLP_SOURCE};
 pub const DEFAULT_PATH: &str = "/v1/logs";
 
 /// Settings of the OTLP logs endpoint.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OtlpOptions {
     /// The path exporters post to (`collector.otlp.path`).
     pub path: String,
-    /// Accepted tokens (`collector.ingest.tokens`, with the token files' tokens).
-    pub tokens: Vec<String>,
-    /// Whether the listener verifies client certificates: then every request that reaches
-    /// the endpoint is from a trusted client.
-    pub client_certificates_verified: bool,
+    /// Who may post (`collector.ingest.tokens`, or the listener's client certificates).
+    pub credentials: IngestCredentials,
     /// Largest body accepted, in bytes, before and after decompression; larger ones are
     /// answered `413`.
     pub max_body_bytes: usize,
     /// `host.name` of records without `host.name` or `k8s.node.name`.
     pub host_name: String,
-}
-
-impl std::fmt::Debug for OtlpOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OtlpOptions")
-            .field("path", &self.path)
-            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
-            .field(
-                "client_certificates_verified",
-                &self.client_certificates_verified,
-            )
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("host_name", &self.host_name)
-            .finish()
-    }
 }
 
 /// The OTLP logs endpoint, to merge into the webhook listener's router.
@@ -70,10 +52,7 @@ pub fn otlp_router(
     let state = route::OtlpState {
         publisher,
         dead_letters,
-        credentials: IngestCredentials::new(
-            options.tokens.clone(),
-            options.client_certificates_verified,
-        ),
+        credentials: options.credentials.clone(),
         host_name: options.host_name.clone(),
         max_body_bytes: options.max_body_bytes,
     };

@@ -682,8 +682,7 @@ async fn the_answer_waits_for_the_bus_and_a_bus_that_cannot_take_the_records_get
     let store = kestrel_bus::DeadLetterStore::open(dir.path().join("dead-letters")).unwrap();
     let options = super::OtlpOptions {
         path: "/v1/logs".into(),
-        tokens: vec![TOKEN.into()],
-        client_certificates_verified: false,
+        credentials: crate::credentials::IngestCredentials::new(vec![TOKEN.into()], false),
         max_body_bytes: 1 << 20,
         host_name: "kestrel-node".into(),
     };
