@@ -187,36 +187,3 @@ fn the_auto_normalizer_detects_from_the_lines_it_is_fed() {
         )
     );
 }
-
-/// Throughput on the corpus, repeated; run with
-/// `cargo test -p kestrel-collector throughput -- --ignored --nocapture` (in an optimized
-/// profile for meaningful numbers).
-#[test]
-#[ignore]
-fn throughput() {
-    for (format, file) in [
-        (Format::Docker, "beats_docker_json/docker_corrupted.log"),
-        (
-            Format::Cri,
-            "crowdsec_hub/tests/envoy-http-crawl-non_statics/envoy-http-crawl-non_statics.log",
-        ),
-        (Format::K8sAudit, "combined/k8s_audit_events_all.jsonl"),
-    ] {
-        let (path, bytes) = corpus_file(file);
-        let mut input = Vec::new();
-        while input.len() < 32 << 20 {
-            input.extend_from_slice(&bytes);
-            if !input.ends_with(b"\n") {
-                input.push(b'\n');
-            }
-        }
-        let started = std::time::Instant::now();
-        let outs = run(format, &path, &input);
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "{format}: {:.0} MB/s, {:.0}k records/s",
-            input.len() as f64 / seconds / 1e6,
-            outs.len() as f64 / seconds / 1e3
-        );
-    }
-}
