@@ -41,6 +41,7 @@ pub use detect::detect_format;
 pub use lines::{lines, Lines};
 pub use path_meta::PathMeta;
 pub use record::{flags, is_partial, FLAGS_FIELD, PARTIAL_FLAG};
+pub(crate) use record::parse_json_object;
 
 /// Where the lines being normalized come from; copied into every event and dead letter.
 #[derive(Debug, Clone, PartialEq)]
