@@ -280,7 +280,10 @@ fn example_optional_settings_are_valid() {
         Some(PathBuf::from("/etc/kestrel/tls/apiserver-ca.crt"))
     );
     let forward = &mut config.collector.forward;
-    assert_eq!(forward.listen.take(), Some("0.0.0.0:24224".parse().unwrap()));
+    assert_eq!(
+        forward.listen.take(),
+        Some("0.0.0.0:24224".parse().unwrap())
+    );
     assert_eq!(
         forward.shared_key.take().as_deref(),
         Some("change-this-shared-key")
@@ -1589,7 +1592,10 @@ fn an_open_forward_listener_off_loopback_is_refused() {
         key: "/k.pem".into(),
         client_ca: None,
     });
-    assert!(invalid(&c).starts_with("collector.forward.listen"), "TLS alone is not enough");
+    assert!(
+        invalid(&c).starts_with("collector.forward.listen"),
+        "TLS alone is not enough"
+    );
     c.collector.forward.tls.as_mut().unwrap().client_ca = Some("/ca.pem".into());
     c.validate().unwrap();
     c.collector.forward.tls = None;
@@ -1632,7 +1638,10 @@ fn the_forward_shared_key_file_is_read() {
         key.display().to_string()
     ));
     let c = file.load().unwrap();
-    assert_eq!(c.collector.forward.shared_key.as_deref(), Some("key-from-a-file"));
+    assert_eq!(
+        c.collector.forward.shared_key.as_deref(),
+        Some("key-from-a-file")
+    );
     let missing =
         TempConfig::new("[collector.forward]\nshared_key_file = \"/nonexistent/forward.key\"\n");
     let err = missing.load().unwrap_err().to_string();
@@ -1645,5 +1654,8 @@ fn the_forward_shared_key_file_is_read() {
         key.display().to_string()
     ));
     let err = both.load().unwrap_err().to_string();
-    assert!(err.contains("collector.forward.shared_key_file: set either"), "{err}");
+    assert!(
+        err.contains("collector.forward.shared_key_file: set either"),
+        "{err}"
+    );
 }

@@ -323,8 +323,14 @@ fn validate_forward(f: &crate::ForwardConfig, errors: &mut Errors) {
     }
     let keyed = f.shared_key.is_some() || f.shared_key_file.is_some();
     for (i, user) in f.users.iter().enumerate() {
-        errors.not_blank(&format!("collector.forward.users[{i}].username"), &user.username);
-        errors.not_blank(&format!("collector.forward.users[{i}].password"), &user.password);
+        errors.not_blank(
+            &format!("collector.forward.users[{i}].username"),
+            &user.username,
+        );
+        errors.not_blank(
+            &format!("collector.forward.users[{i}].password"),
+            &user.password,
+        );
     }
     if !f.users.is_empty() && !keyed {
         errors.add(
@@ -633,7 +639,10 @@ fn read_shared_key_file(forward: &mut crate::ForwardConfig, errors: &mut Errors)
         return;
     }
     if forward.shared_key.is_some() {
-        errors.add(KEY, "set either collector.forward.shared_key or shared_key_file, not both");
+        errors.add(
+            KEY,
+            "set either collector.forward.shared_key or shared_key_file, not both",
+        );
         return;
     }
     match read_token_file(file) {

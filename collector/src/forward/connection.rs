@@ -187,7 +187,11 @@ where
             return false;
         }
     };
-    if write.write_all(&encode(&handshake.helo(secrets))).await.is_err() {
+    if write
+        .write_all(&encode(&handshake.helo(secrets)))
+        .await
+        .is_err()
+    {
         return false;
     }
     let ping = match tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await {
@@ -425,14 +429,20 @@ mod tests {
         let batch = h.subscriber.next().await.unwrap();
         let (events, acker) = batch.into_parts();
         assert_eq!(
-            events.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+            events
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>(),
             ["one", "two"]
         );
         // The bus holds the batch but has not made it durable: no ack yet.
         let mut byte = [0u8; 1];
         let early =
             tokio::time::timeout(Duration::from_millis(300), h.client.read(&mut byte)).await;
-        assert!(early.is_err(), "acknowledged before the bus accepted the chunk");
+        assert!(
+            early.is_err(),
+            "acknowledged before the bus accepted the chunk"
+        );
         acker.ack();
         let ack = read_value(&mut h.client).await;
         assert_eq!(ack, Value::Map(vec![("ack".into(), "chunk-1".into())]));
@@ -468,14 +478,26 @@ mod tests {
             .unwrap();
         let (events, _acker) = h.subscriber.next().await.unwrap().into_parts();
         assert_eq!(events.len(), 3);
-        assert_ne!(events[0].event.id, events[1].event.id, "identical entries kept apart");
+        assert_ne!(
+            events[0].event.id, events[1].event.id,
+            "identical entries kept apart"
+        );
         h.client
             .write_all(&message(None, &["same", "same", "other"]))
             .await
             .unwrap();
         let (again, _acker) = h.subscriber.next().await.unwrap().into_parts();
-        let ids = |events: &[Event]| events.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&events), ids(&again), "a message sent again gets the same ids");
+        let ids = |events: &[Event]| {
+            events
+                .iter()
+                .map(|e| e.event.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&events),
+            ids(&again),
+            "a message sent again gets the same ids"
+        );
     }
 
     #[tokio::test]
@@ -486,7 +508,10 @@ mod tests {
         let bad_entry = encode(&Value::Array(vec![
             "app".into(),
             Value::Array(vec![
-                Value::Array(vec![Value::from(1), Value::Map(vec![("log".into(), "ok".into())])]),
+                Value::Array(vec![
+                    Value::from(1),
+                    Value::Map(vec![("log".into(), "ok".into())]),
+                ]),
                 Value::Array(vec![Value::from(2), Value::from("no map")]),
             ]),
         ]));
@@ -555,7 +580,9 @@ mod tests {
         assert!(rest.is_empty(), "no ack for an oversized message");
         let letters = h.dead_letters.read_all().unwrap();
         assert!(
-            letters[0].error.contains("message over 4096 bytes (collector.forward.max_chunk_bytes)"),
+            letters[0]
+                .error
+                .contains("message over 4096 bytes (collector.forward.max_chunk_bytes)"),
             "{}",
             letters[0].error
         );
@@ -576,7 +603,8 @@ mod tests {
             Value::Binary(nonce) => nonce.clone(),
             other => panic!("nonce {other:?}"),
         };
-        let digest = crate::forward::handshake::digest(&[b"salt", b"client", &nonce, key.as_bytes()]);
+        let digest =
+            crate::forward::handshake::digest(&[b"salt", b"client", &nonce, key.as_bytes()]);
         let ping = Value::Array(vec![
             "PING".into(),
             "client".into(),

@@ -144,7 +144,11 @@ mod tests {
             Value::Ext(5, vec![0; 300]),
             Value::Array((0..20).map(Value::from).collect()),
             Value::Map(vec![("k".into(), Value::Array(vec![Value::Nil; 3]))]),
-            Value::Map((0..40).map(|i| (Value::from(i), Value::from("v"))).collect()),
+            Value::Map(
+                (0..40)
+                    .map(|i| (Value::from(i), Value::from("v")))
+                    .collect(),
+            ),
         ];
         for value in values {
             let bytes = encode(&value);
@@ -152,7 +156,11 @@ mod tests {
             stream.extend_from_slice(&[0x93, 1, 2]);
             assert_eq!(complete_len(&stream), Ok(Some(bytes.len())), "{value:?}");
             for cut in 0..bytes.len() {
-                assert_eq!(complete_len(&bytes[..cut]), Ok(None), "{value:?} cut at {cut}");
+                assert_eq!(
+                    complete_len(&bytes[..cut]),
+                    Ok(None),
+                    "{value:?} cut at {cut}"
+                );
             }
         }
     }
@@ -164,7 +172,13 @@ mod tests {
             "byte 2: reserved marker 0xc1 (not msgpack)"
         );
         // A declared length past the buffer only asks for more bytes.
-        assert_eq!(complete_len(&[0xdb, 0xff, 0xff, 0xff, 0xff, b'a']), Ok(None));
-        assert_eq!(complete_len(&[0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2]), Ok(None));
+        assert_eq!(
+            complete_len(&[0xdb, 0xff, 0xff, 0xff, 0xff, b'a']),
+            Ok(None)
+        );
+        assert_eq!(
+            complete_len(&[0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2]),
+            Ok(None)
+        );
     }
 }

@@ -128,12 +128,7 @@ impl Handshake {
         let given = field(3, "shared_key_hexdigest")?;
         let username = field(4, "username")?;
         let password_digest = field(5, "password")?;
-        let expected = digest(&[
-            salt,
-            hostname,
-            &self.nonce,
-            secrets.shared_key.as_bytes(),
-        ]);
+        let expected = digest(&[salt, hostname, &self.nonce, secrets.shared_key.as_bytes()]);
         if !same(&expected, given) {
             return Err("shared key mismatch".to_owned());
         }
@@ -287,7 +282,10 @@ mod tests {
         let auth = &helo.as_array().unwrap()[1].as_map().unwrap()[1].1;
         assert_eq!(auth, &Value::Binary(salt.to_vec()));
         assert!(handshake
-            .check_ping(&ping(&nonce, &salt, "fleet-key", ("bit", "pw")), &with_users)
+            .check_ping(
+                &ping(&nonce, &salt, "fleet-key", ("bit", "pw")),
+                &with_users
+            )
             .is_ok());
         for user in [("bit", "wrong"), ("nobody", "pw")] {
             assert_eq!(

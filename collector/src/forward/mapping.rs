@@ -48,9 +48,14 @@ pub struct Origin<'a> {
 /// The event of one record.
 pub fn record_event(origin: Origin<'_>, record: Vec<(Pack, Pack)>) -> Event {
     let mut fields = to_json_map(record);
-    let mut event = Event::new(EventKind::Container, origin.id, origin.time, origin.ingested)
-        .with_file_path(FORWARD_SOURCE)
-        .with_host_name(origin.host_name);
+    let mut event = Event::new(
+        EventKind::Container,
+        origin.id,
+        origin.time,
+        origin.ingested,
+    )
+    .with_file_path(FORWARD_SOURCE)
+    .with_host_name(origin.host_name);
     let message = take_string(&mut fields, "log").or_else(|| take_string(&mut fields, "message"));
     let whole_record = message.is_none();
     event.message = match message {
@@ -63,7 +68,8 @@ pub fn record_event(origin: Origin<'_>, record: Vec<(Pack, Pack)>) -> Event {
         None => Value::Object(fields.clone()).to_string(),
     };
     event.json = parse_json_object(&event.message);
-    event.stream = take_stream(&mut fields, "source").or_else(|| take_stream(&mut fields, "stream"));
+    event.stream =
+        take_stream(&mut fields, "source").or_else(|| take_stream(&mut fields, "stream"));
     let id = take_string(&mut fields, "container_id").filter(|s| !s.is_empty());
     let name = take_string(&mut fields, "container_name")
         .map(|name| name.trim_start_matches('/').to_owned())
@@ -85,7 +91,9 @@ pub fn record_event(origin: Origin<'_>, record: Vec<(Pack, Pack)>) -> Event {
     if !fields.is_empty() && !whole_record {
         fluent.insert("record".to_owned(), Value::Object(fields));
     }
-    event.audit.insert(FLUENT_FIELD.to_owned(), Value::Object(fluent));
+    event
+        .audit
+        .insert(FLUENT_FIELD.to_owned(), Value::Object(fluent));
     event
 }
 

@@ -368,10 +368,17 @@ mod tests {
         assert_eq!(decoded.options.chunk.as_deref(), Some("c1"));
         assert_eq!(good(&decoded), [(1_700_000_000, 0, "one".to_owned())]);
 
-        let message = Value::Array(vec!["app".into(), event_time(1_700_000_001, 123_456_789), record("two")]);
+        let message = Value::Array(vec![
+            "app".into(),
+            event_time(1_700_000_001, 123_456_789),
+            record("two"),
+        ]);
         let decoded = decode_message(message, 1 << 20).unwrap();
         assert_eq!(decoded.options, Options::default());
-        assert_eq!(good(&decoded), [(1_700_000_001, 123_456_789, "two".to_owned())]);
+        assert_eq!(
+            good(&decoded),
+            [(1_700_000_001, 123_456_789, "two".to_owned())]
+        );
     }
 
     #[test]
@@ -381,15 +388,23 @@ mod tests {
             Value::Array(vec![Value::from(11), Value::from("not a map")]),
             entry(12, "c"),
         ]);
-        let decoded =
-            decode_message(Value::Array(vec!["t".into(), entries, chunk_option("c2")]), 1 << 20)
-                .unwrap();
+        let decoded = decode_message(
+            Value::Array(vec!["t".into(), entries, chunk_option("c2")]),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(decoded.entries.len(), 3);
         let bad = decoded.entries[1].as_ref().unwrap_err();
         assert_eq!(bad.index, 1);
-        assert_eq!(bad.reason, "entry 1: the record must be a map, found a string");
+        assert_eq!(
+            bad.reason,
+            "entry 1: the record must be a map, found a string"
+        );
         let raw = rmpv::decode::read_value(&mut bad.raw.as_slice()).unwrap();
-        assert_eq!(raw, Value::Array(vec![Value::from(11), Value::from("not a map")]));
+        assert_eq!(
+            raw,
+            Value::Array(vec![Value::from(11), Value::from("not a map")])
+        );
         assert!(decoded.entries[0].is_ok() && decoded.entries[2].is_ok());
     }
 
@@ -457,7 +472,11 @@ mod tests {
             MessageError::TooLarge(4096)
         );
         let option = Value::Map(vec![("compressed".into(), "gzip".into())]);
-        let message = Value::Array(vec!["t".into(), Value::Binary(b"not gzip".to_vec()), option]);
+        let message = Value::Array(vec![
+            "t".into(),
+            Value::Binary(b"not gzip".to_vec()),
+            option,
+        ]);
         assert!(matches!(
             decode_message(message, 4096).unwrap_err(),
             MessageError::Gzip(_)
@@ -497,7 +516,9 @@ mod tests {
 
     #[test]
     fn bad_times_are_named() {
-        assert!(decode_time(&Value::from("now")).unwrap_err().contains("found a string"));
+        assert!(decode_time(&Value::from("now"))
+            .unwrap_err()
+            .contains("found a string"));
         assert!(decode_time(&Value::Ext(0, vec![0; 4]))
             .unwrap_err()
             .contains("found extension 0 of 4 bytes"));
@@ -505,7 +526,9 @@ mod tests {
             .unwrap_err()
             .contains("nanoseconds"));
         assert_eq!(
-            decode_time(&Value::F64(1.5)).unwrap().timestamp_subsec_millis(),
+            decode_time(&Value::F64(1.5))
+                .unwrap()
+                .timestamp_subsec_millis(),
             500
         );
     }

@@ -40,8 +40,8 @@ use serde::{Deserialize, Serialize};
 pub use detect::detect_format;
 pub use lines::{lines, Lines};
 pub use path_meta::PathMeta;
-pub use record::{flags, is_partial, FLAGS_FIELD, PARTIAL_FLAG};
 pub(crate) use record::parse_json_object;
+pub use record::{flags, is_partial, FLAGS_FIELD, PARTIAL_FLAG};
 
 /// Where the lines being normalized come from; copied into every event and dead letter.
 #[derive(Debug, Clone, PartialEq)]
