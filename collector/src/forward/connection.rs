@@ -2,7 +2,7 @@
 //! decoded, its events published, its refused parts kept as dead letters, and its chunk
 //! acknowledged once the bus holds its events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_DEAD_LETTER_BYTES: usize = 64 * 1024;
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 64 * 1024;
+/// Longest wait, once per container, for the enrichers to learn about a container their cache
+/// does not know yet (the Docker API watcher looks it up on the miss): a container's first
+/// lines arrive as it starts. Short, because Docker's driver gives up on an ack after a few
+/// seconds.
+const ENRICHMENT_WAIT: Duration = Duration::from_secs(1);
 
 /// What every connection shares.
 pub struct Shared {
@@ -41,6 +46,8 @@ pub struct Shared {
     pub secrets: Option<Secrets>,
     /// Largest message, in bytes.
     pub max_chunk_bytes: usize,
+    /// Containers already waited for (see `ENRICHMENT_WAIT`).
+    pub waited: std::sync::Mutex<HashSet<String>>,
 }
 
 /// What the reader found next in the stream.
@@ -265,6 +272,8 @@ async fn process(
     keep_dead_letters(FORWARD_SOURCE, &shared.dead_letters, letters)
         .await
         .ok()?;
+    let mut events = events;
+    wait_for_enrichment(&mut events, shared).await;
     let count = events.len() as u64;
     // A message whose every part was refused is stored once its dead letters are.
     if !events.is_empty() {
@@ -272,6 +281,49 @@ async fn process(
     }
     metrics::counter!("kestrel_collector_forward_events_total").increment(count);
     Some(chunk)
+}
+
+/// Gives the enrichers a moment to learn about containers they did not know (once per
+/// container and connection), then enriches the events of those containers again.
+async fn wait_for_enrichment(events: &mut [Event], shared: &Shared) {
+    if shared.enrichers.is_empty() {
+        return;
+    }
+    let unknown = |event: &Event| {
+        event
+            .container
+            .as_ref()
+            .filter(|c| c.image.is_none())
+            .and_then(|c| c.id.clone())
+    };
+    let index = {
+        let mut waited = shared
+            .waited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = events.iter().enumerate().find_map(|(i, e)| {
+            unknown(e)
+                .filter(|id| !waited.contains(id))
+                .map(|id| (i, id))
+        });
+        let Some((index, id)) = first else {
+            return;
+        };
+        waited.insert(id);
+        index
+    };
+    let deadline = tokio::time::Instant::now() + ENRICHMENT_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut probe = events[index].clone();
+        enrich_all(&shared.enrichers, &mut probe);
+        if unknown(&probe).is_none() {
+            break;
+        }
+    }
+    for event in events.iter_mut().filter(|e| unknown(e).is_some()) {
+        enrich_all(&shared.enrichers, event);
+    }
 }
 
 /// Hands events to the bus; with `acknowledged`, waits until the bus has made them durable.
@@ -375,6 +427,7 @@ mod tests {
             host_name: "kestrel-test".into(),
             secrets,
             max_chunk_bytes: 4096,
+            waited: Default::default(),
         });
         let (client, server) = tokio::io::duplex(1 << 16);
         let (stop, shutdown) = watch::channel(false);

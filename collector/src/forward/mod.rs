@@ -71,6 +71,7 @@ pub async fn serve_forward(
         host_name: options.host_name,
         secrets: options.secrets,
         max_chunk_bytes: options.max_chunk_bytes,
+        waited: Default::default(),
     });
     server::serve(listener, tls, shared, options.max_connections, shutdown).await;
 }
