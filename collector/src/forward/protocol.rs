@@ -422,13 +422,13 @@ mod tests {
             [(20, 5, "x".to_owned()), (21, 5, "y".to_owned())]
         );
         // Old senders pack the entries into a str.
-        let text = rmpv::Utf8String::from(unsafe_free_lossless(bytes));
+        let text = str_holding(bytes);
         let message = Value::Array(vec!["t".into(), Value::String(text)]);
         assert_eq!(decode_message(message, 1 << 20).unwrap().entries.len(), 2);
     }
 
     /// A msgpack str holding arbitrary bytes, as rmpv keeps it.
-    fn unsafe_free_lossless(bytes: Vec<u8>) -> rmpv::Utf8String {
+    fn str_holding(bytes: Vec<u8>) -> rmpv::Utf8String {
         let mut raw = Vec::new();
         rmp::encode::write_str_len(&mut raw, bytes.len() as u32).unwrap();
         raw.extend_from_slice(&bytes);
