@@ -37,6 +37,8 @@ pub enum Component {
     Elasticsearch,
     /// The OTLP/HTTP logs endpoint of the webhook listener (`collector.otlp.enabled`).
     Otlp,
+    /// The Fluentd Forward protocol input (`collector.forward.listen`).
+    Forward,
     /// The indexer.
     Indexer,
     /// The Kafka consumer of the indexer.
@@ -144,6 +146,18 @@ pub const CATALOG: &[Metric] = &[
         "Audit webhook requests refused."),
     metric("kestrel_collector_webhook_events_total", Counter, Unit::Count, &[], C::Webhook,
         "Audit events received by the webhook."),
+    metric("kestrel_collector_forward_connections_total", Counter, Unit::Count, &[], C::Forward,
+        "Connections accepted by the forward input."),
+    metric("kestrel_collector_forward_messages_total", Counter, Unit::Count, &[], C::Forward,
+        "Forward protocol messages received."),
+    metric("kestrel_collector_forward_events_total", Counter, Unit::Count, &[], C::Forward,
+        "Events received by the forward input and handed to the bus."),
+    metric("kestrel_collector_forward_rejected_total", Counter, Unit::Count, &[], C::Forward,
+        "Forward messages, entries or streams refused (kept in the dead-letter store)."),
+    metric("kestrel_collector_forward_acks_total", Counter, Unit::Count, &[], C::Forward,
+        "Forward chunks acknowledged once the bus accepted their events."),
+    metric("kestrel_collector_forward_auth_failures_total", Counter, Unit::Count, &[], C::Forward,
+        "Forward senders refused by the shared-key or TLS handshake."),
     metric("kestrel_collector_falco_requests_total", Counter, Unit::Count, &[], C::Falco,
         "Requests received at the Falco endpoint."),
     metric("kestrel_collector_falco_unauthorized_total", Counter, Unit::Count, &[], C::Falco,
@@ -236,6 +250,7 @@ pub fn describe() {
 
 /// Registers at zero the label-less metrics of `components`, and the dead-letter series of
 /// the collector's sources (files, the webhook, the Falco endpoint, the Elasticsearch API).
+/// the collector's sources (files, the webhook, the Falco endpoint, the forward input).
 pub fn register(components: &[Component]) {
     for metric in CATALOG
         .iter()
@@ -264,6 +279,10 @@ pub fn register(components: &[Component]) {
     }
     if components.contains(&Component::Otlp) {
         let source = kestrel_collector::otlp::OTLP_SOURCE;
+        drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
+    }
+    if components.contains(&Component::Forward) {
+        let source = kestrel_collector::forward::FORWARD_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
     }
 }

@@ -1,5 +1,6 @@
 //! Serving a router over HTTP, or HTTPS with optional client certificates (mutual TLS), until
-//! shutdown: shared by the query API, the audit webhook and the metrics listener.
+//! shutdown: shared by the query API, the audit webhook and the metrics listener; and the TLS
+//! settings of the forward input's listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,9 +52,17 @@ pub async fn serve(
     .with_context(|| format!("{name}: serving on {listen}"))
 }
 
-/// The TLS settings of a listener: its certificate and key, and, with `client_ca`, clients
-/// required to present a certificate that CA signed.
+/// The TLS settings of an HTTP listener: [`tls_server_config`] offering HTTP/2 and HTTP/1.1.
 fn server_config(name: &str, tls: &TlsConfig) -> anyhow::Result<rustls::ServerConfig> {
+    let mut config = tls_server_config(name, tls)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The TLS settings of a listener: its certificate and key, and, with `client_ca`, clients
+/// required to present a certificate that CA signed. `name` (the configuration table) names
+/// the key at fault in errors.
+pub fn tls_server_config(name: &str, tls: &TlsConfig) -> anyhow::Result<rustls::ServerConfig> {
     // Only the first install wins; a second (tests, embedding) keeps the same provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let certs = CertificateDer::pem_file_iter(&tls.cert)
@@ -80,9 +89,7 @@ fn server_config(name: &str, tls: &TlsConfig) -> anyhow::Result<rustls::ServerCo
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder
+    builder
         .with_single_cert(certs, key)
-        .with_context(|| format!("{name}.tls: certificate and key do not make a TLS identity"))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+        .with_context(|| format!("{name}.tls: certificate and key do not make a TLS identity"))
 }

@@ -10,6 +10,7 @@ pub mod enrich;
 mod error;
 pub mod falco;
 pub mod feed;
+pub mod forward;
 pub mod ingest;
 pub mod normalize;
 pub mod otlp;

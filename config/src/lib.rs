@@ -141,7 +141,8 @@ impl Config {
 
     /// Reads every file in `query.auth.token_files` and appends the tokens
     /// found there to `query.auth.tokens` (skipping ones already present);
-    /// the same for `collector.falco.token_files` and `collector.falco.tokens`.
+    /// the same for `collector.falco.token_files` and `collector.falco.tokens`; and reads
+    /// `collector.forward.shared_key_file` into `collector.forward.shared_key`.
     ///
     /// A token file holds one token per line; blank lines and lines starting
     /// with `#` are ignored. [`load()`] calls this before validating.
@@ -205,6 +206,85 @@ pub struct CollectorConfig {
     pub elasticsearch: ElasticsearchConfig,
     /// OpenTelemetry logs exported over OTLP/HTTP to the webhook listener.
     pub otlp: OtlpConfig,
+    /// The Fluentd Forward protocol input (Docker's `fluentd` logging driver, Fluent Bit and
+    /// Fluentd `forward` outputs).
+    pub forward: ForwardConfig,
+}
+
+/// The Fluentd Forward protocol input: a TCP (or TLS) listener for Docker's `fluentd` logging
+/// driver and the `forward` outputs of Fluent Bit and Fluentd.
+///
+/// Listening on an address other than loopback requires a way to tell senders apart:
+/// `shared_key` (or `shared_key_file`), or `tls.client_ca`. Its `Debug` output hides the key
+/// and the passwords.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardConfig {
+    /// Address to listen on, `IP:PORT` (Fluentd's port is 24224). Default: unset (no forward
+    /// input).
+    #[serde(deserialize_with = "serde_helpers::optional_socket_addr")]
+    pub listen: Option<SocketAddr>,
+    /// The key senders prove they know in the `HELO`/`PING`/`PONG` handshake (Fluent Bit's
+    /// `Shared_Key`, Fluentd's `<security> shared_key`). After [`load()`] this also holds the
+    /// key read from `shared_key_file`. Default: unset (no handshake).
+    pub shared_key: Option<String>,
+    /// A file holding the shared key (its first non-blank line), read when the configuration
+    /// is loaded. Default: unset.
+    pub shared_key_file: Option<PathBuf>,
+    /// Users a sender must also name in the handshake (Fluentd's `<user>`, Fluent Bit's
+    /// `Username`/`Password`); needs a shared key. Default: none (no user check).
+    pub users: Vec<ForwardUser>,
+    /// Serve over TLS; with `client_ca`, only senders holding a certificate signed by it are
+    /// served. Default: unset (plain TCP).
+    pub tls: Option<TlsConfig>,
+    /// Largest forward message (one chunk as sent, and once decompressed), in bytes; a larger
+    /// one is refused (dead letter) and its connection closed. Default: 32 MiB (`33554432`).
+    /// At least 1024.
+    pub max_chunk_bytes: usize,
+    /// Most connections served at once; more wait to be accepted. Default: `1024`.
+    pub max_connections: usize,
+}
+
+/// A user of the forward input's handshake.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardUser {
+    /// The name the sender gives.
+    pub username: String,
+    /// The password whose salted SHA-512 digest the sender gives.
+    pub password: String,
+}
+
+impl Default for ForwardConfig {
+    fn default() -> Self {
+        ForwardConfig {
+            listen: None,
+            shared_key: None,
+            shared_key_file: None,
+            users: Vec::new(),
+            tls: None,
+            max_chunk_bytes: 32 * 1024 * 1024,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl fmt::Debug for ForwardConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let users: Vec<&str> = self.users.iter().map(|u| u.username.as_str()).collect();
+        f.debug_struct("ForwardConfig")
+            .field("listen", &self.listen)
+            .field(
+                "shared_key",
+                &self.shared_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("shared_key_file", &self.shared_key_file)
+            .field("users", &users)
+            .field("tls", &self.tls)
+            .field("max_chunk_bytes", &self.max_chunk_bytes)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 /// The receiving end of the Kubernetes apiserver's audit webhook.
@@ -394,6 +474,7 @@ impl Default for CollectorConfig {
             ingest: IngestConfig::default(),
             elasticsearch: ElasticsearchConfig::default(),
             otlp: OtlpConfig::default(),
+            forward: ForwardConfig::default(),
             kubernetes: KubernetesConfig::default(),
             docker: DockerConfig::default(),
         }

@@ -279,6 +279,20 @@ fn example_optional_settings_are_valid() {
         webhook_tls.client_ca,
         Some(PathBuf::from("/etc/kestrel/tls/apiserver-ca.crt"))
     );
+    let forward = &mut config.collector.forward;
+    assert_eq!(
+        forward.listen.take(),
+        Some("0.0.0.0:24224".parse().unwrap())
+    );
+    assert_eq!(
+        forward.shared_key.take().as_deref(),
+        Some("change-this-shared-key")
+    );
+    let forward_tls = forward.tls.take().unwrap();
+    assert_eq!(
+        forward_tls.client_ca,
+        Some(PathBuf::from("/etc/kestrel/tls/forward-clients-ca.crt"))
+    );
     let props = std::mem::take(&mut config.bus.kafka.properties);
     assert_eq!(props.get("security.protocol").unwrap(), "SASL_SSL");
     assert_eq!(props.len(), 4);
@@ -805,7 +819,7 @@ fn sources_must_not_be_empty_when_collector_enabled() {
     assert_eq!(
         invalid(&c),
         "collector.sources: must not be empty when collector.enabled = true \
-         (unless collector.webhook.listen is set)"
+         (unless collector.webhook.listen or collector.forward.listen is set)"
     );
     c.collector.enabled = false;
     c.validate().unwrap();
@@ -1677,4 +1691,116 @@ fn push_endpoint_paths_must_not_shadow_the_elasticsearch_api() {
          [collector.ingest]\ntokens = [\"{GOOD_TOKEN}\"]\n"
     ));
     fine.load().unwrap();
+}
+
+#[test]
+fn the_forward_input_is_off_by_default_and_loads_its_keys() {
+    let c = Config::default();
+    assert_eq!(c.collector.forward.listen, None);
+    assert_eq!(c.collector.forward.max_chunk_bytes, 32 * 1024 * 1024);
+    let file = TempConfig::new(
+        "[collector.forward]\nlisten = \"0.0.0.0:24224\"\nshared_key = \"forward-secret\"\n\
+         max_chunk_bytes = 2048\n[[collector.forward.users]]\nusername = \"bit\"\npassword = \"pw\"\n",
+    );
+    let c = file.load().unwrap();
+    let forward = &c.collector.forward;
+    assert_eq!(forward.listen, Some("0.0.0.0:24224".parse().unwrap()));
+    assert_eq!(forward.shared_key.as_deref(), Some("forward-secret"));
+    assert_eq!(forward.users[0].username, "bit");
+    assert_eq!(forward.max_chunk_bytes, 2048);
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("forward-secret"), "{debug}");
+    assert!(!debug.contains("\"pw\""), "{debug}");
+}
+
+#[test]
+fn a_forward_only_collector_needs_no_sources() {
+    let mut c = Config::default();
+    c.collector.sources.clear();
+    c.collector.forward.listen = Some("127.0.0.1:24224".parse().unwrap());
+    c.validate().unwrap();
+}
+
+#[test]
+fn an_open_forward_listener_off_loopback_is_refused() {
+    let mut c = Config::default();
+    c.collector.forward.listen = Some("0.0.0.0:24224".parse().unwrap());
+    assert!(
+        invalid(&c).starts_with(
+            "collector.forward.listen: listening on 0.0.0.0:24224 (not loopback) requires collector.forward.shared_key"
+        ),
+        "{}",
+        invalid(&c)
+    );
+    c.collector.forward.tls = Some(TlsConfig {
+        cert: "/c.pem".into(),
+        key: "/k.pem".into(),
+        client_ca: None,
+    });
+    assert!(
+        invalid(&c).starts_with("collector.forward.listen"),
+        "TLS alone is not enough"
+    );
+    c.collector.forward.tls.as_mut().unwrap().client_ca = Some("/ca.pem".into());
+    c.validate().unwrap();
+    c.collector.forward.tls = None;
+    c.collector.forward.shared_key = Some("forward-secret".into());
+    c.validate().unwrap();
+    c.collector.forward.listen = Some("127.0.0.1:24224".parse().unwrap());
+    c.collector.forward.shared_key = None;
+    c.validate().unwrap();
+}
+
+#[test]
+fn forward_limits_and_users_are_checked_by_key() {
+    let mut c = Config::default();
+    c.collector.forward.max_chunk_bytes = 10;
+    assert_eq!(
+        invalid(&c),
+        "collector.forward.max_chunk_bytes: must be at least 1024, got 10"
+    );
+    let mut c = Config::default();
+    c.collector.forward.users.push(ForwardUser {
+        username: "bit".into(),
+        password: "pw".into(),
+    });
+    assert!(
+        invalid(&c).starts_with("collector.forward.users: needs collector.forward.shared_key"),
+        "{}",
+        invalid(&c)
+    );
+    c.collector.forward.shared_key = Some(" ".into());
+    assert!(invalid(&c).starts_with("collector.forward.shared_key: must not be empty"));
+}
+
+#[test]
+fn the_forward_shared_key_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("forward.key");
+    std::fs::write(&key, "# the fleet's key\n\nkey-from-a-file\n").unwrap();
+    let file = TempConfig::new(&format!(
+        "[collector.forward]\nlisten = \"0.0.0.0:24224\"\nshared_key_file = {:?}\n",
+        key.display().to_string()
+    ));
+    let c = file.load().unwrap();
+    assert_eq!(
+        c.collector.forward.shared_key.as_deref(),
+        Some("key-from-a-file")
+    );
+    let missing =
+        TempConfig::new("[collector.forward]\nshared_key_file = \"/nonexistent/forward.key\"\n");
+    let err = missing.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.forward.shared_key_file: cannot read /nonexistent/forward.key"),
+        "{err}"
+    );
+    let both = TempConfig::new(&format!(
+        "[collector.forward]\nshared_key = \"x\"\nshared_key_file = {:?}\n",
+        key.display().to_string()
+    ));
+    let err = both.load().unwrap_err().to_string();
+    assert!(
+        err.contains("collector.forward.shared_key_file: set either"),
+        "{err}"
+    );
 }

@@ -155,11 +155,13 @@ fn validate_alerting(config: &Config, errors: &mut Errors) {
 
 fn validate_collector(config: &Config, errors: &mut Errors) {
     let c = &config.collector;
-    // A collector with no files to tail is only useful as the receiver of the audit webhook.
-    if c.enabled && c.sources.is_empty() && c.webhook.listen.is_none() {
+    // A collector with no files to tail is only useful as the receiver of the audit webhook
+    // or of the forward input.
+    if c.enabled && c.sources.is_empty() && c.webhook.listen.is_none() && c.forward.listen.is_none()
+    {
         errors.add(
             "collector.sources",
-            "must not be empty when collector.enabled = true (unless collector.webhook.listen is set)",
+            "must not be empty when collector.enabled = true (unless collector.webhook.listen or collector.forward.listen is set)",
         );
     }
     let mut names = HashSet::new();
@@ -267,6 +269,7 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
         }
     }
     check_otlp(c, errors);
+    validate_forward(&c.forward, errors);
     let docker = &c.docker;
     if errors.not_blank("collector.docker.host", &docker.host)
         && !["unix://", "tcp://", "http://"]
@@ -394,6 +397,66 @@ fn check_otlp(c: &CollectorConfig, errors: &mut Errors) {
             "collector.otlp.enabled",
             "no collector.ingest.tokens (tokens, token_files) and no collector.webhook.tls.client_ca: every OTLP request would be refused",
         );
+    }
+}
+
+/// Smallest accepted `collector.forward.max_chunk_bytes`.
+const MIN_FORWARD_CHUNK_BYTES: usize = 1024;
+
+/// `[collector.forward]`: limits, keys, and no open listener off loopback.
+fn validate_forward(f: &crate::ForwardConfig, errors: &mut Errors) {
+    errors.at_least(
+        "collector.forward.max_chunk_bytes",
+        f.max_chunk_bytes,
+        MIN_FORWARD_CHUNK_BYTES,
+    );
+    errors.at_least("collector.forward.max_connections", f.max_connections, 1);
+    if let Some(key) = &f.shared_key {
+        if key.trim().is_empty() {
+            errors.add("collector.forward.shared_key", "must not be empty");
+        }
+    }
+    if f.shared_key_file
+        .as_ref()
+        .is_some_and(|file| file.as_os_str().is_empty())
+    {
+        errors.add("collector.forward.shared_key_file", "must not be empty");
+    }
+    let keyed = f.shared_key.is_some() || f.shared_key_file.is_some();
+    for (i, user) in f.users.iter().enumerate() {
+        errors.not_blank(
+            &format!("collector.forward.users[{i}].username"),
+            &user.username,
+        );
+        errors.not_blank(
+            &format!("collector.forward.users[{i}].password"),
+            &user.password,
+        );
+    }
+    if !f.users.is_empty() && !keyed {
+        errors.add(
+            "collector.forward.users",
+            "needs collector.forward.shared_key (or shared_key_file): users are checked in the shared-key handshake",
+        );
+    }
+    if let Some(tls) = &f.tls {
+        if tls.cert.as_os_str().is_empty() {
+            errors.add("collector.forward.tls.cert", "must not be empty");
+        }
+        if tls.key.as_os_str().is_empty() {
+            errors.add("collector.forward.tls.key", "must not be empty");
+        }
+    }
+    let client_certificates = f.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some());
+    if let Some(listen) = f.listen {
+        if !listen.ip().is_loopback() && !keyed && !client_certificates {
+            errors.add(
+                "collector.forward.listen",
+                format!(
+                    "listening on {listen} (not loopback) requires collector.forward.shared_key (or shared_key_file) or collector.forward.tls.client_ca: anyone reaching the port could write events"
+                ),
+            );
+        }
     }
 }
 
@@ -669,7 +732,34 @@ pub(crate) fn read_token_files(config: &mut Config) -> Result<(), ConfigError> {
         "collector.ingest.token_files",
         &mut errors,
     );
+    read_shared_key_file(&mut config.collector.forward, &mut errors);
     ConfigError::from_list(errors.0)
+}
+
+/// Reads `collector.forward.shared_key_file` (its first line that is neither blank nor a `#`
+/// comment) into `collector.forward.shared_key`; setting both is an error.
+fn read_shared_key_file(forward: &mut crate::ForwardConfig, errors: &mut Errors) {
+    const KEY: &str = "collector.forward.shared_key_file";
+    let Some(file) = &forward.shared_key_file else {
+        return;
+    };
+    if file.as_os_str().is_empty() {
+        return;
+    }
+    if forward.shared_key.is_some() {
+        errors.add(
+            KEY,
+            "set either collector.forward.shared_key or shared_key_file, not both",
+        );
+        return;
+    }
+    match read_token_file(file) {
+        Ok(lines) => match lines.into_iter().next() {
+            Some((_, key)) => forward.shared_key = Some(key),
+            None => errors.add(KEY, format!("{}: contains no key", file.display())),
+        },
+        Err(e) => errors.add(KEY, format!("cannot read {}: {e}", file.display())),
+    }
 }
 
 /// Appends the tokens of `files` (the key `key`) to `tokens`, skipping ones already present;

@@ -132,6 +132,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            if let Some(forward) = pipeline.forward {
+                forward.await.context("forward task")?;
+            }
             if let Some(tailer) = pipeline.tailer {
                 tailer.await.context("collector task")??;
             }
@@ -171,6 +174,10 @@ fn components(config: &Config, roles: Roles) -> Vec<Component> {
             collector && config.collector.webhook.listen.is_some(),
         ),
         (
+            Component::Forward,
+            collector && config.collector.forward.listen.is_some(),
+        ),
+        (
             Component::Falco,
             collector
                 && config.collector.webhook.listen.is_some()
@@ -206,6 +213,7 @@ fn components(config: &Config, roles: Roles) -> Vec<Component> {
 struct RunningPipeline {
     stop: Arc<AtomicBool>,
     webhook: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    forward: Option<tokio::task::JoinHandle<()>>,
     tailer: Option<TailerTask>,
     indexer: Option<tokio::task::JoinHandle<Result<(), kestrel_indexer::IndexError>>>,
 }
@@ -229,17 +237,20 @@ async fn start_kafka_pipeline(
     } else {
         None
     };
-    let (tailer, webhook) = if roles.collector && config.collector.enabled {
+    let (tailer, webhook, forward) = if roles.collector && config.collector.enabled {
         let publisher = Publisher::kafka(producer);
-        let webhook = start_webhook(config, publisher.clone(), shutdown)?;
-        let tailer = start_tailer(config, publisher, Arc::clone(&stop)).await?;
-        (Some(tailer), webhook)
+        let webhook = start_webhook(config, publisher.clone(), shutdown.clone())?;
+        let docker = start_docker(config);
+        let forward = start_forward(config, publisher.clone(), docker.as_ref(), shutdown).await?;
+        let tailer = start_tailer(config, publisher, docker, Arc::clone(&stop)).await?;
+        (Some(tailer), webhook, forward)
     } else {
-        (None, None)
+        (None, None, None)
     };
     Ok(RunningPipeline {
         stop,
         webhook,
+        forward,
         tailer,
         indexer,
     })
@@ -251,19 +262,23 @@ async fn start_pipeline(
 ) -> anyhow::Result<RunningPipeline> {
     let indexer = start_indexer(config)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let (tailer, webhook) = if config.collector.enabled {
-        let webhook = start_webhook(config, indexer.publisher.clone(), shutdown)?;
-        let tailer = start_tailer(config, indexer.publisher, Arc::clone(&stop)).await?;
-        (Some(tailer), webhook)
+    let (tailer, webhook, forward) = if config.collector.enabled {
+        let webhook = start_webhook(config, indexer.publisher.clone(), shutdown.clone())?;
+        let docker = start_docker(config);
+        let forward =
+            start_forward(config, indexer.publisher.clone(), docker.as_ref(), shutdown).await?;
+        let tailer = start_tailer(config, indexer.publisher, docker, Arc::clone(&stop)).await?;
+        (Some(tailer), webhook, forward)
     } else {
         drop(indexer.publisher);
-        (None, None)
+        (None, None, None)
     };
     let task = indexer.task;
     let indexer = tokio::spawn(async move { task.await.map_err(join_error)?.map(|_| ()) });
     Ok(RunningPipeline {
         stop,
         webhook,
+        forward,
         tailer,
         indexer: Some(indexer),
     })
@@ -276,19 +291,25 @@ type TailerTask = tokio::task::JoinHandle<Result<(), kestrel_collector::CollectE
 /// (or once the Docker API is found unreachable) the tailer starts anyway.
 const FIRST_LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The Docker API watcher, when `collector.docker.enabled`: it feeds the tailer (container
+/// logs to tail, and their metadata) and the forward input (metadata).
+fn start_docker(config: &Config) -> Option<DockerSource> {
+    config.collector.docker.enabled.then(|| {
+        DockerSource::start(DockerOptions {
+            host: config.collector.docker.host.clone(),
+            deleted_grace: config.collector.docker.deleted_grace,
+        })
+    })
+}
+
 /// Starts the tailer, with what enriches its events: the Docker API watcher
 /// (`collector.docker.enabled`) and the Kubernetes pod watch (`collector.kubernetes.enabled`).
 async fn start_tailer(
     config: &Config,
     publisher: Publisher,
+    docker: Option<DockerSource>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<TailerTask> {
-    let docker = config.collector.docker.enabled.then(|| {
-        DockerSource::start(DockerOptions {
-            host: config.collector.docker.host.clone(),
-            deleted_grace: config.collector.docker.deleted_grace,
-        })
-    });
     let mut options = tail_options(config, docker.as_ref())?;
     let pod_watch = start_pod_watch(config).await?;
     if let Some(watch) = &pod_watch {
@@ -448,6 +469,71 @@ fn start_webhook(
     Ok(Some(tokio::spawn(async move {
         crate::serve::serve("collector.webhook", app, listen, tls.as_ref(), shutdown).await
     })))
+}
+
+/// Listens for Forward protocol senders when `collector.forward.listen` is set; their events
+/// get the Docker API's metadata when `collector.docker.enabled`. Failing to listen (address
+/// taken, certificate unreadable) fails the start.
+async fn start_forward(
+    config: &Config,
+    publisher: Publisher,
+    docker: Option<&DockerSource>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    use kestrel_collector::forward::{self, ForwardOptions, Secrets, User};
+    let settings = &config.collector.forward;
+    let Some(listen) = settings.listen else {
+        return Ok(None);
+    };
+    let tls = match &settings.tls {
+        Some(tls) => {
+            let server = crate::serve::tls_server_config("collector.forward", tls)?;
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+        }
+        None => None,
+    };
+    let secrets = settings.shared_key.as_ref().map(|key| Secrets {
+        shared_key: key.clone(),
+        users: settings
+            .users
+            .iter()
+            .map(|u| User {
+                username: u.username.clone(),
+                password: u.password.clone(),
+            })
+            .collect(),
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("collector.forward: listening on {listen}"))?;
+    tracing::info!(
+        %listen,
+        listener = "collector.forward",
+        tls = tls.is_some(),
+        client_certificates = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        shared_key = secrets.is_some(),
+        "listening"
+    );
+    let options = ForwardOptions {
+        host_name: config.host_name(),
+        secrets,
+        max_chunk_bytes: settings.max_chunk_bytes,
+        max_connections: settings.max_connections,
+    };
+    let enrichers = docker
+        .map(|d| Arc::clone(&d.enricher) as Arc<dyn Enricher>)
+        .into_iter()
+        .collect();
+    let dead_letters = dead_letter_store(config)?;
+    Ok(Some(tokio::spawn(forward::serve_forward(
+        listener,
+        tls,
+        options,
+        publisher,
+        dead_letters,
+        enrichers,
+        shutdown,
+    ))))
 }
 
 fn join_error(e: tokio::task::JoinError) -> kestrel_indexer::IndexError {
