@@ -6,88 +6,16 @@
 //! These tests fail, never skip, when Docker is not there.
 
 mod common;
+#[path = "common/docker.rs"]
+mod docker_helpers;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::KestrelServer as Kestrel;
 use common::*;
+use docker_helpers::{docker_host, docker_ready, Containers, IMAGE};
 use serde_json::Value;
-
-/// The image the tests run: a static busybox, imported from the host's `/bin/busybox`.
-const IMAGE: &str = "kestrel-test-busybox";
-
-/// The daemon's address: `DOCKER_HOST` (a `unix://` socket), else the default socket.
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
-}
-
-/// Runs `docker` with `args`; panics with its stderr when it fails.
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("the docker CLI is required for these tests: {e}"));
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-/// The daemon's data root (its `containers/` holds the json-file logs), once the test image
-/// exists. Panics when no daemon answers.
-fn docker_ready() -> &'static PathBuf {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let info = Command::new("docker")
-            .args(["info", "--format", "{{.DockerRootDir}}"])
-            .output();
-        let root = match info {
-            Ok(output) if output.status.success() => {
-                PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
-            }
-            other => panic!(
-                "these tests need a running Docker daemon (tests/run.sh starts one and exports \
-                 DOCKER_HOST; DOCKER_HOST={:?}): {other:?}",
-                std::env::var("DOCKER_HOST").ok()
-            ),
-        };
-        let present = Command::new("docker")
-            .args(["image", "inspect", IMAGE])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !present {
-            import_busybox_image();
-        }
-        root
-    })
-}
-
-/// `docker import` of a root file system holding only a static busybox and its applets.
-fn import_busybox_image() {
-    let rootfs = tempfile::tempdir().unwrap();
-    let bin = rootfs.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox"))
-        .expect("a static /bin/busybox is required (apt-get install busybox-static)");
-    for applet in [
-        "sh", "echo", "seq", "yes", "head", "tr", "cat", "sleep", "printf",
-    ] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    let script = format!(
-        "tar -C {} -c . | docker import - {IMAGE}",
-        rootfs.path().display()
-    );
-    let status = Command::new("sh").args(["-c", &script]).status().unwrap();
-    assert!(status.success(), "docker import of busybox failed");
-}
 
 /// Held by the tests that must not share the CPU with each other: the high-rate writer would
 /// stretch the restarts of the SIGKILL test past the time Docker keeps its rotated files.
@@ -97,70 +25,13 @@ fn heavy_test_lock() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Containers started by a test, removed when it ends.
-struct Containers {
-    run: String,
-    ids: Vec<String>,
-}
-
-impl Containers {
-    fn new() -> Containers {
-        docker_ready();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        Containers {
-            run: format!("{}-{nanos:x}", std::process::id()),
-            ids: Vec::new(),
-        }
-    }
-
-    /// `docker run -d` of `script` in a container named `<name>-<run>`; returns its id and
-    /// its name.
-    fn run(&mut self, name: &str, options: &[&str], script: &str) -> (String, String) {
-        let name = format!("{name}-{}", self.run);
-        let mut args = vec![
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            &name,
-            "--label",
-            "team=blue",
-            "--label",
-            "io.kubernetes.pod.namespace=shop",
-            "--label",
-            "com.docker.compose.service=writer",
-        ];
-        args.extend_from_slice(options);
-        args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
-        let id = docker(&args);
-        assert_eq!(id.len(), 64, "docker run prints the container id: {id:?}");
-        self.ids.push(id.clone());
-        (id, name)
-    }
-
-    /// Waits until every container has exited.
-    fn wait_all(&self) {
-        let mut args = vec!["wait"];
-        args.extend(self.ids.iter().map(String::as_str));
-        docker(&args);
-    }
-}
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        if !self.ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&self.ids)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
+/// Containers with the labels the enrichment checks read.
+fn labelled_containers() -> Containers {
+    Containers::labelled(&[
+        "team=blue",
+        "io.kubernetes.pod.namespace=shop",
+        "com.docker.compose.service=writer",
+    ])
 }
 
 /// A configuration tailing `<data root>/containers/*/*-json.log*`.
@@ -284,7 +155,7 @@ impl Expected {
 #[test]
 fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
     let _alone = heavy_test_lock();
-    let mut containers = Containers::new();
+    let mut containers = labelled_containers();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = write_config(dir.path(), &docker_host(), port);
@@ -387,7 +258,7 @@ fn container_lines_are_indexed_once_and_enriched_across_sigkills() {
 
 #[test]
 fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() {
-    let mut containers = Containers::new();
+    let mut containers = labelled_containers();
     let dir = tempfile::tempdir().unwrap();
     let real_socket = docker_host()
         .strip_prefix("unix://")
@@ -457,7 +328,7 @@ fn files_are_tailed_while_the_api_is_unreachable_and_enriched_once_it_is_back() 
 
 #[test]
 fn logs_are_found_through_the_api_when_no_glob_matches_them() {
-    let mut containers = Containers::new();
+    let mut containers = labelled_containers();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let nowhere = dir.path().join("no-such-dir/*.log");
@@ -510,7 +381,7 @@ fn logs_rotated_by_docker_at_a_high_rate_lose_no_line() {
     let _alone = heavy_test_lock();
     const LINES: usize = 100_000;
     let pad = "0".repeat(100);
-    let mut containers = Containers::new();
+    let mut containers = labelled_containers();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = write_config_polling(dir.path(), &docker_host(), port, &containers_glob(), "5s");

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -29,21 +30,24 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// Panics when no daemon answers; imports the test image once.
-pub fn docker_ready() {
-    static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
+/// The daemon's data root (its `containers/` holds the json-file logs), once the test image
+/// exists. Panics when no daemon answers.
+pub fn docker_ready() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
         let info = Command::new("docker")
-            .args(["info", "--format", "{{.ServerVersion}}"])
+            .args(["info", "--format", "{{.DockerRootDir}}"])
             .output();
-        match info {
-            Ok(output) if output.status.success() => {}
+        let root = match info {
+            Ok(output) if output.status.success() => {
+                PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+            }
             other => panic!(
                 "these tests need a running Docker daemon (tests/run.sh starts one and exports \
                  DOCKER_HOST; DOCKER_HOST={:?}): {other:?}",
                 std::env::var("DOCKER_HOST").ok()
             ),
-        }
+        };
         let present = Command::new("docker")
             .args(["image", "inspect", IMAGE])
             .stdout(Stdio::null())
@@ -53,7 +57,8 @@ pub fn docker_ready() {
         if !present {
             import_busybox_image();
         }
-    });
+        root
+    })
 }
 
 /// `docker import` of a root file system holding only a static busybox and its applets.
@@ -81,6 +86,8 @@ pub struct Containers {
     /// A suffix unique to this test run, in every container name.
     pub run: String,
     ids: Vec<String>,
+    /// `docker run` options given to every container (labels).
+    defaults: Vec<String>,
 }
 
 impl Containers {
@@ -94,7 +101,18 @@ impl Containers {
         Containers {
             run: format!("{}-{nanos:x}", std::process::id()),
             ids: Vec::new(),
+            defaults: Vec::new(),
         }
+    }
+
+    /// No container yet, every one to come with `labels` (`key=value`).
+    pub fn labelled(labels: &[&str]) -> Containers {
+        let mut containers = Containers::new();
+        for label in labels {
+            containers.defaults.push("--label".to_owned());
+            containers.defaults.push((*label).to_owned());
+        }
+        containers
     }
 
     /// `docker run -d --network none` of `script` in a container named `<name>-<run>`, with
@@ -102,6 +120,7 @@ impl Containers {
     pub fn run(&mut self, name: &str, options: &[&str], script: &str) -> (String, String) {
         let name = format!("{name}-{}", self.run);
         let mut args = vec!["run", "-d", "--network", "none", "--name", &name];
+        args.extend(self.defaults.iter().map(String::as_str));
         args.extend_from_slice(options);
         args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
         let id = docker(&args);
