@@ -3,11 +3,15 @@
 //! `kestrel run`; every line is indexed exactly once, with the container's id, name, image and
 //! stream, also when `kestrel run` is SIGKILLed and restarted while the containers write.
 //!
+//! The mutual-TLS test sends forward messages with `openssl s_client`, as a TLS sender would.
+//!
 //! These tests fail, never skip, when Docker is not there.
 
 mod common;
 #[path = "common/docker.rs"]
 mod docker_helpers;
+#[path = "common/tls.rs"]
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +20,9 @@ use std::time::{Duration, Instant};
 use common::KestrelServer as Kestrel;
 use common::*;
 use docker_helpers::{docker_host, Containers, IMAGE};
+use rmpv::Value as Msgpack;
 use serde_json::Value;
+use tls::{issue_certificates, TestCertificates};
 
 /// `kestrel run` with the forward input on `forward_port`, the API on `api_port`, Docker
 /// enrichment on, no files tailed, commits every 100 ms.
@@ -191,4 +197,171 @@ fn metric_value(metrics: &str, name: &str) -> f64 {
             rest.strip_prefix(' ')?.trim().parse().ok()
         })
         .unwrap_or_else(|| panic!("{name} not in the metrics:\n{metrics}"))
+}
+
+/// A Forward-mode message of `lines` under `tag`, with `chunk` as its chunk id.
+fn forward_message(tag: &str, lines: &[&str], chunk: &str) -> Vec<u8> {
+    let now = chrono::Utc::now().timestamp();
+    let entries = lines
+        .iter()
+        .map(|line| {
+            Msgpack::Array(vec![
+                Msgpack::from(now),
+                Msgpack::Map(vec![("log".into(), (*line).into())]),
+            ])
+        })
+        .collect();
+    let message = Msgpack::Array(vec![
+        tag.into(),
+        Msgpack::Array(entries),
+        Msgpack::Map(vec![("chunk".into(), chunk.into())]),
+    ]);
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &message).expect("encoded in memory");
+    bytes
+}
+
+/// Sends `message` over TLS with `openssl s_client` (with `client` as its certificate) and
+/// returns what the server answered within `wait`: the connection stays open until then, as a
+/// sender waiting for its ack keeps it.
+fn send_over_tls(
+    port: u16,
+    certs: &TestCertificates,
+    client: Option<&(PathBuf, PathBuf)>,
+    message: &[u8],
+    wait: Duration,
+) -> Vec<u8> {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+
+    let mut command = Command::new("openssl");
+    command
+        .args(["s_client", "-quiet", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+            "-CAfile",
+        ])
+        .arg(&certs.ca);
+    if let Some((cert, key)) = client {
+        command.arg("-cert").arg(cert).arg("-key").arg(key);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs (tests/run.sh installs it)");
+    let _ = child.stdin.as_mut().expect("piped").write_all(message);
+    let mut stdout = child.stdout.take().expect("piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || sender.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + wait;
+    let mut answer = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match receiver.recv_timeout(left) {
+            Ok(bytes) => answer.extend(bytes),
+            Err(_) => break,
+        }
+        if rmpv::decode::read_value(&mut answer.as_slice()).is_ok() {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    answer
+}
+
+#[test]
+fn over_mutual_tls_only_senders_with_a_trusted_certificate_are_served_and_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = issue_certificates(dir.path(), "fluent-bit");
+    let (api_port, forward_port) = (free_port(), free_port());
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            r#"
+[collector]
+sources = []
+
+[collector.forward]
+listen = "127.0.0.1:{forward_port}"
+
+[collector.forward.tls]
+cert = "{cert}"
+key = "{key}"
+client_ca = "{ca}"
+
+[indexer]
+commit_interval = "100ms"
+
+[query]
+listen = "127.0.0.1:{api_port}"
+"#,
+            cert = certs.server_cert.display(),
+            key = certs.server_key.display(),
+            ca = certs.ca.display(),
+        ),
+    );
+    let kestrel = Kestrel::start(&config, api_port);
+    wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", forward_port)).ok()
+    })
+    .expect("the forward listener accepts connections");
+
+    let message = forward_message("app.tls", &["first over tls", "second over tls"], "c1");
+    let answer = send_over_tls(
+        forward_port,
+        &certs,
+        Some(&certs.client),
+        &message,
+        Duration::from_secs(20),
+    );
+    let ack = rmpv::decode::read_value(&mut answer.as_slice()).expect("an ack in msgpack");
+    assert_eq!(
+        ack,
+        Msgpack::Map(vec![("ack".into(), "c1".into())]),
+        "acknowledged once stored"
+    );
+    let hits = kestrel.wait_for_hits("fluent.tag:\"app.tls\"", 2);
+    let mut messages: Vec<&str> = hits.iter().filter_map(|h| h["message"].as_str()).collect();
+    messages.sort_unstable();
+    assert_eq!(messages, ["first over tls", "second over tls"]);
+
+    // Without a certificate, or with one another CA signed: no session, no ack, nothing stored.
+    for (tag, client) in [
+        ("app.anonymous", None),
+        ("app.stranger", Some(&certs.stranger)),
+    ] {
+        let message = forward_message(tag, &["refused"], tag);
+        let answer = send_over_tls(
+            forward_port,
+            &certs,
+            client,
+            &message,
+            Duration::from_secs(3),
+        );
+        assert!(answer.is_empty(), "{tag}: answered {answer:?}");
+    }
+    // A later trusted sender is stored: the refused ones would have been committed by then.
+    let message = forward_message("app.tls.after", &["after the refusals"], "c2");
+    let answer = send_over_tls(
+        forward_port,
+        &certs,
+        Some(&certs.client),
+        &message,
+        Duration::from_secs(20),
+    );
+    assert!(!answer.is_empty(), "the trusted sender is acknowledged");
+    kestrel.wait_for_hits("fluent.tag:\"app.tls.after\"", 1);
+    assert!(kestrel.export("message:refused").is_empty());
 }
