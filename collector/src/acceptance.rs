@@ -1,8 +1,8 @@
-//! What the HTTP ingest endpoints (the audit webhook, Falco) do with a normalized body before
+//! What the HTTP ingest endpoints (the audit webhook, Falco, bulk, OTLP) do with a body before
 //! answering `200`: keep its dead letters, then hand its events to the bus and wait until the
 //! bus accepted them. A failure is answered `503`, so the sender retries the whole body.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_event::{DeadLetter, Event};
 
@@ -53,4 +53,16 @@ pub(crate) async fn publish_acknowledged(
             ))
         }
     }
+}
+
+/// The `Content-Length` a request declares, if it declares a valid one: a body declared over
+/// the limit is answered `413` before any of it is read, so a client waiting on
+/// `Expect: 100-continue` gets the answer instead of a reset mid-upload.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }

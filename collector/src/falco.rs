@@ -19,7 +19,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -30,7 +30,7 @@ use kestrel_event::{
 };
 use serde_json::{Map, Value};
 
-use crate::acceptance::{keep_dead_letters, publish_acknowledged};
+use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
 use crate::credentials::IngestCredentials;
 use crate::normalize::k8s_audit::type_name;
 
@@ -101,16 +101,6 @@ pub fn falco_router(
         .route(&options.path, post(receive))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .with_state(state)
-}
-
-/// The `Content-Length` a request declares, if it declares a valid one.
-fn declared_length(headers: &HeaderMap) -> Option<usize> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 async fn receive(State(state): State<FalcoState>, request: Request) -> Response {

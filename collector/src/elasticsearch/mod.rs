@@ -46,7 +46,7 @@ use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_event::{DeadLetter, Event, Timestamp};
 use serde_json::json;
 
-use crate::acceptance::{keep_dead_letters, publish_acknowledged};
+use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
 use crate::credentials::IngestCredentials;
 use bulk::{Action, Item, Operation};
 use document::{to_event, DocumentContext, DocumentError};
@@ -263,16 +263,6 @@ pub fn decode_body(body: Bytes, encoding: Option<&str>, limit: usize) -> Result<
         return Err(BodyError::TooLarge(limit));
     }
     Ok(decoded.into())
-}
-
-/// The `Content-Length` a request declares, if it declares a valid one.
-fn declared_length(headers: &HeaderMap) -> Option<usize> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 async fn receive(state: EsState, path_index: Option<String>, request: Request) -> Response {

@@ -12,7 +12,7 @@ use prost::Message;
 use super::decode::{decode, decompress, BadRecord, DecodeError, Encoding, ScopeBatch};
 use super::mapping::{to_event, OTLP_SOURCE};
 use super::response::{code, export_response, status_response};
-use crate::acceptance::{keep_dead_letters, publish_acknowledged};
+use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
 use crate::credentials::IngestCredentials;
 
 #[derive(Clone)]
@@ -77,8 +77,7 @@ pub(super) async fn receive(State(state): State<OtlpState>, request: Request) ->
     };
     let limit = state.max_body_bytes;
     // A body declared over the limit is answered before any of it is read.
-    let declared = header_text(request.headers(), header::CONTENT_LENGTH)
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = declared_length(request.headers());
     if declared.is_some_and(|length| length > limit) {
         return too_large(limit);
     }
