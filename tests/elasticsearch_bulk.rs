@@ -152,10 +152,7 @@ fn shippers_bulk_requests_are_stored_once_and_answered_like_elasticsearch() {
     let (webhook, api) = (free_port(), free_port());
     let kestrel = Kestrel::start(&config(dir.path(), webhook, api), api);
     let url = |path: &str| format!("http://127.0.0.1:{webhook}{path}");
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", webhook)).ok()
-    })
-    .expect("the webhook listener accepts connections");
+    wait_for_listener(webhook, "the webhook listener accepts connections");
     let fluent_bit = basic("fluent-bit", TOKEN);
     let vector = basic("vector", TOKEN);
     let filebeat = api_key("filebeat-kind-worker", TOKEN);
@@ -485,10 +482,7 @@ fn with_client_certificates_shippers_need_no_token_and_bodies_are_bounded() {
         "[collector.elasticsearch]\nenabled = true",
     );
     let kestrel = Kestrel::start(&config, api);
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", webhook)).ok()
-    })
-    .expect("the webhook listener accepts connections");
+    wait_for_listener(webhook, "the webhook listener accepts connections");
     let body = dir.path().join("fluent-bit.ndjson");
     std::fs::write(&body, fixture("fluent-bit.ndjson")).unwrap();
 

@@ -185,10 +185,7 @@ fn falco_alerts_are_stored_searchable_and_correlated_with_the_audited_exec() {
     let dir = tempfile::tempdir().unwrap();
     let (webhook, api) = (free_port(), free_port());
     let kestrel = Kestrel::start(&config(dir.path(), webhook, api), api);
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", webhook)).ok()
-    })
-    .expect("the webhook listener accepts connections");
+    wait_for_listener(webhook, "the webhook listener accepts connections");
     let base = Utc::now() - chrono::Duration::minutes(10);
 
     // Refused without the token, with another token, or with it outside the Bearer scheme.
@@ -423,10 +420,7 @@ fn with_client_certificates_falco_needs_no_token() {
         "[collector.falco]\nenabled = true",
     );
     let kestrel = Kestrel::start(&config, api);
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", webhook)).ok()
-    })
-    .expect("the webhook listener accepts connections");
+    wait_for_listener(webhook, "the webhook listener accepts connections");
     let now = Utc::now();
     let alert = dir.path().join("alert.json");
     std::fs::write(

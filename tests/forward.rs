@@ -313,10 +313,7 @@ listen = "127.0.0.1:{api_port}"
         ),
     );
     let kestrel = Kestrel::start(&config, api_port);
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", forward_port)).ok()
-    })
-    .expect("the forward listener accepts connections");
+    wait_for_listener(forward_port, "the forward listener accepts connections");
 
     let message = forward_message("app.tls", &["first over tls", "second over tls"], "c1");
     let answer = send_over_tls(

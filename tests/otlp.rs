@@ -279,10 +279,7 @@ fn otlp_exports_are_stored_once_searchable_and_bad_input_is_refused_with_a_reaso
     let dir = tempfile::tempdir().unwrap();
     let (webhook, api) = (free_port(), free_port());
     let kestrel = Kestrel::start(&config(dir.path(), webhook, api), api);
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", webhook)).ok()
-    })
-    .expect("the webhook listener accepts connections");
+    wait_for_listener(webhook, "the webhook listener accepts connections");
     let t0 = (chrono::Utc::now() - chrono::Duration::minutes(10))
         .timestamp_nanos_opt()
         .unwrap() as u64;

@@ -366,3 +366,12 @@ pub fn scraped_value(scrape: &str, series: &str) -> Option<f64> {
         rest.trim().parse().ok()
     })
 }
+
+/// Waits (20 s at most) until 127.0.0.1:`port` accepts connections; panics with `what`
+/// otherwise.
+pub fn wait_for_listener(port: u16, what: &str) {
+    wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .unwrap_or_else(|| panic!("{what}: nothing listens on 127.0.0.1:{port}"));
+}
