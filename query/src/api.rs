@@ -14,6 +14,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::{AccessOutcome, Identity, IdentitySource, Role, Scope};
 use crate::error::SearchError;
 use crate::export::export;
 use crate::language::{parse, parse_time};
@@ -502,7 +503,7 @@ async fn ready(State(state): State<ApiState>) -> Response {
 
 async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
     if state.settings.tokens.is_empty() {
-        return next.run(request).await;
+        return allow(Identity::unauthenticated(), request, next).await;
     }
     let presented = request
         .headers()
@@ -517,7 +518,13 @@ async fn authenticate(State(state): State<ApiState>, request: Request, next: Nex
             .any(|known| constant_time_eq(known.as_bytes(), token.as_bytes()))
     });
     if accepted {
-        return next.run(request).await;
+        let identity = Identity {
+            name: "static".into(),
+            role: Role::Admin,
+            scope: Scope::All,
+            source: IdentitySource::StaticToken,
+        };
+        return allow(identity, request, next).await;
     }
     let mut response = ApiError(
         StatusCode::UNAUTHORIZED,
@@ -528,6 +535,25 @@ async fn authenticate(State(state): State<ApiState>, request: Request, next: Nex
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Bearer"),
     );
+    let reason = match presented {
+        None => "no credentials",
+        Some(_) => "unknown token",
+    };
+    response.extensions_mut().insert(AccessOutcome::Denied {
+        identity: None,
+        reason: reason.into(),
+    });
+    response
+}
+
+/// Runs the request as `identity` (in the request's extensions) and records the outcome in
+/// the response's extensions.
+async fn allow(identity: Identity, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(identity.clone());
+    let mut response = next.run(request).await;
+    response
+        .extensions_mut()
+        .insert(AccessOutcome::Allowed(identity));
     response
 }
 

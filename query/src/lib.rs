@@ -1,6 +1,7 @@
 //! Kestrel's query side: the query language, the search engine over the partitioned indexes,
 //! and the HTTP API.
 
+pub mod access;
 pub mod aggregate;
 pub mod api;
 pub mod context;
