@@ -15,6 +15,9 @@ pub enum EventKind {
     K8sAudit,
     /// A Falco runtime alert (Falco's JSON output), kept under `falco.*`.
     Falco,
+    /// An access to Kestrel itself (an API request, a CLI query, a start or stop), kept under
+    /// `kestrel.*`: Kestrel's own audit trail.
+    KestrelAudit,
 }
 
 impl EventKind {
@@ -24,6 +27,7 @@ impl EventKind {
             EventKind::Container => "container",
             EventKind::K8sAudit => "k8s_audit",
             EventKind::Falco => "falco",
+            EventKind::KestrelAudit => "kestrel_audit",
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum PartitionKind {
     K8sAudit,
     /// Falco runtime alerts.
     Falco,
+    /// Kestrel's own audit trail: never opened by the searches of collected events.
+    KestrelAudit,
 }
 
 impl From<EventKind> for PartitionKind {
@@ -39,6 +41,7 @@ impl From<EventKind> for PartitionKind {
             EventKind::Container => PartitionKind::Container,
             EventKind::K8sAudit => PartitionKind::K8sAudit,
             EventKind::Falco => PartitionKind::Falco,
+            EventKind::KestrelAudit => PartitionKind::KestrelAudit,
         }
     }
 }
@@ -50,6 +53,7 @@ impl PartitionKind {
             PartitionKind::Container => EventKind::Container.as_str(),
             PartitionKind::K8sAudit => EventKind::K8sAudit.as_str(),
             PartitionKind::Falco => EventKind::Falco.as_str(),
+            PartitionKind::KestrelAudit => EventKind::KestrelAudit.as_str(),
         }
     }
 
@@ -58,6 +62,7 @@ impl PartitionKind {
             PartitionKind::Container,
             PartitionKind::K8sAudit,
             PartitionKind::Falco,
+            PartitionKind::KestrelAudit,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -19,6 +19,7 @@ use crate::error::SearchError;
 use crate::export::export;
 use crate::language::{parse, parse_time};
 use crate::request_metrics::{measure, RequestMetrics};
+use crate::scoped::{Engines, ScopedEngine};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
 /// Settings of the API.
@@ -65,15 +66,23 @@ impl std::fmt::Debug for MetricsRenderer {
     }
 }
 
+/// The router's state. The engine is reachable only through [`Engines`], as a view for the
+/// request's identity ([`ScopedEngine`]).
 #[derive(Clone)]
 struct ApiState {
-    engine: Arc<SearchEngine>,
+    engines: Engines,
     settings: Arc<ApiSettings>,
+}
+
+impl FromRef<ApiState> for Engines {
+    fn from_ref(state: &ApiState) -> Self {
+        state.engines.clone()
+    }
 }
 
 impl FromRef<ApiState> for crate::elastic::ElasticState {
     fn from_ref(state: &ApiState) -> Self {
-        crate::elastic::ElasticState::new(Arc::clone(&state.engine), state.settings.max_limit)
+        crate::elastic::ElasticState::new(state.engines.clone(), state.settings.max_limit)
     }
 }
 
@@ -82,7 +91,7 @@ impl FromRef<ApiState> for crate::elastic::ElasticState {
 /// installed).
 pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
     let state = ApiState {
-        engine,
+        engines: Engines::new(engine),
         settings: Arc::new(settings),
     };
     let timing = Arc::new(RequestMetrics::new(&ROUTES));
@@ -232,21 +241,26 @@ pub fn build_request(
 
 async fn search_get(
     State(state): State<ApiState>,
+    engine: ScopedEngine,
     QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Response, ApiError> {
-    run_search(state, params).await
+    run_search(state, engine.0, params).await
 }
 
 async fn search_post(
     State(state): State<ApiState>,
+    engine: ScopedEngine,
     Json(params): Json<SearchParams>,
 ) -> Result<Response, ApiError> {
-    run_search(state, params).await
+    run_search(state, engine.0, params).await
 }
 
-async fn run_search(state: ApiState, params: SearchParams) -> Result<Response, ApiError> {
+async fn run_search(
+    state: ApiState,
+    engine: Arc<SearchEngine>,
+    params: SearchParams,
+) -> Result<Response, ApiError> {
     let request = build_request(&params, &state.settings)?;
-    let engine = Arc::clone(&state.engine);
     let response = tokio::task::spawn_blocking(move || engine.search(&request))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -267,6 +281,7 @@ pub struct ContextParams {
 
 async fn event_context(
     State(state): State<ApiState>,
+    ScopedEngine(engine): ScopedEngine,
     Path(id): Path<String>,
     QueryParams(params): QueryParams<ContextParams>,
 ) -> Result<Response, ApiError> {
@@ -287,7 +302,6 @@ async fn event_context(
         limit("before", params.before)?,
         limit("after", params.after)?,
     );
-    let engine = Arc::clone(&state.engine);
     let lookup = id.clone();
     let context = tokio::task::spawn_blocking(move || engine.context(&lookup, before, after))
         .await
@@ -305,6 +319,7 @@ async fn event_context(
 /// memory.
 async fn export_ndjson(
     State(state): State<ApiState>,
+    ScopedEngine(engine): ScopedEngine,
     QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Response, ApiError> {
     let request = build_request(
@@ -314,7 +329,6 @@ async fn export_ndjson(
         },
         &state.settings,
     )?;
-    let engine = Arc::clone(&state.engine);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
         let errors = tx.clone();
@@ -368,6 +382,7 @@ fn time_bound(
 /// in its latest state (suppressed repeats counted).
 async fn list_alerts(
     State(state): State<ApiState>,
+    ScopedEngine(engine): ScopedEngine,
     QueryParams(params): QueryParams<AlertParams>,
 ) -> Result<Response, ApiError> {
     let now = Utc::now();
@@ -387,11 +402,49 @@ async fn list_alerts(
     let Some(store) = state.settings.alerts.clone() else {
         return Ok(Json(json!({"alerts": []})).into_response());
     };
-    let alerts = tokio::task::spawn_blocking(move || store.list(&filter))
+    let alerts = tokio::task::spawn_blocking(move || visible_alerts(&store, &engine, filter))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(json!({ "alerts": alerts })).into_response())
+}
+
+/// The alerts of `filter` that `engine` sees: for a scoped engine, those whose events are all
+/// visible (an alert listing fewer event ids than it counts cannot be checked, and is hidden).
+/// Blocking.
+fn visible_alerts(
+    store: &kestrel_detect::AlertStore,
+    engine: &SearchEngine,
+    filter: kestrel_detect::AlertFilter,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let scoped = engine.view().scope().is_some_and(Scope::is_limited);
+    if !scoped {
+        return store.list(&filter).map_err(|e| internal(e.to_string()));
+    }
+    let limit = filter.limit;
+    let every = kestrel_detect::AlertFilter {
+        limit: usize::MAX,
+        ..filter
+    };
+    let mut visible = Vec::new();
+    for alert in store.list(&every).map_err(|e| internal(e.to_string()))? {
+        if visible.len() == limit {
+            break;
+        }
+        let ids: Vec<String> = alert["event_ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let complete = alert["count"].as_u64().is_some_and(|n| n <= ids.len() as u64);
+        if complete && engine.sees_all(&ids)? {
+            visible.push(alert);
+        }
+    }
+    Ok(visible)
 }
 
 /// Body of `POST /api/v1/hunt`.
@@ -413,6 +466,7 @@ struct HuntParams {
 /// with the rule and part at fault.
 async fn hunt_ndjson(
     State(state): State<ApiState>,
+    ScopedEngine(engine): ScopedEngine,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
@@ -426,7 +480,6 @@ async fn hunt_ndjson(
     let now = Utc::now();
     let from = time_bound("from", &params.from, now)?;
     let to = time_bound("to", &params.to, now)?;
-    let engine = Arc::clone(&state.engine);
     let body = tokio::task::spawn_blocking(move || {
         let mut body = Vec::new();
         crate::hunt::hunt(&engine, &mut detector, from, to, |alert| {
@@ -445,7 +498,7 @@ async fn hunt_ndjson(
 /// [`crate::aggregate`]; any content type). Invalid requests are answered 400; requests beyond
 /// the memory or bucket limit 422.
 async fn aggregate(
-    State(state): State<ApiState>,
+    ScopedEngine(engine): ScopedEngine,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     use crate::aggregate::{AggregateParams, AggregateRequest};
@@ -455,7 +508,6 @@ async fn aggregate(
             format!("invalid aggregation request: {e}"),
         )
     })?;
-    let engine = Arc::clone(&state.engine);
     let request = AggregateRequest::from_params(
         &params,
         engine.schema(),
@@ -489,7 +541,7 @@ async fn metrics_text(State(state): State<ApiState>) -> Response {
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {
-    let root = state.engine.root().to_owned();
+    let root = state.engines.root().to_owned();
     let readable = tokio::task::spawn_blocking(move || kestrel_indexer::list_partition_dirs(&root))
         .await
         .map(|r| r.is_ok())

@@ -36,11 +36,9 @@ impl SearchEngine {
             IndexRecordOption::Basic,
         );
         for partition in self.searchers(None, None)?.iter().rev() {
-            let top = partition
-                .searcher
-                .search(&query, &TopDocs::with_limit(1).order_by_score())?;
+            let top = partition.search(&query, &TopDocs::with_limit(1).order_by_score())?;
             if let Some((_, address)) = top.first() {
-                return Ok(Some(self.source(&partition.searcher, *address)?));
+                return Ok(Some(self.source(partition, *address)?));
             }
         }
         Ok(None)
@@ -149,7 +147,7 @@ impl SearchEngine {
         let mut found: Vec<((i64, i64), usize, DocAddress)> = Vec::new();
         let partitions = self.searchers(from.as_ref(), to.as_ref())?;
         for (slot, partition) in partitions.iter().enumerate() {
-            let top: Keyed = partition.searcher.search(&query, &collector)?;
+            let top: Keyed = partition.search(&query, &collector)?;
             found.extend(top.into_iter().map(|((t, o), address)| {
                 (
                     (t.unwrap_or(i64::MIN), o.unwrap_or(i64::MIN)),
@@ -165,7 +163,7 @@ impl SearchEngine {
         found.truncate(limit);
         found
             .into_iter()
-            .map(|(_, slot, address)| self.source(&partitions[slot].searcher, address))
+            .map(|(_, slot, address)| self.source(&partitions[slot], address))
             .collect()
     }
 }

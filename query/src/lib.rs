@@ -14,6 +14,8 @@ mod keyset;
 pub mod language;
 pub mod projection;
 pub mod request_metrics;
+pub mod scope;
+pub mod scoped;
 pub mod search;
 pub mod translate;
 

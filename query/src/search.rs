@@ -18,15 +18,18 @@ use kestrel_indexer::{
 use serde::{Deserialize, Serialize};
 use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, RangeQuery};
-use tantivy::schema::{Term, Value};
+use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument};
+
+use crate::access::Scope;
 
 use crate::aggregate::AggregationLimits;
 use crate::error::SearchError;
 use crate::keyset::beyond;
 use crate::language::{parse, Query};
 use crate::projection::project;
+use crate::scope::{narrow, scope_filter, View};
 use crate::translate::{time_filter, Translator};
 
 /// Sort order of hits by `@timestamp`.
@@ -125,21 +128,50 @@ pub struct SearchResponse {
     pub took_ms: u64,
 }
 
-/// A partition opened for searching.
+/// A partition opened for searching. Every query run through it is restricted to the
+/// engine's [`View`]: the searcher itself is not handed out.
 pub struct PartitionSearcher {
     /// Which partition.
     pub key: PartitionKey,
-    /// Its searcher, at its last commit.
-    pub searcher: Searcher,
+    searcher: Searcher,
+    filter: Option<Box<dyn TantivyQuery>>,
+}
+
+impl PartitionSearcher {
+    /// Runs `query`, restricted to the engine's view, with `collector`.
+    pub fn search<C: tantivy::collector::Collector>(
+        &self,
+        query: &dyn TantivyQuery,
+        collector: &C,
+    ) -> tantivy::Result<C::Fruit> {
+        match &self.filter {
+            None => self.searcher.search(query, collector),
+            Some(filter) => {
+                let restricted = BooleanQuery::new(vec![
+                    (Occur::Must, query.box_clone()),
+                    (Occur::Must, filter.box_clone()),
+                ]);
+                self.searcher.search(&restricted, collector)
+            }
+        }
+    }
+
+    /// The tokenizers of the partition's index.
+    pub fn tokenizers(&self) -> tantivy::tokenizer::TokenizerManager {
+        self.searcher.index().tokenizers().clone()
+    }
 }
 
 /// Searches the partitions under an index root. Cheap to share between threads; readers of
-/// partitions are opened once and refreshed on each search.
+/// partitions are opened once and refreshed on each search (and shared by the engine's
+/// [scoped views](SearchEngine::scoped)).
 pub struct SearchEngine {
     root: PathBuf,
     schema: EventSchema,
-    readers: Mutex<HashMap<PathBuf, IndexReader>>,
+    readers: Arc<Mutex<HashMap<PathBuf, IndexReader>>>,
     aggregation_limits: AggregationLimits,
+    view: View,
+    filter: Option<Box<dyn TantivyQuery>>,
 }
 
 type Sorted = Vec<((Option<i64>, Option<String>), DocAddress)>;
@@ -158,9 +190,47 @@ impl SearchEngine {
         Arc::new(SearchEngine {
             root: root.into(),
             schema: EventSchema::new(),
-            readers: Mutex::new(HashMap::new()),
+            readers: Arc::new(Mutex::new(HashMap::new())),
             aggregation_limits: limits,
+            view: View::default(),
+            filter: None,
         })
+    }
+
+    /// The same engine seeing only what `scope` allows of what this one sees (scopes narrow:
+    /// a scoped engine cannot be widened). Shares this engine's readers.
+    pub fn scoped(&self, scope: &Scope) -> Arc<SearchEngine> {
+        let view = match &self.view {
+            View::Events(current) => View::Events(narrow(current, scope)),
+            View::AuditTrail => View::AuditTrail,
+        };
+        self.with_view(view)
+    }
+
+    /// The same engine seeing Kestrel's own audit trail (the `kestrel_audit` partitions) and
+    /// nothing else; whoever serves it checks that the caller is an unscoped admin.
+    pub fn audit_trail(&self) -> Arc<SearchEngine> {
+        self.with_view(View::AuditTrail)
+    }
+
+    fn with_view(&self, view: View) -> Arc<SearchEngine> {
+        let filter = match &view {
+            View::Events(scope) => scope_filter(&self.schema, scope),
+            View::AuditTrail => None,
+        };
+        Arc::new(SearchEngine {
+            root: self.root.clone(),
+            schema: self.schema.clone(),
+            readers: Arc::clone(&self.readers),
+            aggregation_limits: self.aggregation_limits.clone(),
+            view,
+            filter,
+        })
+    }
+
+    /// What the engine sees.
+    pub fn view(&self) -> &View {
+        &self.view
     }
 
     /// The limits of aggregations.
@@ -211,7 +281,7 @@ impl SearchEngine {
         let mut candidates: Vec<(i64, String, usize, DocAddress)> = Vec::new();
         for (slot, partition) in partitions.iter().enumerate() {
             if request.count_total {
-                total += partition.searcher.search(query.as_ref(), &Count)? as u64;
+                total += partition.search(query.as_ref(), &Count)? as u64;
             }
             if limit == 0 {
                 continue;
@@ -220,9 +290,7 @@ impl SearchEngine {
                 Some(q) => q,
                 None => query.as_ref(),
             };
-            let top: Sorted = partition
-                .searcher
-                .search(page, &sorted_top(limit, request.order))?;
+            let top: Sorted = partition.search(page, &sorted_top(limit, request.order))?;
             candidates.extend(top.into_iter().map(|((ts, id), address)| {
                 (
                     ts.unwrap_or(i64::MIN),
@@ -250,7 +318,7 @@ impl SearchEngine {
         };
         let mut hits = Vec::with_capacity(candidates.len());
         for (_, _, slot, address) in candidates {
-            let hit = self.source(&partitions[slot].searcher, address)?;
+            let hit = self.source(&partitions[slot], address)?;
             hits.push(if request.fields.is_empty() {
                 hit
             } else {
@@ -265,13 +333,47 @@ impl SearchEngine {
         })
     }
 
-    /// The stored event of a document.
+    /// Whether the events `ids` are all visible: none of them is stored outside the engine's
+    /// view and at least one is stored within it. The visibility of an alert to a scoped
+    /// identity; always true for an unscoped engine.
+    pub fn sees_all(&self, ids: &[String]) -> Result<bool, SearchError> {
+        let Some(filter) = &self.filter else {
+            return Ok(true);
+        };
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let id_field = self.schema.resolve("event.id").field;
+        let any_id: Box<dyn TantivyQuery> = Box::new(BooleanQuery::new(
+            ids.iter()
+                .map(|id| {
+                    let term = Term::from_field_text(id_field, id);
+                    let query = TermQuery::new(term, IndexRecordOption::Basic);
+                    (Occur::Should, Box::new(query) as Box<dyn TantivyQuery>)
+                })
+                .collect(),
+        ));
+        let hidden = BooleanQuery::new(vec![
+            (Occur::Must, any_id.box_clone()),
+            (Occur::MustNot, filter.box_clone()),
+        ]);
+        let mut visible = 0;
+        for partition in self.searchers(None, None)? {
+            if partition.searcher.search(&hidden, &Count)? > 0 {
+                return Ok(false);
+            }
+            visible += partition.search(any_id.as_ref(), &Count)?;
+        }
+        Ok(visible > 0)
+    }
+
+    /// The stored event of a document found in `partition`.
     pub fn source(
         &self,
-        searcher: &Searcher,
+        partition: &PartitionSearcher,
         address: DocAddress,
     ) -> Result<serde_json::Value, SearchError> {
-        let doc: TantivyDocument = searcher.doc(address)?;
+        let doc: TantivyDocument = partition.searcher.doc(address)?;
         let source = doc
             .get_first(self.schema.source_field())
             .and_then(|v| v.as_str())
@@ -296,8 +398,9 @@ impl SearchEngine {
         )
     }
 
-    /// Searchers of the partitions overlapping `[from, to]`, refreshed to their last commit,
-    /// oldest first. Partitions outside the range are not opened.
+    /// Searchers of the partitions of the engine's view overlapping `[from, to]`, refreshed to
+    /// their last commit, oldest first. Partitions outside the range or the view are not
+    /// opened.
     pub fn searchers(
         &self,
         from: Option<&DateTime<Utc>>,
@@ -311,8 +414,10 @@ impl SearchEngine {
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         readers.retain(|dir, _| partitions.iter().any(|p| &p.dir == dir));
         let mut selected = Vec::new();
-        for PartitionDir { key, dir } in partitions.into_iter().filter(|p| p.key.overlaps(from, to))
-        {
+        let visible = partitions
+            .into_iter()
+            .filter(|p| self.view.opens(p.key.kind) && p.key.overlaps(from, to));
+        for PartitionDir { key, dir } in visible {
             let reader = match readers.get(&dir) {
                 Some(reader) => {
                     reader.reload()?;
@@ -331,6 +436,7 @@ impl SearchEngine {
             selected.push(PartitionSearcher {
                 key,
                 searcher: reader.searcher(),
+                filter: self.filter.as_ref().map(|f| f.box_clone()),
             });
         }
         Ok(selected)

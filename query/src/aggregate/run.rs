@@ -132,7 +132,7 @@ impl Run<'_> {
         let mut total = 0u64;
         if aggs.is_empty() {
             for partition in self.partitions {
-                total += partition.searcher.search(self.query, &Count)? as u64;
+                total += partition.search(self.query, &Count)? as u64;
             }
             return Ok((total, None));
         }
@@ -146,12 +146,11 @@ impl Run<'_> {
             }
             let context = AggContextParams::new(
                 AggregationLimitsGuard::new(Some(budget), Some(limits.max_buckets)),
-                partition.searcher.index().tokenizers().clone(),
+                partition.tokenizers(),
             )
             .with_value_sources(Arc::clone(registry));
             let collector = DistributedAggregationCollector::from_aggs(aggs.clone(), context);
             let (count, fruit) = partition
-                .searcher
                 .search(self.query, &(Count, collector))
                 .map_err(|e| limits.map_error(e))?;
             total += count as u64;

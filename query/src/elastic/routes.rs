@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::scoped::{Engines, ScopedEngine};
 use crate::search::SearchEngine;
 
 use super::error::ElasticError;
@@ -41,17 +42,24 @@ pub const ROUTES: [&str; 7] = [
     INDEX_MSEARCH,
 ];
 
-/// What the routes need: the engine and the largest `size` accepted.
+/// What the routes need: the engines (each search runs on the caller's [`ScopedEngine`]) and
+/// the largest `size` accepted.
 #[derive(Clone)]
 pub struct ElasticState {
-    engine: Arc<SearchEngine>,
+    engines: Engines,
     max_size: usize,
 }
 
 impl ElasticState {
-    /// State over `engine`, accepting searches of at most `max_size` hits.
-    pub fn new(engine: Arc<SearchEngine>, max_size: usize) -> ElasticState {
-        ElasticState { engine, max_size }
+    /// State over `engines`, accepting searches of at most `max_size` hits.
+    pub fn new(engines: Engines, max_size: usize) -> ElasticState {
+        ElasticState { engines, max_size }
+    }
+}
+
+impl FromRef<ElasticState> for Engines {
+    fn from_ref(state: &ElasticState) -> Engines {
+        state.engines.clone()
     }
 }
 
@@ -60,6 +68,7 @@ pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     ElasticState: FromRef<S>,
+    Engines: FromRef<S>,
 {
     Router::new()
         .route(ROOT, get(info))
@@ -76,7 +85,7 @@ async fn info() -> Json<Value> {
 }
 
 async fn health(State(state): State<ElasticState>) -> Json<Value> {
-    let root = state.engine.root().to_owned();
+    let root = state.engines.root().to_owned();
     let readable = tokio::task::spawn_blocking(move || kestrel_indexer::list_partition_dirs(&root))
         .await
         .map(|r| r.is_ok())
@@ -92,26 +101,34 @@ async fn mapping_index(Path(index): Path<String>) -> Json<Value> {
     Json(mapping(&index))
 }
 
-async fn msearch_default(State(state): State<ElasticState>, body: Bytes) -> Response {
-    msearch(state, None, body).await
+async fn msearch_default(
+    State(state): State<ElasticState>,
+    ScopedEngine(engine): ScopedEngine,
+    body: Bytes,
+) -> Response {
+    msearch(engine, state.max_size, None, body).await
 }
 
 async fn msearch_index(
     State(state): State<ElasticState>,
+    ScopedEngine(engine): ScopedEngine,
     Path(index): Path<String>,
     body: Bytes,
 ) -> Response {
-    msearch(state, Some(index), body).await
+    msearch(engine, state.max_size, Some(index), body).await
 }
 
 /// `_msearch`: every search of the body, in order, each answered or refused on its own.
-async fn msearch(state: ElasticState, index: Option<String>, body: Bytes) -> Response {
+async fn msearch(
+    engine: Arc<SearchEngine>,
+    max_size: usize,
+    index: Option<String>,
+    body: Bytes,
+) -> Response {
     let pairs = match parse_msearch(&body) {
         Ok(pairs) => pairs,
         Err(error) => return error_response(&error),
     };
-    let engine = Arc::clone(&state.engine);
-    let max_size = state.max_size;
     let answered = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let now = Utc::now();
