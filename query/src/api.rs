@@ -94,8 +94,31 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         engines: Engines::new(engine),
         settings: Arc::new(settings),
     };
-    let timing = Arc::new(RequestMetrics::new(&ROUTES));
-    let api = Router::new()
+    let api = api_routes().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    finish(api, state)
+}
+
+/// The router, serving every request as `identity` without authentication: for in-process
+/// tests of what an identity sees (the production router is [`router`]).
+#[doc(hidden)]
+pub fn router_with_identity(
+    engine: Arc<SearchEngine>,
+    settings: ApiSettings,
+    identity: Identity,
+) -> Router {
+    let state = ApiState {
+        engines: Engines::new(engine),
+        settings: Arc::new(settings),
+    };
+    let api = api_routes().route_layer(middleware::from_fn(move |request: Request, next: Next| {
+        allow(identity.clone(), request, next)
+    }));
+    finish(api, state)
+}
+
+/// The authenticated routes.
+fn api_routes() -> Router<ApiState> {
+    Router::new()
         .route(SEARCH, get(search_get).post(search_post))
         .route(CONTEXT, get(event_context))
         .route(EXPORT, get(export_ndjson))
@@ -104,7 +127,12 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route(ALERTS, get(list_alerts))
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+}
+
+/// Times the authenticated routes `api`, and adds the unauthenticated health routes.
+fn finish(api: Router<ApiState>, state: ApiState) -> Router {
+    let timing = Arc::new(RequestMetrics::new(&ROUTES));
+    let api = api
         // Outside authentication, so that refused requests are timed too.
         .route_layer(middleware::from_fn_with_state(timing.clone(), measure))
         .with_state(state.clone());
@@ -439,7 +467,9 @@ fn visible_alerts(
                     .collect()
             })
             .unwrap_or_default();
-        let complete = alert["count"].as_u64().is_some_and(|n| n <= ids.len() as u64);
+        let complete = alert["count"]
+            .as_u64()
+            .is_some_and(|n| n <= ids.len() as u64);
         if complete && engine.sees_all(&ids)? {
             visible.push(alert);
         }

@@ -69,7 +69,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let identity = identity(parts)?;
-        Ok(ScopedEngine(Engines::from_ref(state).for_identity(identity)))
+        Ok(ScopedEngine(
+            Engines::from_ref(state).for_identity(identity),
+        ))
     }
 }
 
