@@ -15,11 +15,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::{AccessOutcome, Identity, IdentitySource, Role, Scope};
+use crate::audit_trail::AuditDetails;
 use crate::error::SearchError;
 use crate::export::export;
 use crate::language::{parse, parse_time};
 use crate::request_metrics::{measure, RequestMetrics};
-use crate::scoped::{Engines, ScopedEngine};
+use crate::scoped::{AuditTrailEngine, Engines, ScopedEngine};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
 /// Settings of the API.
@@ -125,6 +126,7 @@ fn api_routes() -> Router<ApiState> {
         .route(AGGREGATE, axum::routing::post(aggregate))
         .route(HUNT, axum::routing::post(hunt_ndjson))
         .route(ALERTS, get(list_alerts))
+        .route(AUDIT, get(audit_search))
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
 }
@@ -150,6 +152,7 @@ const EXPORT: &str = "/api/v1/export";
 const AGGREGATE: &str = "/api/v1/aggregate";
 const HUNT: &str = "/api/v1/hunt";
 const ALERTS: &str = "/api/v1/alerts";
+const AUDIT: &str = "/api/v1/audit";
 const METRICS: &str = "/metrics";
 const HEALTHZ: &str = "/healthz";
 const READYZ: &str = "/readyz";
@@ -157,8 +160,8 @@ const READYZ: &str = "/readyz";
 const ELASTIC: [&str; 7] = crate::elastic::ROUTES;
 
 /// Every route pattern: the `route` label values of the request latency histogram.
-pub const ROUTES: [&str; 16] = [
-    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, METRICS, HEALTHZ, READYZ, ELASTIC[0],
+pub const ROUTES: [&str; 17] = [
+    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, AUDIT, METRICS, HEALTHZ, READYZ, ELASTIC[0],
     ELASTIC[1], ELASTIC[2], ELASTIC[3], ELASTIC[4], ELASTIC[5], ELASTIC[6],
 ];
 
@@ -292,7 +295,27 @@ async fn run_search(
     let response = tokio::task::spawn_blocking(move || engine.search(&request))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(response).into_response())
+    let details = AuditDetails {
+        hits: Some(response.hits.len() as u64),
+        total: Some(response.total),
+    };
+    Ok(with_details(Json(response).into_response(), details))
+}
+
+/// `GET /api/v1/audit`: Kestrel's own audit trail, searched like `/api/v1/search` (same
+/// parameters and answer), for unscoped admins only.
+async fn audit_search(
+    State(state): State<ApiState>,
+    AuditTrailEngine(engine): AuditTrailEngine,
+    QueryParams(params): QueryParams<SearchParams>,
+) -> Result<Response, ApiError> {
+    run_search(state, engine, params).await
+}
+
+/// `response` carrying `details` for its audit event.
+fn with_details(mut response: Response, details: AuditDetails) -> Response {
+    response.extensions_mut().insert(details);
+    response
 }
 
 /// Parameters of `/api/v1/events/{id}/context`.
@@ -433,7 +456,14 @@ async fn list_alerts(
     let alerts = tokio::task::spawn_blocking(move || visible_alerts(&store, &engine, filter))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(json!({ "alerts": alerts })).into_response())
+    let details = AuditDetails {
+        hits: Some(alerts.len() as u64),
+        total: None,
+    };
+    Ok(with_details(
+        Json(json!({ "alerts": alerts })).into_response(),
+        details,
+    ))
 }
 
 /// The alerts of `filter` that `engine` sees: for a scoped engine, those whose events are all
@@ -553,7 +583,11 @@ async fn aggregate(
             }
             other => ApiError::from(other),
         })?;
-    Ok(Json(response).into_response())
+    let details = AuditDetails {
+        hits: None,
+        total: Some(response.total),
+    };
+    Ok(with_details(Json(response).into_response(), details))
 }
 
 async fn metrics_text(State(state): State<ApiState>) -> Response {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod aggregate;
 pub mod api;
+pub mod audit_trail;
 pub mod context;
 pub mod elastic;
 mod error;

@@ -1,0 +1,175 @@
+//! The queue of audit events and its background writer.
+//!
+//! [`AuditTrail::record`] never blocks: events go into a bounded channel, and when it is full
+//! the event is dropped and counted (`kestrel_audit_events_dropped_total`). A background
+//! thread writes them in batches to an [`AuditSink`]: the bus when the process has one, else
+//! the `kestrel_audit` partitions of the index directly ([`IndexSink`]).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use kestrel_event::Event;
+use kestrel_indexer::{Indexer, IndexerOptions};
+
+use super::AuditEvent;
+
+/// Events written per batch at most.
+const BATCH: usize = 512;
+/// How long the writer waits for more events before writing a batch.
+const LINGER: Duration = Duration::from_millis(200);
+
+/// Where audit events are written. Called from the trail's own thread: may block.
+pub trait AuditSink: Send + 'static {
+    /// Writes a batch durably.
+    fn write(&mut self, events: &[Event]) -> Result<(), String>;
+}
+
+/// Writes audit events into the `kestrel_audit` partitions under an index root with its own
+/// Tantivy writer, committing each batch: the path of processes without a bus.
+pub struct IndexSink {
+    root: PathBuf,
+    indexer: Option<Indexer>,
+}
+
+impl IndexSink {
+    /// A sink into the index root `root` (opened on the first write).
+    pub fn new(root: impl Into<PathBuf>) -> IndexSink {
+        IndexSink {
+            root: root.into(),
+            indexer: None,
+        }
+    }
+}
+
+impl AuditSink for IndexSink {
+    fn write(&mut self, events: &[Event]) -> Result<(), String> {
+        let indexer = match &mut self.indexer {
+            Some(indexer) => indexer,
+            None => {
+                let options = IndexerOptions {
+                    writer_memory_bytes: 15_000_000,
+                    max_open_partitions: 2,
+                    writer_threads: 1,
+                };
+                let opened = Indexer::open(&self.root, options).map_err(|e| e.to_string())?;
+                self.indexer.insert(opened)
+            }
+        };
+        for event in events {
+            indexer.add(event).map_err(|e| e.to_string())?;
+        }
+        indexer.commit().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+enum Command {
+    Record(Box<Event>),
+    /// Answered once everything queued before it is written.
+    Flush(mpsc::Sender<()>),
+}
+
+/// The audit trail of a process. Cheap to clone; the writer stops when every clone is gone.
+#[derive(Clone)]
+pub struct AuditTrail {
+    queue: SyncSender<Command>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AuditTrail {
+    /// Starts the background writer into `sink`, queueing at most `capacity` events.
+    pub fn start(sink: impl AuditSink, capacity: usize) -> AuditTrail {
+        let (queue, commands) = mpsc::sync_channel(capacity.max(1));
+        std::thread::Builder::new()
+            .name("audit-trail".into())
+            .spawn(move || write_loop(sink, commands))
+            // Spawning fails only when the system is out of threads at start-up.
+            .expect("spawn the audit trail writer");
+        AuditTrail {
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Queues `event`, timed now. Never blocks: when the queue is full it is dropped and
+    /// counted.
+    pub fn record(&self, event: AuditEvent) {
+        let stored = Box::new(event.to_event(Utc::now()));
+        match self.queue.try_send(Command::Record(stored)) {
+            Ok(()) => metrics::counter!("kestrel_audit_events_total").increment(1),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("kestrel_audit_events_dropped_total").increment(1);
+                tracing::warn!(action = %event.action, "audit trail queue full: event dropped");
+            }
+        }
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every event recorded before the call is written (at shutdown, and in
+    /// tests). Blocking.
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.queue.send(Command::Flush(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+}
+
+fn write_loop(mut sink: impl AuditSink, commands: mpsc::Receiver<Command>) {
+    let mut batch: Vec<Event> = Vec::new();
+    let mut waiting: Vec<mpsc::Sender<()>> = Vec::new();
+    loop {
+        let command = if batch.is_empty() && waiting.is_empty() {
+            match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return,
+            }
+        } else {
+            match commands.recv_timeout(LINGER) {
+                Ok(command) => Some(command),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    write(&mut sink, &mut batch);
+                    return;
+                }
+            }
+        };
+        let flush_now = match command {
+            Some(Command::Record(event)) => {
+                batch.push(*event);
+                batch.len() >= BATCH
+            }
+            Some(Command::Flush(done)) => {
+                waiting.push(done);
+                true
+            }
+            None => true,
+        };
+        if flush_now {
+            write(&mut sink, &mut batch);
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+fn write(sink: &mut impl AuditSink, batch: &mut Vec<Event>) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(error) = sink.write(batch) {
+        metrics::counter!("kestrel_audit_write_errors_total").increment(1);
+        tracing::error!(%error, events = batch.len(), "audit trail write failed");
+    }
+    batch.clear();
+}
