@@ -45,6 +45,7 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
         interval: config.indexer.commit_interval,
         max_events: config.indexer.commit_max_events,
         retention: config.indexer.retention,
+        audit_retention: Some(config.indexer.audit_retention),
     };
     let observer = crate::detection::observer(config)?;
     let task = tokio::spawn(run_indexer(
@@ -82,6 +83,7 @@ pub fn start_kafka_indexer(
             interval: config.indexer.commit_interval,
             max_events: config.indexer.commit_max_events,
             retention: config.indexer.retention,
+            audit_retention: Some(config.indexer.audit_retention),
         },
     };
     let runtime = tokio::runtime::Handle::current();

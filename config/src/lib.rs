@@ -748,6 +748,10 @@ pub struct IndexerConfig {
     /// keep forever.
     #[serde(with = "serde_helpers::option_duration")]
     pub retention: Option<Duration>,
+    /// How long to keep Kestrel's own audit trail (`kestrel_audit` partitions); never shorter
+    /// than `retention`. Default: `400d`.
+    #[serde(with = "serde_helpers::duration")]
+    pub audit_retention: Duration,
 }
 
 impl Default for IndexerConfig {
@@ -759,6 +763,7 @@ impl Default for IndexerConfig {
             writer_memory_mb: 64,
             writer_threads: 0,
             retention: None,
+            audit_retention: Duration::from_secs(400 * 86_400),
         }
     }
 }

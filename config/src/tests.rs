@@ -1001,6 +1001,14 @@ fn indexer_limits() {
         invalid(&c),
         "indexer.retention: must be greater than 0s (leave it out to keep events forever)"
     );
+
+    let mut c = Config::default();
+    c.indexer.retention = Some(Duration::from_secs(500 * 86_400));
+    assert!(invalid(&c).starts_with(
+        "indexer.audit_retention: 34560000s is shorter than indexer.retention (43200000s)"
+    ));
+    c.indexer.audit_retention = Duration::from_secs(500 * 86_400);
+    c.validate().unwrap();
 }
 
 #[test]

@@ -568,6 +568,17 @@ fn validate_indexer(config: &Config, errors: &mut Errors) {
             "must be greater than 0s (leave it out to keep events forever)",
         );
     }
+    if let Some(retention) = ix.retention.filter(|r| ix.audit_retention < *r) {
+        errors.add(
+            "indexer.audit_retention",
+            format!(
+                "{}s is shorter than indexer.retention ({}s): Kestrel's audit trail must be kept \
+                 at least as long as the events it records access to",
+                ix.audit_retention.as_secs(),
+                retention.as_secs()
+            ),
+        );
+    }
 }
 
 fn validate_query(config: &Config, errors: &mut Errors) {

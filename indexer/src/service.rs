@@ -50,8 +50,11 @@ pub struct CommitPolicy {
     pub interval: Duration,
     /// Commit as soon as this many events are uncommitted.
     pub max_events: usize,
-    /// Delete partitions older than this (checked after commits, at most every minute).
+    /// Delete partitions of collected events older than this (checked after commits, at most
+    /// every minute).
     pub retention: Option<Duration>,
+    /// Delete partitions of Kestrel's own audit trail older than this.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for CommitPolicy {
@@ -60,6 +63,7 @@ impl Default for CommitPolicy {
             interval: Duration::from_secs(1),
             max_events: 50_000,
             retention: None,
+            audit_retention: None,
         }
     }
 }
@@ -128,10 +132,10 @@ pub async fn run_indexer(
     let mut deadline: Option<Instant> = None;
     let mut retention_checked: Option<Instant> = None;
     loop {
-        if let Some(retention) = policy.retention {
+        if policy.retention.is_some() || policy.audit_retention.is_some() {
             if retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
                 retention_checked = Some(Instant::now());
-                indexer = apply_retention(indexer, retention).await?;
+                indexer = apply_retention(indexer, policy).await?;
             }
         }
         let next = match deadline {
@@ -244,10 +248,18 @@ async fn commit(
     Ok(indexer)
 }
 
-async fn apply_retention(indexer: Indexer, retention: Duration) -> Result<Indexer, IndexError> {
+async fn apply_retention(indexer: Indexer, policy: CommitPolicy) -> Result<Indexer, IndexError> {
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
-        let result = indexer.apply_retention(retention, chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let result = policy
+            .retention
+            .map_or(Ok(Vec::new()), |r| indexer.apply_retention(r, now))
+            .and_then(|_| {
+                policy
+                    .audit_retention
+                    .map_or(Ok(Vec::new()), |r| indexer.apply_audit_retention(r, now))
+            });
         (indexer, result)
     })
     .await

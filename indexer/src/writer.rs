@@ -10,7 +10,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::document::value_to_document;
 use crate::error::IndexError;
-use crate::partition::{list_partitions, PartitionKey};
+use crate::partition::{list_partitions, PartitionKey, PartitionKind};
 use crate::schema::EventSchema;
 use crate::storage::open_index;
 
@@ -289,12 +289,32 @@ impl Indexer {
         Ok((members, stats))
     }
 
-    /// Deletes every partition whose whole day is older than `retention` before `now`
-    /// (committing and closing its writer first if open). Returns the partitions deleted.
+    /// Deletes every partition of collected events (not Kestrel's own audit trail) whose whole
+    /// day is older than `retention` before `now` (committing and closing its writer first if
+    /// open). Returns the partitions deleted.
     pub fn apply_retention(
         &mut self,
         retention: std::time::Duration,
         now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PartitionKey>, IndexError> {
+        self.drop_older(retention, now, |kind| kind != PartitionKind::KestrelAudit)
+    }
+
+    /// Deletes every partition of Kestrel's own audit trail (`kestrel_audit`) whose whole day
+    /// is older than `retention` before `now`. Returns the partitions deleted.
+    pub fn apply_audit_retention(
+        &mut self,
+        retention: std::time::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PartitionKey>, IndexError> {
+        self.drop_older(retention, now, |kind| kind == PartitionKind::KestrelAudit)
+    }
+
+    fn drop_older(
+        &mut self,
+        retention: std::time::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+        applies: impl Fn(PartitionKind) -> bool,
     ) -> Result<Vec<PartitionKey>, IndexError> {
         let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         let Some(horizon) = now.checked_sub_signed(retention) else {
@@ -305,7 +325,10 @@ impl Indexer {
             source,
         })?;
         let mut dropped = Vec::new();
-        for key in keys.into_iter().filter(|k| k.end() <= horizon) {
+        for key in keys
+            .into_iter()
+            .filter(|k| applies(k.kind) && k.end() <= horizon)
+        {
             if let Some(mut partition) = self.partitions.remove(&key) {
                 partition.commit(self.payload.as_deref(), false)?;
             }
@@ -457,6 +480,28 @@ mod tests {
             indexer.add(&event("d3", "2024-01-03T12:00:00Z")).unwrap(),
             AddOutcome::Duplicate
         );
+    }
+
+    #[test]
+    fn the_audit_trail_has_its_own_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        for (id, kind) in [("c", EventKind::Container), ("k", EventKind::KestrelAudit)] {
+            let ts = parse_timestamp("2024-01-01T12:00:00Z").unwrap();
+            indexer.add(&Event::new(kind, id.into(), ts, ts)).unwrap();
+        }
+        indexer.commit().unwrap();
+        let now = parse_timestamp("2024-01-10T00:00:00Z").unwrap();
+        let day = std::time::Duration::from_secs(86_400);
+        let kinds = |dir: &Path| -> Vec<PartitionKind> {
+            list_partitions(dir).unwrap().iter().map(|k| k.kind).collect()
+        };
+        let dropped = indexer.apply_retention(day, now).unwrap();
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(kinds(dir.path()), [PartitionKind::KestrelAudit]);
+        assert!(indexer.apply_audit_retention(30 * day, now).unwrap().is_empty());
+        assert_eq!(indexer.apply_audit_retention(day, now).unwrap().len(), 1);
+        assert!(kinds(dir.path()).is_empty());
     }
 
     #[test]

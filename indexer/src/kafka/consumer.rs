@@ -89,10 +89,11 @@ pub fn run_kafka_indexer(
             &committed,
             CommitMode::Async,
         );
-        if let Some(retention) = settings.policy.retention {
+        let policy = settings.policy;
+        if policy.retention.is_some() || policy.audit_retention.is_some() {
             if retention_checked.elapsed() >= Duration::from_secs(60) {
                 retention_checked = Instant::now();
-                lock(&shards).apply_retention(retention)?;
+                lock(&shards).apply_retention(policy.retention, policy.audit_retention)?;
             }
         }
     }
@@ -279,10 +280,14 @@ impl Shards {
         Ok(committed)
     }
 
-    fn apply_retention(&mut self, retention: Duration) -> Result<(), IndexError> {
+    fn apply_retention(
+        &mut self,
+        retention: Option<Duration>,
+        audit_retention: Option<Duration>,
+    ) -> Result<(), IndexError> {
         self.open
             .values_mut()
-            .try_for_each(|shard| shard.apply_retention(retention))
+            .try_for_each(|shard| shard.apply_retention(retention, audit_retention))
     }
 }
 

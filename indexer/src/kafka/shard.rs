@@ -165,10 +165,20 @@ impl Shard {
         Ok(Some((end, stats)))
     }
 
-    /// Deletes the shard's partitions past `retention`.
-    pub fn apply_retention(&mut self, retention: Duration) -> Result<(), IndexError> {
-        self.indexer
-            .apply_retention(retention, chrono::Utc::now())
-            .map(|_| ())
+    /// Deletes the shard's partitions of collected events past `retention`, and those of
+    /// Kestrel's own audit trail past `audit_retention`.
+    pub fn apply_retention(
+        &mut self,
+        retention: Option<Duration>,
+        audit_retention: Option<Duration>,
+    ) -> Result<(), IndexError> {
+        let now = chrono::Utc::now();
+        if let Some(retention) = retention {
+            self.indexer.apply_retention(retention, now)?;
+        }
+        if let Some(retention) = audit_retention {
+            self.indexer.apply_audit_retention(retention, now)?;
+        }
+        Ok(())
     }
 }
