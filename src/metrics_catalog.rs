@@ -218,6 +218,12 @@ pub const CATALOG: &[Metric] = &[
     metric(kestrel_query::request_metrics::REQUEST_DURATION, Histogram, Unit::Seconds,
         &["route", "status"], C::Query,
         "Query API request duration until the response head, by route pattern and status class."),
+    metric("kestrel_audit_events_total", Counter, Unit::Count, &[], C::Query,
+        "Events queued for Kestrel's own audit trail (API requests, starts and stops)."),
+    metric("kestrel_audit_events_dropped_total", Counter, Unit::Count, &[], C::Query,
+        "Audit trail events dropped because the queue to the writer was full."),
+    metric("kestrel_audit_write_errors_total", Counter, Unit::Count, &[], C::Query,
+        "Failed writes of a batch of audit trail events."),
 ];
 
 /// Bucket bounds of each histogram, in seconds.

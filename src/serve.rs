@@ -27,7 +27,8 @@ pub async fn serve(
             .await
             .with_context(|| format!("{name}: listening on {listen}"))?;
         tracing::info!(%listen, listener = name, tls = false, "listening");
-        return axum::serve(listener, app)
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        return axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|stop| *stop).await;
             })
@@ -47,7 +48,7 @@ pub async fn serve(
         axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)),
     )
     .handle(handle)
-    .serve(app.into_make_service())
+    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
     .await
     .with_context(|| format!("{name}: serving on {listen}"))
 }

@@ -15,6 +15,7 @@ use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSou
 use kestrel_config::{Config, Multiline, ReadFrom, SourceConfig};
 use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
+use kestrel_query::audit_trail::{with_audit_trail, AuditEvent, AuditTrail, IndexSink};
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
 
@@ -623,15 +624,36 @@ async fn serve_api(
         placeholders: crate::detection::placeholders(&config)?,
         filters: crate::detection::configured_filters(&config)?,
     };
-    let app = router(engine, settings);
-    crate::serve::serve(
+    // Without a bus of its own, the query process writes the kestrel_audit partitions itself.
+    let trail = AuditTrail::start(IndexSink::new(config.index_dir()), AUDIT_QUEUE);
+    let mut started = AuditEvent::new("start");
+    started.component = Some("query".into());
+    started.config_digest = Some(config_digest(&config));
+    trail.record(started);
+    let app = with_audit_trail(router(engine, settings), trail.clone());
+    let served = crate::serve::serve(
         "query",
         app,
         config.query.listen,
         config.query.tls.as_ref(),
         shutdown,
     )
-    .await
+    .await;
+    let mut stopped = AuditEvent::new("stop");
+    stopped.component = Some("query".into());
+    trail.record(stopped);
+    let _ = tokio::task::spawn_blocking(move || trail.flush()).await;
+    served
+}
+
+/// Audit events queued at most before new ones are dropped (and counted).
+const AUDIT_QUEUE: usize = 65_536;
+
+/// SHA-256 of the loaded configuration (its parsed form), hex.
+fn config_digest(config: &Config) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{config:?}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn wait_for_signal() {
