@@ -132,11 +132,10 @@ pub async fn run_indexer(
     let mut deadline: Option<Instant> = None;
     let mut retention_checked: Option<Instant> = None;
     loop {
-        if policy.retention.is_some() || policy.audit_retention.is_some() {
-            if retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                retention_checked = Some(Instant::now());
-                indexer = apply_retention(indexer, policy).await?;
-            }
+        let retains = policy.retention.is_some() || policy.audit_retention.is_some();
+        if retains && retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            retention_checked = Some(Instant::now());
+            indexer = apply_retention(indexer, policy).await?;
         }
         let next = match deadline {
             Some(at) => match tokio::time::timeout_at(at, subscriber.next()).await {

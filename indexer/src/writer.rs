@@ -494,12 +494,19 @@ mod tests {
         let now = parse_timestamp("2024-01-10T00:00:00Z").unwrap();
         let day = std::time::Duration::from_secs(86_400);
         let kinds = |dir: &Path| -> Vec<PartitionKind> {
-            list_partitions(dir).unwrap().iter().map(|k| k.kind).collect()
+            list_partitions(dir)
+                .unwrap()
+                .iter()
+                .map(|k| k.kind)
+                .collect()
         };
         let dropped = indexer.apply_retention(day, now).unwrap();
         assert_eq!(dropped.len(), 1);
         assert_eq!(kinds(dir.path()), [PartitionKind::KestrelAudit]);
-        assert!(indexer.apply_audit_retention(30 * day, now).unwrap().is_empty());
+        assert!(indexer
+            .apply_audit_retention(30 * day, now)
+            .unwrap()
+            .is_empty());
         assert_eq!(indexer.apply_audit_retention(day, now).unwrap().len(), 1);
         assert!(kinds(dir.path()).is_empty());
     }

@@ -65,9 +65,9 @@ where
     Engines: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = Response;
+    type Rejection = Refusal;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
         let identity = identity(parts)?;
         Ok(ScopedEngine(
             Engines::from_ref(state).for_identity(identity),
@@ -84,13 +84,13 @@ where
     Engines: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = Response;
+    type Rejection = Refusal;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
         let identity = identity(parts)?;
         match Engines::from_ref(state).audit_trail(identity) {
             Some(engine) => Ok(AuditTrailEngine(engine)),
-            None => Err(refusal(
+            None => Err(Refusal(
                 StatusCode::FORBIDDEN,
                 "the audit trail is for unscoped admins only",
             )),
@@ -98,13 +98,19 @@ where
     }
 }
 
-fn identity(parts: &Parts) -> Result<&Identity, Response> {
+fn identity(parts: &Parts) -> Result<&Identity, Refusal> {
     parts.extensions.get::<Identity>().ok_or_else(|| {
         tracing::error!(path = %parts.uri.path(), "request without an identity reached a handler");
-        refusal(StatusCode::INTERNAL_SERVER_ERROR, "no identity")
+        Refusal(StatusCode::INTERNAL_SERVER_ERROR, "no identity")
     })
 }
 
-fn refusal(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+/// Why a request gets no engine, answered as `{"error": "..."}`.
+#[derive(Debug)]
+pub struct Refusal(StatusCode, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
 }

@@ -222,7 +222,7 @@ impl SearchEngine {
             root: self.root.clone(),
             schema: self.schema.clone(),
             readers: Arc::clone(&self.readers),
-            aggregation_limits: self.aggregation_limits.clone(),
+            aggregation_limits: self.aggregation_limits,
             view,
             filter,
         })

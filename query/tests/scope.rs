@@ -553,7 +553,7 @@ async fn every_route_answers_a_scoped_identity_with_the_filtered_unscoped_answer
     // Export.
     let (status, bytes) = all.call("GET", "/api/v1/export?q=", "").await;
     assert_eq!(status, StatusCode::OK);
-    let expected: Vec<Value> = ndjson(&bytes).into_iter().filter(|e| visible(e)).collect();
+    let expected: Vec<Value> = ndjson(&bytes).into_iter().filter(visible).collect();
     let (status, bytes) = mine.call("GET", "/api/v1/export?q=", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ndjson(&bytes), expected);
@@ -634,10 +634,7 @@ async fn every_route_answers_a_scoped_identity_with_the_filtered_unscoped_answer
             .map(|h| h["_source"].clone())
             .collect()
     };
-    let expected: Vec<Value> = sources(&everything)
-        .into_iter()
-        .filter(|e| visible(e))
-        .collect();
+    let expected: Vec<Value> = sources(&everything).into_iter().filter(visible).collect();
     assert_eq!(ids(&sources(&got)), ids(&expected));
     assert_eq!(
         got["responses"][0]["hits"]["total"]["value"],

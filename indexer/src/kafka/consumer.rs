@@ -90,11 +90,10 @@ pub fn run_kafka_indexer(
             CommitMode::Async,
         );
         let policy = settings.policy;
-        if policy.retention.is_some() || policy.audit_retention.is_some() {
-            if retention_checked.elapsed() >= Duration::from_secs(60) {
-                retention_checked = Instant::now();
-                lock(&shards).apply_retention(policy.retention, policy.audit_retention)?;
-            }
+        let retains = policy.retention.is_some() || policy.audit_retention.is_some();
+        if retains && retention_checked.elapsed() >= Duration::from_secs(60) {
+            retention_checked = Instant::now();
+            lock(&shards).apply_retention(policy.retention, policy.audit_retention)?;
         }
     }
     let committed = lock(&shards).commit_all(&stats)?;
