@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use kestrel_event::Event;
@@ -19,7 +19,7 @@ use super::AuditEvent;
 
 /// Events written per batch at most.
 const BATCH: usize = 512;
-/// How long the writer waits for more events before writing a batch.
+/// How long the oldest event of a batch waits for more before the batch is written.
 const LINGER: Duration = Duration::from_millis(200);
 
 /// Where audit events are written. Called from the trail's own thread: may block.
@@ -127,14 +127,19 @@ impl AuditTrail {
 fn write_loop(mut sink: impl AuditSink, commands: mpsc::Receiver<Command>) {
     let mut batch: Vec<Event> = Vec::new();
     let mut waiting: Vec<mpsc::Sender<()>> = Vec::new();
+    // When the oldest event of the batch must be written, however busy the queue is.
+    let mut due = Instant::now();
     loop {
         let command = if batch.is_empty() && waiting.is_empty() {
-            match commands.recv() {
+            let command = commands.recv();
+            due = Instant::now() + LINGER;
+            match command {
                 Ok(command) => Some(command),
                 Err(_) => return,
             }
         } else {
-            match commands.recv_timeout(LINGER) {
+            let left = due.saturating_duration_since(Instant::now());
+            match commands.recv_timeout(left) {
                 Ok(command) => Some(command),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -146,7 +151,7 @@ fn write_loop(mut sink: impl AuditSink, commands: mpsc::Receiver<Command>) {
         let flush_now = match command {
             Some(Command::Record(event)) => {
                 batch.push(*event);
-                batch.len() >= BATCH
+                batch.len() >= BATCH || Instant::now() >= due
             }
             Some(Command::Flush(done)) => {
                 waiting.push(done);
@@ -172,4 +177,54 @@ fn write(sink: &mut impl AuditSink, batch: &mut Vec<Event>) {
         tracing::error!(%error, events = batch.len(), "audit trail write failed");
     }
     batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Counts the events of each batch written.
+    struct Batches(Arc<Mutex<Vec<usize>>>);
+
+    impl AuditSink for Batches {
+        fn write(&mut self, events: &[Event]) -> Result<(), String> {
+            self.0.lock().unwrap().push(events.len());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_steady_trickle_is_written_within_the_linger_time() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let trail = AuditTrail::start(Batches(Arc::clone(&written)), 100);
+        // One event every 50 ms, closer together than the linger time, for a second.
+        for _ in 0..20 {
+            trail.record(AuditEvent::new("request"));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let before_flush: usize = written.lock().unwrap().iter().sum();
+        assert!(before_flush >= 10, "only {before_flush} of 20 written");
+        trail.flush();
+        assert_eq!(written.lock().unwrap().iter().sum::<usize>(), 20);
+        assert_eq!(trail.dropped(), 0);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_blocking() {
+        struct Stuck;
+        impl AuditSink for Stuck {
+            fn write(&mut self, _: &[Event]) -> Result<(), String> {
+                std::thread::sleep(Duration::from_secs(2));
+                Ok(())
+            }
+        }
+        let trail = AuditTrail::start(Stuck, 4);
+        let started = std::time::Instant::now();
+        for _ in 0..600 {
+            trail.record(AuditEvent::new("request"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "record blocked");
+        assert!(trail.dropped() > 0);
+    }
 }
