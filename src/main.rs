@@ -1,6 +1,7 @@
 //! `kestrel`: one binary for every part of the pipeline.
 
 mod cli;
+mod cli_audit;
 mod commands;
 mod detection;
 mod limits;

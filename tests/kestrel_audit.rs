@@ -42,6 +42,7 @@ fn every_api_call_is_recorded_once_and_only_admins_read_the_trail() {
             free_port()
         ),
     );
+    let cli = search(&data, "verb:get", 3);
     let server = KestrelServer::start(&config, port);
 
     // (path, token, expected status, expected reason when refused)
@@ -130,6 +131,20 @@ fn every_api_call_is_recorded_once_and_only_admins_read_the_trail() {
     assert_eq!(by_call[&0]["query"], "verb:get");
     let exported = bodies[3].iter().filter(|b| **b == b'\n').count();
     assert!(exported > 0 && by_call[&3]["bytes"].as_u64().unwrap() > 1_000);
+
+    // The CLI query of before the start.
+    let (_, body) = get(
+        &server,
+        "/api/v1/audit?q=kestrel.action:cli_query",
+        Some(TOKEN),
+    );
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["total"], 1, "{answer}");
+    let event = &answer["hits"][0]["kestrel"];
+    assert_eq!(event["route"], "kestrel search");
+    assert_eq!(event["query"], "verb:get");
+    assert_eq!(event["hits"], 3);
+    assert_eq!(event["total"], cli["total"]);
 
     // Searches of collected events never return the trail.
     let (_, body) = get(&server, "/api/v1/search?q=*&limit=0", Some(TOKEN));

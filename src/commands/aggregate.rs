@@ -23,6 +23,7 @@ const SUB: &str = "then";
 
 /// Runs the aggregation and prints it.
 pub fn aggregate(config: Config, args: AggregateArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let mut limits = AggregationLimits::default();
     if let Some(text) = &args.memory_limit {
         match parse_bytes(text) {
@@ -58,6 +59,18 @@ pub fn aggregate(config: Config, args: AggregateArgs) -> anyhow::Result<ExitCode
         }
         Err(error) => return Err(error.into()),
     };
+    crate::cli_audit::record(
+        &config,
+        &crate::cli_audit::CliQuery {
+            command: "kestrel aggregate",
+            query: params.q.as_deref().unwrap_or_default(),
+            from: params.from.as_deref(),
+            to: params.to.as_deref(),
+            hits: None,
+            total: Some(response.total),
+            started,
+        },
+    );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
         AggregateFormat::Json => serde_json::to_writer(&mut out, &response)

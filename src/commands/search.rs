@@ -12,6 +12,7 @@ use crate::cli::{OutputFormat, SearchArgs};
 
 /// Runs one search and prints it.
 pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let params = SearchParams {
         q: Some(args.query.join(" ")),
         from: args.from,
@@ -46,6 +47,18 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
+    crate::cli_audit::record(
+        &config,
+        &crate::cli_audit::CliQuery {
+            command: "kestrel search",
+            query: params.q.as_deref().unwrap_or_default(),
+            from: params.from.as_deref(),
+            to: params.to.as_deref(),
+            hits: Some(response.hits.len() as u64),
+            total: Some(response.total),
+            started,
+        },
+    );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
         OutputFormat::Json => serde_json::to_writer(&mut out, &response)

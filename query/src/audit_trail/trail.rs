@@ -29,41 +29,51 @@ pub trait AuditSink: Send + 'static {
 }
 
 /// Writes audit events into the `kestrel_audit` partitions under an index root with its own
-/// Tantivy writer, committing each batch: the path of processes without a bus.
+/// Tantivy writer, committing each batch: the path of processes without a bus. The writer is
+/// opened for each batch and closed after its commit, so that several processes (the API
+/// server, CLI queries) take turns on a partition's writer lock; a busy lock is waited for.
 pub struct IndexSink {
     root: PathBuf,
-    indexer: Option<Indexer>,
 }
 
+/// How long a batch waits for a partition's writer lock held by another process.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
 impl IndexSink {
-    /// A sink into the index root `root` (opened on the first write).
+    /// A sink into the index root `root`.
     pub fn new(root: impl Into<PathBuf>) -> IndexSink {
-        IndexSink {
-            root: root.into(),
-            indexer: None,
+        IndexSink { root: root.into() }
+    }
+
+    fn write_once(&self, events: &[Event]) -> Result<(), kestrel_indexer::IndexError> {
+        let options = IndexerOptions {
+            writer_memory_bytes: 15_000_000,
+            max_open_partitions: 2,
+            writer_threads: 1,
+        };
+        let mut indexer = Indexer::open(&self.root, options)?;
+        for event in events {
+            indexer.add(event)?;
         }
+        indexer.commit()?;
+        Ok(())
     }
 }
 
 impl AuditSink for IndexSink {
     fn write(&mut self, events: &[Event]) -> Result<(), String> {
-        let indexer = match &mut self.indexer {
-            Some(indexer) => indexer,
-            None => {
-                let options = IndexerOptions {
-                    writer_memory_bytes: 15_000_000,
-                    max_open_partitions: 2,
-                    writer_threads: 1,
-                };
-                let opened = Indexer::open(&self.root, options).map_err(|e| e.to_string())?;
-                self.indexer.insert(opened)
+        let started = Instant::now();
+        loop {
+            match self.write_once(events) {
+                Ok(()) => return Ok(()),
+                // Events already added before a failure are recognized by id on the retry.
+                Err(error) if started.elapsed() < LOCK_WAIT => {
+                    tracing::debug!(%error, "audit trail partition busy, retrying");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(error) => return Err(error.to_string()),
             }
-        };
-        for event in events {
-            indexer.add(event).map_err(|e| e.to_string())?;
         }
-        indexer.commit().map_err(|e| e.to_string())?;
-        Ok(())
     }
 }
 
