@@ -1,7 +1,7 @@
 //! Kestrel's query side: the query language, the search engine over the partitioned indexes,
 //! and the HTTP API.
 
-pub mod access;
+pub use kestrel_access as access;
 pub mod aggregate;
 pub mod api;
 pub mod context;
