@@ -218,6 +218,8 @@ pub const CATALOG: &[Metric] = &[
     metric(kestrel_query::request_metrics::REQUEST_DURATION, Histogram, Unit::Seconds,
         &["route", "status"], C::Query,
         "Query API request duration until the response head, by route pattern and status class."),
+    metric(kestrel_query::authorize::REQUESTS_DENIED, Counter, Unit::Count, &["reason"], C::Query,
+        "Query API requests refused (401, 403, 429), by reason: no_credentials, invalid_token, expired_token, revoked_token, role, scope, unlisted_route, rate_limited."),
 ];
 
 /// Bucket bounds of each histogram, in seconds.

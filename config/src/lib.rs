@@ -817,6 +817,14 @@ pub struct AuthConfig {
     /// secrets. Relative paths are relative to the working directory.
     /// Default: none.
     pub token_files: Vec<PathBuf>,
+    /// Require credentials even when `tokens` is empty: the tokens of the
+    /// token store (`kestrel token create`). Authentication is also on as
+    /// soon as the store holds a token. Default: `false`.
+    pub required: bool,
+    /// Requests per identity (token name) and second, with a burst; beyond
+    /// it requests are answered 429 with `Retry-After`. Default: unset (no
+    /// limit).
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -824,8 +832,22 @@ impl fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
             .field("token_files", &self.token_files)
+            .field("required", &self.required)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
+}
+
+/// A per-identity rate limit (a token bucket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second; at least 1. Required.
+    pub per_second: u32,
+    /// Requests allowed at once above the sustained rate; at least 1.
+    /// Default: `per_second`.
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// TLS certificate and key of a listener, PEM files; optionally the CA that
@@ -965,6 +987,10 @@ pub struct MetricsConfig {
     /// Default: unset (only the query API serves them).
     #[serde(deserialize_with = "serde_helpers::optional_socket_addr")]
     pub listen: Option<SocketAddr>,
+    /// Require a token on `listen`: a token of the token store with the
+    /// `metrics` or `admin` role, or one of `query.auth.tokens`. Required off
+    /// loopback. Default: `false`.
+    pub require_token: bool,
 }
 
 /// Kestrel's own logging.

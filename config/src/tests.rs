@@ -326,6 +326,13 @@ fn example_optional_settings_are_valid() {
         config.metrics.listen.take(),
         Some("127.0.0.1:9464".parse().unwrap())
     );
+    assert_eq!(
+        config.query.auth.rate_limit.take(),
+        Some(crate::RateLimitConfig {
+            per_second: 50,
+            burst: Some(100)
+        })
+    );
     assert_eq!(config, Config::default());
 }
 
@@ -387,6 +394,7 @@ fn example_documents_every_key() {
         "indexer",
         "query",
         "query.auth",
+        "query.auth.rate_limit",
         "query.tls",
         "log",
         "metrics",
@@ -544,7 +552,7 @@ fn unknown_keys_are_errors_naming_the_key() {
     assert_eq!(err.key(), Some("query.auth.token"));
     assert_eq!(
         err.to_string(),
-        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files)")
+        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files, required, rate_limit)")
     );
 
     let (_, err) = load_toml(
@@ -785,7 +793,7 @@ fn validation_error_names_origin_from_env() {
     assert_eq!(
         err.to_string(),
         "environment variable KTEST_VALIDATE_ENV_QUERY__LISTEN: query.listen: listening on 0.0.0.0:7700 \
-         (not loopback) requires query.auth.tokens or query.auth.token_files"
+         (not loopback) requires query.auth.tokens, query.auth.token_files or query.auth.required = true"
     );
 }
 
@@ -1009,7 +1017,7 @@ fn non_loopback_listen_requires_auth() {
     c.query.listen = "0.0.0.0:7700".parse().unwrap();
     assert_eq!(
         invalid(&c),
-        "query.listen: listening on 0.0.0.0:7700 (not loopback) requires query.auth.tokens or query.auth.token_files"
+        "query.listen: listening on 0.0.0.0:7700 (not loopback) requires query.auth.tokens, query.auth.token_files or query.auth.required = true"
     );
     c.query.listen = "[::]:7700".parse().unwrap();
     assert!(invalid(&c).starts_with("query.listen: listening on [::]:7700 (not loopback)"));
@@ -1803,4 +1811,29 @@ fn the_forward_shared_key_file_is_read() {
         err.contains("collector.forward.shared_key_file: set either"),
         "{err}"
     );
+}
+
+#[test]
+fn a_metrics_listener_off_loopback_requires_a_token() {
+    let mut c = Config::default();
+    c.metrics.listen = Some("0.0.0.0:9464".parse().unwrap());
+    let error = c.validate().unwrap_err().to_string();
+    assert!(
+        error.contains("metrics.require_token: metrics.listen = 0.0.0.0:9464 (not loopback) requires metrics.require_token = true"),
+        "{error}"
+    );
+    c.metrics.require_token = true;
+    c.validate().unwrap();
+}
+
+#[test]
+fn rate_limits_are_at_least_one() {
+    let mut c = Config::default();
+    c.query.auth.rate_limit = Some(crate::RateLimitConfig {
+        per_second: 0,
+        burst: Some(0),
+    });
+    let error = c.validate().unwrap_err().to_string();
+    assert!(error.contains("query.auth.rate_limit.per_second: must be at least 1, got 0"), "{error}");
+    assert!(error.contains("query.auth.rate_limit.burst: must be at least 1, got 0"), "{error}");
 }

@@ -597,14 +597,31 @@ fn validate_query(config: &Config, errors: &mut Errors) {
         && !q.listen.ip().is_loopback()
         && q.auth.tokens.is_empty()
         && q.auth.token_files.is_empty()
+        && !q.auth.required
     {
         errors.add(
             "query.listen",
             format!(
-                "listening on {} (not loopback) requires query.auth.tokens or query.auth.token_files",
+                "listening on {} (not loopback) requires query.auth.tokens, query.auth.token_files or query.auth.required = true",
                 q.listen
             ),
         );
+    }
+    if let Some(limit) = &q.auth.rate_limit {
+        errors.at_least("query.auth.rate_limit.per_second", limit.per_second as usize, 1);
+        if let Some(burst) = limit.burst {
+            errors.at_least("query.auth.rate_limit.burst", burst as usize, 1);
+        }
+    }
+    if let Some(listen) = config.metrics.listen {
+        if !listen.ip().is_loopback() && !config.metrics.require_token {
+            errors.add(
+                "metrics.require_token",
+                format!(
+                    "metrics.listen = {listen} (not loopback) requires metrics.require_token = true: anyone reaching the port could read the metrics"
+                ),
+            );
+        }
     }
     if let Some(tls) = &q.tls {
         if tls.cert.as_os_str().is_empty() {

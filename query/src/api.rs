@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRef, Path, Query as QueryParams, Request, State};
+use axum::extract::{FromRef, Path, Query as QueryParams, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::access::{AccessOutcome, Identity, IdentitySource, Role, Scope};
+use crate::authenticate::{authenticate, Authenticator};
 use crate::error::SearchError;
 use crate::export::export;
 use crate::language::{parse, parse_time};
@@ -28,9 +28,10 @@ pub struct ApiSettings {
     pub default_limit: usize,
     /// Largest accepted `limit`.
     pub max_limit: usize,
-    /// Accepted bearer tokens; empty means no authentication (only allowed on loopback, which
-    /// configuration validation enforces).
-    pub tokens: Vec<String>,
+    /// Who may call: static tokens, the token store, the rate limit (see
+    /// [`crate::authenticate`]). [`Authenticator::open`] means no authentication (only
+    /// allowed on loopback, which configuration validation enforces).
+    pub auth: Arc<Authenticator>,
     /// Renders the process's Prometheus metrics for `/metrics` (not served when `None`).
     pub metrics: Option<MetricsRenderer>,
     /// The alert store listed by `/api/v1/alerts` (empty list when `None`).
@@ -71,6 +72,12 @@ struct ApiState {
     settings: Arc<ApiSettings>,
 }
 
+impl FromRef<ApiState> for crate::token_api::TokenApiState {
+    fn from_ref(state: &ApiState) -> Self {
+        crate::token_api::TokenApiState(state.settings.auth.store().cloned())
+    }
+}
+
 impl FromRef<ApiState> for crate::elastic::ElasticState {
     fn from_ref(state: &ApiState) -> Self {
         crate::elastic::ElasticState::new(Arc::clone(&state.engine), state.settings.max_limit)
@@ -95,7 +102,11 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route(ALERTS, get(list_alerts))
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .merge(crate::token_api::routes())
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state.settings.auth),
+            authenticate,
+        ))
         // Outside authentication, so that refused requests are timed too.
         .route_layer(middleware::from_fn_with_state(timing.clone(), measure))
         .with_state(state.clone());
@@ -119,10 +130,27 @@ const READYZ: &str = "/readyz";
 
 const ELASTIC: [&str; 7] = crate::elastic::ROUTES;
 
-/// Every route pattern: the `route` label values of the request latency histogram.
-pub const ROUTES: [&str; 16] = [
-    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, METRICS, HEALTHZ, READYZ, ELASTIC[0],
-    ELASTIC[1], ELASTIC[2], ELASTIC[3], ELASTIC[4], ELASTIC[5], ELASTIC[6],
+/// Every route pattern: the `route` label values of the request latency histogram. Each is
+/// in [`crate::authorize::ROUTE_TABLE`] (a unit test checks).
+pub const ROUTES: [&str; 18] = [
+    SEARCH,
+    CONTEXT,
+    EXPORT,
+    AGGREGATE,
+    HUNT,
+    ALERTS,
+    METRICS,
+    HEALTHZ,
+    READYZ,
+    ELASTIC[0],
+    ELASTIC[1],
+    ELASTIC[2],
+    ELASTIC[3],
+    ELASTIC[4],
+    ELASTIC[5],
+    ELASTIC[6],
+    crate::authorize::TOKENS,
+    crate::authorize::TOKEN,
 ];
 
 /// Parameters of a search, from the query string (GET) or a JSON body (POST).
@@ -499,85 +527,4 @@ async fn ready(State(state): State<ApiState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "index not readable").into_response()
     }
-}
-
-async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if state.settings.tokens.is_empty() {
-        return allow(Identity::unauthenticated(), request, next).await;
-    }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(presented_token);
-    let accepted = presented.as_deref().is_some_and(|token| {
-        state
-            .settings
-            .tokens
-            .iter()
-            .any(|known| constant_time_eq(known.as_bytes(), token.as_bytes()))
-    });
-    if accepted {
-        let identity = Identity {
-            name: "static".into(),
-            role: Role::Admin,
-            scope: Scope::All,
-            source: IdentitySource::StaticToken,
-        };
-        return allow(identity, request, next).await;
-    }
-    let mut response = ApiError(
-        StatusCode::UNAUTHORIZED,
-        "missing or invalid bearer token (or basic authentication password)".into(),
-    )
-    .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    let reason = match presented {
-        None => "no credentials",
-        Some(_) => "unknown token",
-    };
-    response.extensions_mut().insert(AccessOutcome::Denied {
-        identity: None,
-        reason: reason.into(),
-    });
-    response
-}
-
-/// Runs the request as `identity` (in the request's extensions) and records the outcome in
-/// the response's extensions.
-async fn allow(identity: Identity, mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(identity.clone());
-    let mut response = next.run(request).await;
-    response
-        .extensions_mut()
-        .insert(AccessOutcome::Allowed(identity));
-    response
-}
-
-/// The token of an `Authorization` header: `Bearer <token>`, or `Basic base64(user:token)`
-/// (the password is the token; the user name is only logged), as Grafana's Elasticsearch data
-/// source sends with basic authentication.
-fn presented_token(value: &str) -> Option<String> {
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some(token.trim().to_owned());
-    }
-    let encoded = value.strip_prefix("Basic ")?;
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, token) = text.split_once(':')?;
-    tracing::debug!(user, "basic authentication");
-    Some(token.to_owned())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

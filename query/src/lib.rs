@@ -4,6 +4,8 @@
 pub use kestrel_access as access;
 pub mod aggregate;
 pub mod api;
+pub mod authenticate;
+pub mod authorize;
 pub mod context;
 pub mod elastic;
 mod error;
@@ -15,6 +17,7 @@ pub mod language;
 pub mod projection;
 pub mod request_metrics;
 pub mod search;
+pub mod token_api;
 pub mod translate;
 
 pub use error::SearchError;
