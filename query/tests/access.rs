@@ -38,7 +38,7 @@ fn api(static_tokens: Vec<String>, rate_limit: Option<RateLimit>) -> Api {
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
     };
-    let app = router(Arc::new(SearchEngine::new(dir.path().join("index"))), settings);
+    let app = router(SearchEngine::new(dir.path().join("index")), settings);
     Api {
         app,
         store,
