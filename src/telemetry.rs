@@ -94,21 +94,20 @@ pub fn install_metrics(
         return Ok(renderer);
     };
     let metrics = renderer.clone();
-    let mut scrape = axum::Router::new().route("/metrics", get(move || async move { metrics.render() }));
+    let mut scrape =
+        axum::Router::new().route("/metrics", get(move || async move { metrics.render() }));
     if let Some(auth) = auth {
         scrape = scrape.route_layer(axum::middleware::from_fn_with_state(auth, require_token));
     }
-    let app = scrape
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || async move {
-                match readiness.is_ready() {
-                    true => (StatusCode::OK, "ready"),
-                    false => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
-                }
-            }),
-        );
+    let app = scrape.route("/healthz", get(|| async { "ok" })).route(
+        "/readyz",
+        get(move || async move {
+            match readiness.is_ready() {
+                true => (StatusCode::OK, "ready"),
+                false => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
+            }
+        }),
+    );
     tokio::spawn(async move {
         if let Err(error) = crate::serve::serve("metrics", app, addr, None, shutdown).await {
             tracing::error!(error = format!("{error:#}"), "metrics listener failed");

@@ -113,7 +113,12 @@ fn expected(row: &Row, caller: &Caller) -> Result<(), u16> {
 }
 
 /// An HTTP call: status and body.
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&(String, Vec<u8>)>) -> (u16, String) {
+fn call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&(String, Vec<u8>)>,
+) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -243,7 +248,13 @@ fn token_command(config: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-fn create_token(config: &Path, name: &str, role: &str, namespaces: Option<&str>, expires: Option<&str>) -> String {
+fn create_token(
+    config: &Path,
+    name: &str,
+    role: &str,
+    namespaces: Option<&str>,
+    expires: Option<&str>,
+) -> String {
     let mut args = vec!["create", "--name", name, "--role", role];
     if let Some(ns) = namespaces {
         args.extend(["--namespaces", ns]);
@@ -416,7 +427,11 @@ require_token = true
         .and_then(|c| c.token.clone())
         .unwrap();
     // A container line's id, for the context route.
-    let (status, page) = http_get(&format!("{}/api/v1/search?q=*&limit=200", base("query")), Some(&admin)).unwrap();
+    let (status, page) = http_get(
+        &format!("{}/api/v1/search?q=*&limit=200", base("query")),
+        Some(&admin),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{page}");
     let event_id = page["hits"]
         .as_array()
@@ -433,7 +448,12 @@ require_token = true
     let mut checked = 0;
     for row in &rows {
         if row.route == "/api/v1/audit" {
-            let (status, _) = call("GET", &format!("{}{}", base("query"), row.route), Some(&admin), None);
+            let (status, _) = call(
+                "GET",
+                &format!("{}{}", base("query"), row.route),
+                Some(&admin),
+                None,
+            );
             if status == 404 {
                 eprintln!("GET /api/v1/audit is not served yet: its row is not checked");
                 continue;
@@ -448,7 +468,9 @@ require_token = true
             let ok = match want {
                 Err(refused) => status == refused,
                 // The token API's revoke of an unknown name is answered by its handler.
-                Ok(()) if row.method == "DELETE" => status == 404 && text.contains("no token named"),
+                Ok(()) if row.method == "DELETE" => {
+                    status == 404 && text.contains("no token named")
+                }
                 Ok(()) => (200..300).contains(&status),
             };
             if !ok {
@@ -479,21 +501,43 @@ require_token = true
         differences.len(),
         differences.join("\n")
     );
-    eprintln!("{checked} calls, {} rows, {} callers: as the README table says", rows.len(), callers.len());
+    eprintln!(
+        "{checked} calls, {} rows, {} callers: as the README table says",
+        rows.len(),
+        callers.len()
+    );
 
     // The reasons are in the server's log and in the denial counter, never in the answers.
     let log = server.log();
-    for reason in ["no_credentials", "revoked_token", "expired_token", "role", "scope"] {
-        let logged = log.contains(&format!("reason=\"{reason}\"")) || log.contains(&format!("reason={reason} "));
+    for reason in [
+        "no_credentials",
+        "revoked_token",
+        "expired_token",
+        "role",
+        "scope",
+    ] {
+        let logged = log.contains(&format!("reason=\"{reason}\""))
+            || log.contains(&format!("reason={reason} "));
         assert!(
             log.contains("request denied") && logged,
             "no denial for {reason} in the log:\n{}",
             &log[..log.len().min(3000)]
         );
     }
-    let (status, scrape) = call("GET", &format!("{}/metrics", base("query")), Some(&admin), None);
+    let (status, scrape) = call(
+        "GET",
+        &format!("{}/metrics", base("query")),
+        Some(&admin),
+        None,
+    );
     assert_eq!(status, 200);
-    for reason in ["no_credentials", "revoked_token", "expired_token", "role", "scope"] {
+    for reason in [
+        "no_credentials",
+        "revoked_token",
+        "expired_token",
+        "role",
+        "scope",
+    ] {
         let series = format!("kestrel_query_requests_denied_total{{reason=\"{reason}\"}}");
         let count = scraped_value(&scrape, &series).unwrap_or(0.0);
         assert!(count >= 1.0, "{series} = {count}");
@@ -506,7 +550,10 @@ require_token = true
     let seen = wait_for(Duration::from_secs(5), || {
         (call("GET", &search, Some(&live), None).0 == 200).then_some(())
     });
-    assert!(seen.is_some(), "a new token was not accepted without a restart");
+    assert!(
+        seen.is_some(),
+        "a new token was not accepted without a restart"
+    );
     eprintln!("new token accepted after {:?}", started.elapsed());
     token_command(&config, &["revoke", "live"]);
     let started = Instant::now();

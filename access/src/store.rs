@@ -305,12 +305,12 @@ impl TokenStore {
         let expires_at = new
             .expires_in
             .map(|d| {
-                chrono::Duration::from_std(d)
-                    .map(|d| now + d)
-                    .map_err(|e| StoreError::BadArgument {
+                chrono::Duration::from_std(d).map(|d| now + d).map_err(|e| {
+                    StoreError::BadArgument {
                         argument: "--expires",
                         reason: e.to_string(),
-                    })
+                    }
+                })
             })
             .transpose()?;
         let record = TokenRecord {
@@ -580,13 +580,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::new(dir.path());
         let now = Utc::now();
-        let (short, _) = store.create(&new("short", "admin", None, Some("1h")), now).unwrap();
-        let (gone, _) = store.create(&new("gone", "admin", None, None), now).unwrap();
+        let (short, _) = store
+            .create(&new("short", "admin", None, Some("1h")), now)
+            .unwrap();
+        let (gone, _) = store
+            .create(&new("gone", "admin", None, None), now)
+            .unwrap();
         store.revoke("gone", now).unwrap();
         let live = LiveTokens::open(store.clone());
         let later = now + chrono::Duration::hours(2);
-        assert_eq!(live.check(&short, now).clone(), TokenCheck::Valid(store.list().unwrap()[0].identity()));
-        assert_eq!(live.check(&short, later), TokenCheck::Expired("short".into()));
+        assert_eq!(
+            live.check(&short, now).clone(),
+            TokenCheck::Valid(store.list().unwrap()[0].identity())
+        );
+        assert_eq!(
+            live.check(&short, later),
+            TokenCheck::Expired("short".into())
+        );
         assert_eq!(live.check(&gone, now), TokenCheck::Revoked("gone".into()));
         assert!(matches!(
             store.revoke("gone", now),
@@ -596,7 +606,12 @@ mod tests {
             store.revoke("nobody", now),
             Err(StoreError::UnknownName(_))
         ));
-        let statuses: Vec<_> = store.list().unwrap().iter().map(|t| t.status(later)).collect();
+        let statuses: Vec<_> = store
+            .list()
+            .unwrap()
+            .iter()
+            .map(|t| t.status(later))
+            .collect();
         assert_eq!(statuses, ["expired", "revoked"]);
     }
 
@@ -607,8 +622,12 @@ mod tests {
         let now = Utc::now();
         store.create(&new("a", "viewer", None, None), now).unwrap();
         store.revoke("a", now).unwrap();
-        let error = store.create(&new("a", "viewer", None, None), now).unwrap_err();
-        assert!(error.to_string().starts_with("--name: a token named \"a\" exists"));
+        let error = store
+            .create(&new("a", "viewer", None, None), now)
+            .unwrap_err();
+        assert!(error
+            .to_string()
+            .starts_with("--name: a token named \"a\" exists"));
     }
 
     #[test]
@@ -616,11 +635,23 @@ mod tests {
         let cases = [
             (("bad name", "viewer", None, None), "--name: "),
             (("a", "root", None, None), "--role: unknown role \"root\""),
-            (("a", "viewer", Some("Payments"), None), "--namespaces: \"Payments\""),
-            (("a", "viewer", Some(" , "), None), "--namespaces: no namespace"),
+            (
+                ("a", "viewer", Some("Payments"), None),
+                "--namespaces: \"Payments\"",
+            ),
+            (
+                ("a", "viewer", Some(" , "), None),
+                "--namespaces: no namespace",
+            ),
             (("a", "viewer", None, Some("soon")), "--expires: \"soon\""),
-            (("a", "viewer", None, Some("0s")), "--expires: \"0s\" is out of range"),
-            (("a", "viewer", None, Some("20years")), "--expires: \"20years\" is out of range"),
+            (
+                ("a", "viewer", None, Some("0s")),
+                "--expires: \"0s\" is out of range",
+            ),
+            (
+                ("a", "viewer", None, Some("20years")),
+                "--expires: \"20years\" is out of range",
+            ),
         ];
         for ((name, role, ns, expires), expected) in cases {
             let error = NewToken::parse(name, role, ns, expires, "me").unwrap_err();
@@ -639,7 +670,9 @@ mod tests {
         let live = LiveTokens::open(store.clone());
         assert!(live.is_empty());
         let now = Utc::now();
-        let (token, _) = store.create(&new("late", "metrics", None, None), now).unwrap();
+        let (token, _) = store
+            .create(&new("late", "metrics", None, None), now)
+            .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !matches!(live.check(&token, now), TokenCheck::Valid(_)) {
             assert!(std::time::Instant::now() < deadline, "new token never seen");
@@ -647,7 +680,10 @@ mod tests {
         }
         store.revoke("late", now).unwrap();
         while live.check(&token, now) != TokenCheck::Revoked("late".into()) {
-            assert!(std::time::Instant::now() < deadline, "revocation never seen");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "revocation never seen"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -313,15 +313,18 @@ mod tests {
         let admin = create("root", "admin");
         let gone = create("gone", "ingest");
         store.revoke("gone", now).unwrap();
-        let credentials = IngestCredentials::new(Vec::new(), false)
-            .with_store(LiveTokens::open(store.clone()));
+        let credentials =
+            IngestCredentials::new(Vec::new(), false).with_store(LiveTokens::open(store.clone()));
         assert!(!credentials.refuses_everyone());
         assert_eq!(
             credentials.check(&headers(&format!("Bearer {shipper}"))),
             Ok(Sender::StoredToken("shipper".into()))
         );
         assert_eq!(
-            credentials.check(&headers(&format!("Basic {}", encode(&format!("fluent:{shipper}"))))),
+            credentials.check(&headers(&format!(
+                "Basic {}",
+                encode(&format!("fluent:{shipper}"))
+            ))),
             Ok(Sender::StoredToken("shipper".into()))
         );
         for refused in [admin, gone, "kst_unknown".to_owned()] {

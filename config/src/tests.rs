@@ -1834,6 +1834,12 @@ fn rate_limits_are_at_least_one() {
         burst: Some(0),
     });
     let error = c.validate().unwrap_err().to_string();
-    assert!(error.contains("query.auth.rate_limit.per_second: must be at least 1, got 0"), "{error}");
-    assert!(error.contains("query.auth.rate_limit.burst: must be at least 1, got 0"), "{error}");
+    assert!(
+        error.contains("query.auth.rate_limit.per_second: must be at least 1, got 0"),
+        "{error}"
+    );
+    assert!(
+        error.contains("query.auth.rate_limit.burst: must be at least 1, got 0"),
+        "{error}"
+    );
 }

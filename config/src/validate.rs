@@ -608,7 +608,11 @@ fn validate_query(config: &Config, errors: &mut Errors) {
         );
     }
     if let Some(limit) = &q.auth.rate_limit {
-        errors.at_least("query.auth.rate_limit.per_second", limit.per_second as usize, 1);
+        errors.at_least(
+            "query.auth.rate_limit.per_second",
+            limit.per_second as usize,
+            1,
+        );
         if let Some(burst) = limit.burst {
             errors.at_least("query.auth.rate_limit.burst", burst as usize, 1);
         }

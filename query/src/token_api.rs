@@ -108,7 +108,12 @@ async fn create(
     let Some(live) = store else { return no_store() };
     let params: CreateParams = match serde_json::from_slice(&body) {
         Ok(params) => params,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid token request: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid token request: {e}"),
+            )
+        }
     };
     let namespaces = params.namespaces.map(|n| n.join(","));
     let new = match NewToken::parse(

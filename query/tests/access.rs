@@ -57,7 +57,12 @@ async fn send(
     path: &str,
     token: Option<&str>,
     body: Option<Value>,
-) -> (StatusCode, axum::http::HeaderMap, Option<AccessOutcome>, Value) {
+) -> (
+    StatusCode,
+    axum::http::HeaderMap,
+    Option<AccessOutcome>,
+    Value,
+) {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -85,7 +90,8 @@ async fn refusals_carry_their_reason_in_the_outcome_only() {
     // The store's reader polls the file: give it the change.
     std::thread::sleep(std::time::Duration::from_millis(1200));
 
-    let (status, headers, outcome, body) = send(&api.app, "GET", "/api/v1/alerts", None, None).await;
+    let (status, headers, outcome, body) =
+        send(&api.app, "GET", "/api/v1/alerts", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
     assert_eq!(
@@ -100,7 +106,9 @@ async fn refusals_carry_their_reason_in_the_outcome_only() {
     let (status, _, outcome, _) =
         send(&api.app, "GET", "/api/v1/alerts", Some(&ingest), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(matches!(outcome, Some(AccessOutcome::Denied { reason, .. }) if reason == "revoked_token"));
+    assert!(
+        matches!(outcome, Some(AccessOutcome::Denied { reason, .. }) if reason == "revoked_token")
+    );
 
     // A scoped viewer: alerts need analyst (403, role); search is allowed.
     let (status, _, outcome, body) =
@@ -127,22 +135,44 @@ async fn the_token_api_creates_lists_and_revokes_for_unscoped_admins_only() {
     std::thread::sleep(std::time::Duration::from_millis(1200));
 
     let create = json!({"name": "ci", "role": "analyst", "namespaces": ["web"], "expires": "1d"});
-    let (status, _, _, _) = send(&api.app, "POST", "/api/v1/tokens", Some(&scoped_admin), Some(create.clone())).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "cluster-wide route, scoped identity");
+    let (status, _, _, _) = send(
+        &api.app,
+        "POST",
+        "/api/v1/tokens",
+        Some(&scoped_admin),
+        Some(create.clone()),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "cluster-wide route, scoped identity"
+    );
 
-    let (status, _, _, created) =
-        send(&api.app, "POST", "/api/v1/tokens", Some(&static_token), Some(create.clone())).await;
+    let (status, _, _, created) = send(
+        &api.app,
+        "POST",
+        "/api/v1/tokens",
+        Some(&static_token),
+        Some(create.clone()),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["creator"], "static");
     assert_eq!(created["namespaces"], json!(["web"]));
     let new_token = created["token"].as_str().unwrap().to_owned();
     // Usable at once: the API re-reads the store after writing it.
-    let (status, _, _, _) =
-        send(&api.app, "GET", "/api/v1/alerts", Some(&new_token), None).await;
+    let (status, _, _, _) = send(&api.app, "GET", "/api/v1/alerts", Some(&new_token), None).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, _, _, duplicate) =
-        send(&api.app, "POST", "/api/v1/tokens", Some(&static_token), Some(create)).await;
+    let (status, _, _, duplicate) = send(
+        &api.app,
+        "POST",
+        "/api/v1/tokens",
+        Some(&static_token),
+        Some(create),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{duplicate}");
     let (status, _, _, bad) = send(
         &api.app,
@@ -153,22 +183,55 @@ async fn the_token_api_creates_lists_and_revokes_for_unscoped_admins_only() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(bad["error"].as_str().unwrap().starts_with("role: unknown role"), "{bad}");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("role: unknown role"),
+        "{bad}"
+    );
 
-    let (status, _, _, list) = send(&api.app, "GET", "/api/v1/tokens", Some(&static_token), None).await;
+    let (status, _, _, list) =
+        send(&api.app, "GET", "/api/v1/tokens", Some(&static_token), None).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = list["tokens"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["ns-admin", "ci"]);
     assert!(!list.to_string().contains(&new_token));
     assert!(!list.to_string().contains("sha256"));
 
-    let (status, _, _, _) = send(&api.app, "DELETE", "/api/v1/tokens/ci", Some(&static_token), None).await;
+    let (status, _, _, _) = send(
+        &api.app,
+        "DELETE",
+        "/api/v1/tokens/ci",
+        Some(&static_token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _, _, _) = send(&api.app, "GET", "/api/v1/alerts", Some(&new_token), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
-    let (status, _, _, _) = send(&api.app, "DELETE", "/api/v1/tokens/ci", Some(&static_token), None).await;
+    let (status, _, _, _) = send(
+        &api.app,
+        "DELETE",
+        "/api/v1/tokens/ci",
+        Some(&static_token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _, _, _) = send(&api.app, "DELETE", "/api/v1/tokens/nobody", Some(&static_token), None).await;
+    let (status, _, _, _) = send(
+        &api.app,
+        "DELETE",
+        "/api/v1/tokens/nobody",
+        Some(&static_token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -191,7 +254,9 @@ async fn identities_over_their_rate_limit_get_429_with_retry_after() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(headers[header::RETRY_AFTER], "1");
     assert_eq!(body, json!({"error": "rate limit exceeded"}));
-    assert!(matches!(outcome, Some(AccessOutcome::Denied { reason, .. }) if reason == "rate_limited"));
+    assert!(
+        matches!(outcome, Some(AccessOutcome::Denied { reason, .. }) if reason == "rate_limited")
+    );
     // Another identity has its own bucket.
     let (status, _, _, _) = send(&api.app, "GET", "/api/v1/alerts", Some(&second), None).await;
     assert_eq!(status, StatusCode::OK);

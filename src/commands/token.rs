@@ -59,7 +59,8 @@ pub fn token(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode>
                         r.role.as_str(),
                         r.status(now),
                         r.scope().to_string(),
-                        r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        r.created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         r.expires_at.map_or("never".to_owned(), |at| at
                             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                         r.creator
