@@ -283,6 +283,12 @@ pub fn register(components: &[Component]) {
         let source = kestrel_collector::otlp::OTLP_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
     }
+    if components.contains(&Component::Query) {
+        for denial in kestrel_query::authorize::Denial::ALL {
+            let name = kestrel_query::authorize::REQUESTS_DENIED;
+            drop(metrics::counter!(name, "reason" => denial.label()));
+        }
+    }
     if components.contains(&Component::Forward) {
         let source = kestrel_collector::forward::FORWARD_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
