@@ -565,3 +565,90 @@ require_token = true
     eprintln!("revoked token refused after {delay:?}");
     assert!(delay < Duration::from_secs(3), "revocation took {delay:?}");
 }
+
+/// `kestrel token`: bad arguments are named, the secret is printed once and stored nowhere,
+/// the list shows every token with its status and never a secret.
+#[test]
+fn token_commands_name_bad_arguments_and_list_every_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_kestrel_config(dir.path(), "");
+    let refused = |args: &[&str], expected: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("--config")
+            .arg(&config)
+            .arg("token")
+            .args(args)
+            .env_remove("KESTREL_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    };
+    refused(
+        &["create", "--name", "a", "--role", "root"],
+        "error: --role: unknown role \"root\"",
+    );
+    refused(
+        &[
+            "create",
+            "--name",
+            "a",
+            "--role",
+            "viewer",
+            "--namespaces",
+            "Bad_NS",
+        ],
+        "error: --namespaces: \"Bad_NS\" is not a namespace name",
+    );
+    refused(
+        &[
+            "create",
+            "--name",
+            "a",
+            "--role",
+            "viewer",
+            "--expires",
+            "later",
+        ],
+        "error: --expires: \"later\" is not a duration",
+    );
+    refused(
+        &["create", "--name", "a b", "--role", "viewer"],
+        "error: --name: ",
+    );
+    refused(&["revoke", "nobody"], "error: no token named \"nobody\"");
+
+    let first = create_token(&config, "ops", "admin", None, None);
+    create_token(
+        &config,
+        "web-viewer",
+        "viewer",
+        Some("web,shop"),
+        Some("90d"),
+    );
+    refused(
+        &["create", "--name", "ops", "--role", "viewer"],
+        "error: --name: a token named \"ops\" exists already",
+    );
+    token_command(&config, &["revoke", "ops"]);
+    let store = std::fs::read_to_string(dir.path().join("data/access/tokens.json")).unwrap();
+    assert!(!store.contains(&first), "the secret is stored");
+    let list = token_command(&config, &["list", "--json"]);
+    assert!(!list.contains(&first));
+    let tokens: Vec<Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0]["name"], "ops");
+    assert_eq!(tokens[0]["status"], "revoked");
+    assert_eq!(tokens[1]["status"], "active");
+    assert_eq!(tokens[1]["namespaces"], json!(["shop", "web"]));
+    assert!(tokens[1]["expires_at"].is_string());
+    let table = token_command(&config, &["list"]);
+    assert!(
+        table.contains("web-viewer") && table.contains("shop,web") && table.contains("revoked"),
+        "{table}"
+    );
+}
