@@ -127,6 +127,7 @@ async fn require_token(
     let access = route_access("/metrics").expect("/metrics is in the route table");
     let decision = auth
         .identify(request.headers())
+        .await
         .map_err(|denial| (StatusCode::UNAUTHORIZED, denial, None))
         .and_then(|identity| {
             authorize(&identity, access)

@@ -7,7 +7,9 @@
 //! endpoints and the metrics listener check tokens of the same [`store`].
 
 mod identity;
+pub mod oidc;
 pub mod store;
 
 pub use identity::{AccessOutcome, Identity, IdentitySource, Role, Scope, UnknownRole};
+pub use oidc::{OidcError, OidcMapping, OidcSettings, OidcVerifier};
 pub use store::{LiveTokens, NewToken, StoreError, TokenCheck, TokenRecord, TokenStore};

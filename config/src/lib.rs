@@ -825,6 +825,58 @@ pub struct AuthConfig {
     /// it requests are answered 429 with `Retry-After`. Default: unset (no
     /// limit).
     pub rate_limit: Option<RateLimitConfig>,
+    /// Also accept OIDC bearer JWTs of this issuer. Default: unset.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// OIDC bearer JWTs: keys from the issuer's JWKS, claims checked, a claim mapped to roles.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Expected `iss` (also the base of discovery). Required.
+    pub issuer: String,
+    /// Expected `aud`. Required.
+    pub audience: String,
+    /// URL of the JWKS. Default: unset (the `jwks_uri` of
+    /// `issuer/.well-known/openid-configuration`).
+    pub jwks_url: Option<String>,
+    /// Accepted signature algorithms; `none` and HMAC (`HS*`) are refused.
+    /// Default: `["RS256", "ES256"]`.
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`; at most 5 minutes. Default: `60s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub leeway: Duration,
+    /// The claim mapped to roles. Default: `groups`.
+    pub claim: String,
+    /// Claim values to roles and namespaces; the first matching mapping, in this
+    /// order, wins. Default: none (every JWT refused).
+    pub mappings: Vec<OidcMappingConfig>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            issuer: String::new(),
+            audience: String::new(),
+            jwks_url: None,
+            algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
+            leeway: Duration::from_secs(60),
+            claim: "groups".to_owned(),
+            mappings: Vec::new(),
+        }
+    }
+}
+
+/// One claim value mapped to a role.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcMappingConfig {
+    /// The claim value (e.g. a group). Required.
+    pub value: String,
+    /// `viewer`, `analyst`, `admin`, `ingest` or `metrics`. Required.
+    pub role: String,
+    /// Namespaces the identity is limited to. Default: none (every namespace).
+    pub namespaces: Vec<String>,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -834,6 +886,7 @@ impl fmt::Debug for AuthConfig {
             .field("token_files", &self.token_files)
             .field("required", &self.required)
             .field("rate_limit", &self.rate_limit)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }

@@ -333,6 +333,9 @@ fn example_optional_settings_are_valid() {
             burst: Some(100)
         })
     );
+    let oidc = config.query.auth.oidc.take().unwrap();
+    assert_eq!(oidc.issuer, "https://login.example.com/realms/ops");
+    assert_eq!(oidc.mappings[0].namespaces, ["payments"]);
     assert_eq!(config, Config::default());
 }
 
@@ -342,6 +345,7 @@ fn field_names(table: &str) -> Vec<&'static str> {
         "" => "zz_probe = 1".to_owned(),
         "collector.sources" => "[[collector.sources]]\nzz_probe = 1".to_owned(),
         "alerting.destinations" => "[[alerting.destinations]]\nzz_probe = 1".to_owned(),
+        "query.auth.oidc.mappings" => "[[query.auth.oidc.mappings]]\nzz_probe = 1".to_owned(),
         t => format!("[{t}]\nzz_probe = 1"),
     };
     let err = Figment::from(Toml::string(&toml))
@@ -395,6 +399,8 @@ fn example_documents_every_key() {
         "query",
         "query.auth",
         "query.auth.rate_limit",
+        "query.auth.oidc",
+        "query.auth.oidc.mappings",
         "query.tls",
         "log",
         "metrics",
@@ -552,7 +558,7 @@ fn unknown_keys_are_errors_naming_the_key() {
     assert_eq!(err.key(), Some("query.auth.token"));
     assert_eq!(
         err.to_string(),
-        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files, required, rate_limit)")
+        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files, required, rate_limit, oidc)")
     );
 
     let (_, err) = load_toml(
@@ -1842,4 +1848,30 @@ fn rate_limits_are_at_least_one() {
         error.contains("query.auth.rate_limit.burst: must be at least 1, got 0"),
         "{error}"
     );
+}
+
+#[test]
+fn oidc_refuses_none_hmac_and_long_leeways() {
+    let mut c = Config::default();
+    c.query.auth.oidc = Some(crate::OidcConfig {
+        issuer: "https://issuer".into(),
+        audience: "kestrel".into(),
+        algorithms: vec!["RS256".into(), "none".into(), "HS256".into()],
+        leeway: Duration::from_secs(600),
+        mappings: vec![crate::OidcMappingConfig {
+            value: "sre".into(),
+            role: "root".into(),
+            namespaces: Vec::new(),
+        }],
+        ..Default::default()
+    });
+    let error = c.validate().unwrap_err().to_string();
+    for expected in [
+        "query.auth.oidc.algorithms[1]: \"none\" refused",
+        "query.auth.oidc.algorithms[2]: \"HS256\" refused",
+        "query.auth.oidc.leeway: at most 5 minutes",
+        "query.auth.oidc.mappings[0].role: unknown role \"root\"",
+    ] {
+        assert!(error.contains(expected), "{expected} not in {error}");
+    }
 }

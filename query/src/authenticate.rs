@@ -26,7 +26,9 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use serde_json::json;
 
-use crate::access::{AccessOutcome, Identity, IdentitySource, LiveTokens, Role, Scope, TokenCheck};
+use crate::access::{
+    AccessOutcome, Identity, IdentitySource, LiveTokens, OidcVerifier, Role, Scope, TokenCheck,
+};
 use crate::authorize::{authorize, route_access, Denial, RouteAccess, REQUESTS_DENIED};
 
 /// A per-identity rate limit.
@@ -45,6 +47,7 @@ pub struct Authenticator {
     static_tokens: Vec<String>,
     required: bool,
     store: Option<Arc<LiveTokens>>,
+    oidc: Option<Arc<OidcVerifier>>,
     limiter: Option<Limiter>,
 }
 
@@ -78,8 +81,15 @@ impl Authenticator {
             static_tokens,
             required,
             store,
+            oidc: None,
             limiter,
         }
+    }
+
+    /// Also accepts OIDC JWTs checked by `verifier`.
+    pub fn with_oidc(mut self, verifier: OidcVerifier) -> Authenticator {
+        self.oidc = Some(Arc::new(verifier));
+        self
     }
 
     /// No authentication at all: every request is an unscoped admin.
@@ -95,12 +105,13 @@ impl Authenticator {
     /// Whether requests must carry credentials.
     pub fn enabled(&self) -> bool {
         self.required
+            || self.oidc.is_some()
             || !self.static_tokens.is_empty()
             || self.store.as_ref().is_some_and(|s| !s.is_empty())
     }
 
     /// The identity of a request's credentials, or why there is none.
-    pub fn identify(&self, headers: &HeaderMap) -> Result<Identity, Denial> {
+    pub async fn identify(&self, headers: &HeaderMap) -> Result<Identity, Denial> {
         if !self.enabled() {
             return Ok(Identity::unauthenticated());
         }
@@ -120,6 +131,13 @@ impl Authenticator {
                 scope: Scope::All,
                 source: IdentitySource::StaticToken,
             });
+        }
+        if let Some(oidc) = self
+            .oidc
+            .as_ref()
+            .filter(|_| OidcVerifier::looks_like_jwt(&presented))
+        {
+            return verify_jwt(Arc::clone(oidc), presented).await;
         }
         let Some(store) = &self.store else {
             return Err(Denial::InvalidToken);
@@ -150,6 +168,23 @@ impl Authenticator {
     }
 }
 
+/// Checks a JWT off the async runtime (it may fetch the issuer's keys); the reason of a
+/// refusal is logged.
+async fn verify_jwt(oidc: Arc<OidcVerifier>, token: String) -> Result<Identity, Denial> {
+    let verified = tokio::task::spawn_blocking(move || oidc.verify(&token)).await;
+    match verified {
+        Ok(Ok(identity)) => Ok(identity),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "oidc token refused");
+            Err(Denial::InvalidToken)
+        }
+        Err(error) => {
+            tracing::error!(%error, "oidc check failed");
+            Err(Denial::InvalidToken)
+        }
+    }
+}
+
 /// The middleware of every authenticated route: see the module documentation.
 pub async fn authenticate(
     State(auth): State<Arc<Authenticator>>,
@@ -167,7 +202,7 @@ pub async fn authenticate(
     if access == RouteAccess::Public {
         return next.run(request).await;
     }
-    let identity = match auth.identify(request.headers()) {
+    let identity = match auth.identify(request.headers()).await {
         Ok(identity) => identity,
         Err(denial) => return deny(&route, None, denial),
     };

@@ -13,7 +13,7 @@ use kestrel_collector::enrich::Enricher;
 use kestrel_collector::normalize::FirstLine;
 use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, Multiline, ReadFrom, SourceConfig};
-use kestrel_query::access::{LiveTokens, TokenStore};
+use kestrel_query::access::{LiveTokens, OidcMapping, OidcSettings, OidcVerifier, TokenStore};
 use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
 use kestrel_query::authenticate::{Authenticator, RateLimit};
@@ -622,7 +622,7 @@ fn first_line(source: &SourceConfig) -> anyhow::Result<Option<FirstLine>> {
 
 /// Who may call the query API: the static `query.auth.tokens` (deprecated), the token store
 /// of the data directory, the rate limit.
-fn query_authenticator(config: &Config, tokens: Arc<LiveTokens>) -> Authenticator {
+fn query_authenticator(config: &Config, tokens: Arc<LiveTokens>) -> anyhow::Result<Authenticator> {
     let auth = &config.query.auth;
     if !auth.tokens.is_empty() {
         tracing::warn!(
@@ -639,7 +639,51 @@ fn query_authenticator(config: &Config, tokens: Arc<LiveTokens>) -> Authenticato
             .unwrap_or(per_second);
         Some(RateLimit { per_second, burst })
     });
-    Authenticator::new(auth.tokens.clone(), auth.required, Some(tokens), rate_limit)
+    let authenticator =
+        Authenticator::new(auth.tokens.clone(), auth.required, Some(tokens), rate_limit);
+    match &auth.oidc {
+        Some(oidc) => Ok(authenticator.with_oidc(OidcVerifier::new(oidc_settings(oidc)?))),
+        None => Ok(authenticator),
+    }
+}
+
+/// `[query.auth.oidc]` as the verifier takes it (validation has checked the names).
+fn oidc_settings(oidc: &kestrel_config::OidcConfig) -> anyhow::Result<OidcSettings> {
+    let algorithms = oidc
+        .algorithms
+        .iter()
+        .map(|alg| {
+            alg.parse::<kestrel_query::access::oidc::Algorithm>()
+                .map_err(|e| anyhow::anyhow!("query.auth.oidc.algorithms: {alg:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mappings = oidc
+        .mappings
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = m
+                .role
+                .parse()
+                .map_err(|e| anyhow::anyhow!("query.auth.oidc.mappings[{i}].role: {e}"))?;
+            let namespaces =
+                (!m.namespaces.is_empty()).then(|| m.namespaces.iter().cloned().collect());
+            Ok(OidcMapping {
+                value: m.value.clone(),
+                role,
+                namespaces,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(OidcSettings {
+        issuer: oidc.issuer.clone(),
+        audience: oidc.audience.clone(),
+        jwks_url: oidc.jwks_url.clone(),
+        algorithms,
+        leeway: oidc.leeway,
+        claim: oidc.claim.clone(),
+        mappings,
+    })
 }
 
 /// The token store of the data directory, watched for changes.
@@ -661,7 +705,7 @@ async fn serve_api(
     let settings = ApiSettings {
         default_limit: config.query.default_limit,
         max_limit: config.query.max_limit,
-        auth: Arc::new(query_authenticator(&config, tokens)),
+        auth: Arc::new(query_authenticator(&config, tokens)?),
         metrics: Some(metrics),
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
         placeholders: crate::detection::placeholders(&config)?,
