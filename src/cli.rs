@@ -59,6 +59,12 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Access tokens of the query API, the ingest endpoints and the metrics listener (the
+    /// token store of the data directory).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -176,6 +182,39 @@ pub enum RulesCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it, once: only its SHA-256 is stored.
+    Create {
+        /// Unique name (ASCII letters, digits, '.', '_', '-'; at most 64).
+        #[arg(long)]
+        name: String,
+        /// viewer, analyst, admin, ingest or metrics.
+        #[arg(long)]
+        role: String,
+        /// Limit the token to these namespaces (comma-separated); default: every namespace.
+        #[arg(long)]
+        namespaces: Option<String>,
+        /// Lifetime: 90d, 12h, 1w... (at most 10 years); default: no expiry.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Who creates it (default: the OS user).
+        #[arg(long)]
+        creator: Option<String>,
+    },
+    /// List the tokens (never their secrets), revoked and expired ones included.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: running servers refuse it within a second.
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 

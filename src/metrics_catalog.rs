@@ -224,6 +224,8 @@ pub const CATALOG: &[Metric] = &[
         "Audit trail events dropped because the queue to the writer was full."),
     metric("kestrel_audit_write_errors_total", Counter, Unit::Count, &[], C::Query,
         "Failed writes of a batch of audit trail events."),
+    metric(kestrel_query::authorize::REQUESTS_DENIED, Counter, Unit::Count, &["reason"], C::Query,
+        "Query API requests refused (401, 403, 429), by reason: no_credentials, invalid_token, expired_token, revoked_token, role, scope, unlisted_route, rate_limited."),
 ];
 
 /// Bucket bounds of each histogram, in seconds.
@@ -286,6 +288,12 @@ pub fn register(components: &[Component]) {
     if components.contains(&Component::Otlp) {
         let source = kestrel_collector::otlp::OTLP_SOURCE;
         drop(metrics::counter!(COLLECTOR_DEAD_LETTERS, "source" => source));
+    }
+    if components.contains(&Component::Query) {
+        for denial in kestrel_query::authorize::Denial::ALL {
+            let name = kestrel_query::authorize::REQUESTS_DENIED;
+            drop(metrics::counter!(name, "reason" => denial.label()));
+        }
     }
     if components.contains(&Component::Forward) {
         let source = kestrel_collector::forward::FORWARD_SOURCE;

@@ -1,6 +1,14 @@
 //! Structured logs with `tracing`, and Prometheus metrics.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kestrel_query::authenticate::Authenticator;
+use kestrel_query::authorize::{authorize, route_access, REQUESTS_DENIED};
 
 use kestrel_config::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
@@ -45,14 +53,15 @@ const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// Installs the global Prometheus recorder, with the help text of every metric of
 /// [`crate::metrics_catalog`], and returns a renderer of its metrics. With
 /// `listen`, also serves `/metrics`, `/healthz` and `/readyz` (from `readiness`) there until
-/// `shutdown` (call from within the runtime).
+/// `shutdown` (call from within the runtime); with `auth` (`metrics.require_token`),
+/// `/metrics` there requires a token of the `metrics` or `admin` role.
 pub fn install_metrics(
     listen: Option<std::net::SocketAddr>,
+    auth: Option<Arc<Authenticator>>,
     readiness: Readiness,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<kestrel_query::api::MetricsRenderer> {
     use anyhow::Context;
-    use axum::http::StatusCode;
     use axum::routing::get;
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
@@ -85,22 +94,52 @@ pub fn install_metrics(
         return Ok(renderer);
     };
     let metrics = renderer.clone();
-    let app = axum::Router::new()
-        .route("/metrics", get(move || async move { metrics.render() }))
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || async move {
-                match readiness.is_ready() {
-                    true => (StatusCode::OK, "ready"),
-                    false => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
-                }
-            }),
-        );
+    let mut scrape =
+        axum::Router::new().route("/metrics", get(move || async move { metrics.render() }));
+    if let Some(auth) = auth {
+        scrape = scrape.route_layer(axum::middleware::from_fn_with_state(auth, require_token));
+    }
+    let app = scrape.route("/healthz", get(|| async { "ok" })).route(
+        "/readyz",
+        get(move || async move {
+            match readiness.is_ready() {
+                true => (StatusCode::OK, "ready"),
+                false => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
+            }
+        }),
+    );
     tokio::spawn(async move {
         if let Err(error) = crate::serve::serve("metrics", app, addr, None, shutdown).await {
             tracing::error!(error = format!("{error:#}"), "metrics listener failed");
         }
     });
     Ok(renderer)
+}
+
+/// `/metrics` of the metrics listener with `metrics.require_token`: the same credentials and
+/// rule as the query API's `/metrics` (roles `metrics` and `admin`, unscoped).
+async fn require_token(
+    State(auth): State<Arc<Authenticator>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // "/metrics" is in the route table: the query API serves it too.
+    let access = route_access("/metrics").expect("/metrics is in the route table");
+    let decision = auth
+        .identify(request.headers())
+        .await
+        .map_err(|denial| (StatusCode::UNAUTHORIZED, denial, None))
+        .and_then(|identity| {
+            authorize(&identity, access)
+                .map_err(|denial| (StatusCode::FORBIDDEN, denial, Some(identity.name)))
+        });
+    match decision {
+        Ok(()) => next.run(request).await,
+        Err((status, denial, identity)) => {
+            let reason = denial.label();
+            tracing::warn!(listener = "metrics", reason, identity, "request denied");
+            metrics::counter!(REQUESTS_DENIED, "reason" => reason).increment(1);
+            (status, status.canonical_reason().unwrap_or("denied")).into_response()
+        }
+    }
 }

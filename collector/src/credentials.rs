@@ -19,12 +19,14 @@ use std::sync::Arc;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use kestrel_access::{LiveTokens, Role, TokenCheck};
 
 /// The accepted credentials of an endpoint.
 #[derive(Clone)]
 pub struct IngestCredentials {
     tokens: Arc<Vec<String>>,
     client_certificates_verified: bool,
+    store: Option<Arc<LiveTokens>>,
 }
 
 impl std::fmt::Debug for IngestCredentials {
@@ -50,6 +52,8 @@ pub enum Sender {
     Basic(String),
     /// An API key, with its id when it had one.
     ApiKey(Option<String>),
+    /// A token of the token store with the `ingest` role, by name.
+    StoredToken(String),
 }
 
 impl std::fmt::Display for Sender {
@@ -60,6 +64,7 @@ impl std::fmt::Display for Sender {
             Sender::Basic(user) => write!(f, "basic user {user:?}"),
             Sender::ApiKey(Some(id)) => write!(f, "api key {id:?}"),
             Sender::ApiKey(None) => f.write_str("api key"),
+            Sender::StoredToken(name) => write!(f, "token {name:?}"),
         }
     }
 }
@@ -88,12 +93,20 @@ impl IngestCredentials {
         IngestCredentials {
             tokens: Arc::new(tokens),
             client_certificates_verified,
+            store: None,
         }
     }
 
-    /// Whether no request can ever be accepted (no token, no client certificates).
+    /// Also accepts the tokens of `store` that have the `ingest` role (and only those).
+    pub fn with_store(mut self, store: Arc<LiveTokens>) -> IngestCredentials {
+        self.store = Some(store);
+        self
+    }
+
+    /// Whether no request can ever be accepted (no token, no token store, no client
+    /// certificates).
     pub fn refuses_everyone(&self) -> bool {
-        self.tokens.is_empty() && !self.client_certificates_verified
+        self.tokens.is_empty() && self.store.is_none() && !self.client_certificates_verified
     }
 
     /// Checks the request headers: see the module documentation.
@@ -126,9 +139,30 @@ impl IngestCredentials {
             return Err(Refusal::UnsupportedScheme);
         };
         if self.knows(&token) {
-            Ok(sender)
-        } else {
-            Err(Refusal::Invalid)
+            return Ok(sender);
+        }
+        self.stored_ingest_token(&token)
+    }
+
+    /// A token of the store with the `ingest` role; any other token, of any other role too, is
+    /// refused alike (the reason is logged, never answered).
+    fn stored_ingest_token(&self, token: &str) -> Result<Sender, Refusal> {
+        let Some(store) = &self.store else {
+            return Err(Refusal::Invalid);
+        };
+        match store.check(token, chrono::Utc::now()) {
+            TokenCheck::Valid(identity) if identity.role == Role::Ingest => {
+                Ok(Sender::StoredToken(identity.name))
+            }
+            TokenCheck::Valid(identity) => {
+                tracing::warn!(token = %identity.name, role = %identity.role, "ingest refused: the token's role is not ingest");
+                Err(Refusal::Invalid)
+            }
+            TokenCheck::Expired(name) | TokenCheck::Revoked(name) => {
+                tracing::warn!(token = %name, "ingest refused: expired or revoked token");
+                Err(Refusal::Invalid)
+            }
+            TokenCheck::Unknown => Err(Refusal::Invalid),
         }
     }
 
@@ -263,5 +297,41 @@ mod tests {
         let mtls = IngestCredentials::new(Vec::new(), true);
         assert!(!mtls.refuses_everyone());
         assert_eq!(mtls.check(&HeaderMap::new()), Ok(Sender::ClientCertificate));
+    }
+
+    #[test]
+    fn store_tokens_of_the_ingest_role_only_are_accepted() {
+        use kestrel_access::{NewToken, TokenStore};
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::new(dir.path());
+        let now = chrono::Utc::now();
+        let create = |name: &str, role: &str| {
+            let new = NewToken::parse(name, role, None, None, "test").unwrap();
+            store.create(&new, now).unwrap().0
+        };
+        let shipper = create("shipper", "ingest");
+        let admin = create("root", "admin");
+        let gone = create("gone", "ingest");
+        store.revoke("gone", now).unwrap();
+        let credentials =
+            IngestCredentials::new(Vec::new(), false).with_store(LiveTokens::open(store.clone()));
+        assert!(!credentials.refuses_everyone());
+        assert_eq!(
+            credentials.check(&headers(&format!("Bearer {shipper}"))),
+            Ok(Sender::StoredToken("shipper".into()))
+        );
+        assert_eq!(
+            credentials.check(&headers(&format!(
+                "Basic {}",
+                encode(&format!("fluent:{shipper}"))
+            ))),
+            Ok(Sender::StoredToken("shipper".into()))
+        );
+        for refused in [admin, gone, "kst_unknown".to_owned()] {
+            assert_eq!(
+                credentials.check(&headers(&format!("Bearer {refused}"))),
+                Err(Refusal::Invalid)
+            );
+        }
     }
 }

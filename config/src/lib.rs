@@ -822,6 +822,66 @@ pub struct AuthConfig {
     /// secrets. Relative paths are relative to the working directory.
     /// Default: none.
     pub token_files: Vec<PathBuf>,
+    /// Require credentials even when `tokens` is empty: the tokens of the
+    /// token store (`kestrel token create`). Authentication is also on as
+    /// soon as the store holds a token. Default: `false`.
+    pub required: bool,
+    /// Requests per identity (token name) and second, with a burst; beyond
+    /// it requests are answered 429 with `Retry-After`. Default: unset (no
+    /// limit).
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Also accept OIDC bearer JWTs of this issuer. Default: unset.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// OIDC bearer JWTs: keys from the issuer's JWKS, claims checked, a claim mapped to roles.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Expected `iss` (also the base of discovery). Required.
+    pub issuer: String,
+    /// Expected `aud`. Required.
+    pub audience: String,
+    /// URL of the JWKS. Default: unset (the `jwks_uri` of
+    /// `issuer/.well-known/openid-configuration`).
+    pub jwks_url: Option<String>,
+    /// Accepted signature algorithms; `none` and HMAC (`HS*`) are refused.
+    /// Default: `["RS256", "ES256"]`.
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`; at most 5 minutes. Default: `60s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub leeway: Duration,
+    /// The claim mapped to roles. Default: `groups`.
+    pub claim: String,
+    /// Claim values to roles and namespaces; the first matching mapping, in this
+    /// order, wins. Default: none (every JWT refused).
+    pub mappings: Vec<OidcMappingConfig>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            issuer: String::new(),
+            audience: String::new(),
+            jwks_url: None,
+            algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
+            leeway: Duration::from_secs(60),
+            claim: "groups".to_owned(),
+            mappings: Vec::new(),
+        }
+    }
+}
+
+/// One claim value mapped to a role.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcMappingConfig {
+    /// The claim value (e.g. a group). Required.
+    pub value: String,
+    /// `viewer`, `analyst`, `admin`, `ingest` or `metrics`. Required.
+    pub role: String,
+    /// Namespaces the identity is limited to. Default: none (every namespace).
+    pub namespaces: Vec<String>,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -829,8 +889,23 @@ impl fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
             .field("token_files", &self.token_files)
+            .field("required", &self.required)
+            .field("rate_limit", &self.rate_limit)
+            .field("oidc", &self.oidc)
             .finish()
     }
+}
+
+/// A per-identity rate limit (a token bucket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second; at least 1. Required.
+    pub per_second: u32,
+    /// Requests allowed at once above the sustained rate; at least 1.
+    /// Default: `per_second`.
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// TLS certificate and key of a listener, PEM files; optionally the CA that
@@ -970,6 +1045,10 @@ pub struct MetricsConfig {
     /// Default: unset (only the query API serves them).
     #[serde(deserialize_with = "serde_helpers::optional_socket_addr")]
     pub listen: Option<SocketAddr>,
+    /// Require a token on `listen`: a token of the token store with the
+    /// `metrics` or `admin` role, or one of `query.auth.tokens`. Required off
+    /// loopback. Default: `false`.
+    pub require_token: bool,
 }
 
 /// Kestrel's own logging.

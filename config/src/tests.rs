@@ -326,6 +326,16 @@ fn example_optional_settings_are_valid() {
         config.metrics.listen.take(),
         Some("127.0.0.1:9464".parse().unwrap())
     );
+    assert_eq!(
+        config.query.auth.rate_limit.take(),
+        Some(crate::RateLimitConfig {
+            per_second: 50,
+            burst: Some(100)
+        })
+    );
+    let oidc = config.query.auth.oidc.take().unwrap();
+    assert_eq!(oidc.issuer, "https://login.example.com/realms/ops");
+    assert_eq!(oidc.mappings[0].namespaces, ["payments"]);
     assert_eq!(config, Config::default());
 }
 
@@ -335,6 +345,7 @@ fn field_names(table: &str) -> Vec<&'static str> {
         "" => "zz_probe = 1".to_owned(),
         "collector.sources" => "[[collector.sources]]\nzz_probe = 1".to_owned(),
         "alerting.destinations" => "[[alerting.destinations]]\nzz_probe = 1".to_owned(),
+        "query.auth.oidc.mappings" => "[[query.auth.oidc.mappings]]\nzz_probe = 1".to_owned(),
         t => format!("[{t}]\nzz_probe = 1"),
     };
     let err = Figment::from(Toml::string(&toml))
@@ -387,6 +398,9 @@ fn example_documents_every_key() {
         "indexer",
         "query",
         "query.auth",
+        "query.auth.rate_limit",
+        "query.auth.oidc",
+        "query.auth.oidc.mappings",
         "query.tls",
         "log",
         "metrics",
@@ -544,7 +558,7 @@ fn unknown_keys_are_errors_naming_the_key() {
     assert_eq!(err.key(), Some("query.auth.token"));
     assert_eq!(
         err.to_string(),
-        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files)")
+        file.msg("query.auth.token: unknown key (expected one of: tokens, token_files, required, rate_limit, oidc)")
     );
 
     let (_, err) = load_toml(
@@ -785,7 +799,7 @@ fn validation_error_names_origin_from_env() {
     assert_eq!(
         err.to_string(),
         "environment variable KTEST_VALIDATE_ENV_QUERY__LISTEN: query.listen: listening on 0.0.0.0:7700 \
-         (not loopback) requires query.auth.tokens or query.auth.token_files"
+         (not loopback) requires query.auth.tokens, query.auth.token_files or query.auth.required = true"
     );
 }
 
@@ -1017,7 +1031,7 @@ fn non_loopback_listen_requires_auth() {
     c.query.listen = "0.0.0.0:7700".parse().unwrap();
     assert_eq!(
         invalid(&c),
-        "query.listen: listening on 0.0.0.0:7700 (not loopback) requires query.auth.tokens or query.auth.token_files"
+        "query.listen: listening on 0.0.0.0:7700 (not loopback) requires query.auth.tokens, query.auth.token_files or query.auth.required = true"
     );
     c.query.listen = "[::]:7700".parse().unwrap();
     assert!(invalid(&c).starts_with("query.listen: listening on [::]:7700 (not loopback)"));
@@ -1811,4 +1825,61 @@ fn the_forward_shared_key_file_is_read() {
         err.contains("collector.forward.shared_key_file: set either"),
         "{err}"
     );
+}
+
+#[test]
+fn a_metrics_listener_off_loopback_requires_a_token() {
+    let mut c = Config::default();
+    c.metrics.listen = Some("0.0.0.0:9464".parse().unwrap());
+    let error = c.validate().unwrap_err().to_string();
+    assert!(
+        error.contains("metrics.require_token: metrics.listen = 0.0.0.0:9464 (not loopback) requires metrics.require_token = true"),
+        "{error}"
+    );
+    c.metrics.require_token = true;
+    c.validate().unwrap();
+}
+
+#[test]
+fn rate_limits_are_at_least_one() {
+    let mut c = Config::default();
+    c.query.auth.rate_limit = Some(crate::RateLimitConfig {
+        per_second: 0,
+        burst: Some(0),
+    });
+    let error = c.validate().unwrap_err().to_string();
+    assert!(
+        error.contains("query.auth.rate_limit.per_second: must be at least 1, got 0"),
+        "{error}"
+    );
+    assert!(
+        error.contains("query.auth.rate_limit.burst: must be at least 1, got 0"),
+        "{error}"
+    );
+}
+
+#[test]
+fn oidc_refuses_none_hmac_and_long_leeways() {
+    let mut c = Config::default();
+    c.query.auth.oidc = Some(crate::OidcConfig {
+        issuer: "https://issuer".into(),
+        audience: "kestrel".into(),
+        algorithms: vec!["RS256".into(), "none".into(), "HS256".into()],
+        leeway: Duration::from_secs(600),
+        mappings: vec![crate::OidcMappingConfig {
+            value: "sre".into(),
+            role: "root".into(),
+            namespaces: Vec::new(),
+        }],
+        ..Default::default()
+    });
+    let error = c.validate().unwrap_err().to_string();
+    for expected in [
+        "query.auth.oidc.algorithms[1]: \"none\" refused",
+        "query.auth.oidc.algorithms[2]: \"HS256\" refused",
+        "query.auth.oidc.leeway: at most 5 minutes",
+        "query.auth.oidc.mappings[0].role: unknown role \"root\"",
+    ] {
+        assert!(error.contains(expected), "{expected} not in {error}");
+    }
 }

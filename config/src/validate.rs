@@ -608,14 +608,39 @@ fn validate_query(config: &Config, errors: &mut Errors) {
         && !q.listen.ip().is_loopback()
         && q.auth.tokens.is_empty()
         && q.auth.token_files.is_empty()
+        && !q.auth.required
+        && q.auth.oidc.is_none()
     {
         errors.add(
             "query.listen",
             format!(
-                "listening on {} (not loopback) requires query.auth.tokens or query.auth.token_files",
+                "listening on {} (not loopback) requires query.auth.tokens, query.auth.token_files or query.auth.required = true",
                 q.listen
             ),
         );
+    }
+    if let Some(oidc) = &q.auth.oidc {
+        validate_oidc(oidc, errors);
+    }
+    if let Some(limit) = &q.auth.rate_limit {
+        errors.at_least(
+            "query.auth.rate_limit.per_second",
+            limit.per_second as usize,
+            1,
+        );
+        if let Some(burst) = limit.burst {
+            errors.at_least("query.auth.rate_limit.burst", burst as usize, 1);
+        }
+    }
+    if let Some(listen) = config.metrics.listen {
+        if !listen.ip().is_loopback() && !config.metrics.require_token {
+            errors.add(
+                "metrics.require_token",
+                format!(
+                    "metrics.listen = {listen} (not loopback) requires metrics.require_token = true: anyone reaching the port could read the metrics"
+                ),
+            );
+        }
     }
     if let Some(tls) = &q.tls {
         if tls.cert.as_os_str().is_empty() {
@@ -623,6 +648,57 @@ fn validate_query(config: &Config, errors: &mut Errors) {
         }
         if tls.key.as_os_str().is_empty() {
             errors.add("query.tls.key", "must not be empty");
+        }
+    }
+}
+
+/// Signature algorithms accepted for OIDC JWTs: asymmetric ones only.
+const OIDC_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// `[query.auth.oidc]`: issuer, audience, algorithms, leeway, mappings.
+fn validate_oidc(oidc: &crate::OidcConfig, errors: &mut Errors) {
+    if oidc.issuer.trim().is_empty() {
+        errors.add("query.auth.oidc.issuer", "required");
+    }
+    if oidc.audience.trim().is_empty() {
+        errors.add("query.auth.oidc.audience", "required");
+    }
+    if oidc.algorithms.is_empty() {
+        errors.add("query.auth.oidc.algorithms", "must not be empty");
+    }
+    for (i, alg) in oidc.algorithms.iter().enumerate() {
+        if !OIDC_ALGORITHMS.contains(&alg.as_str()) {
+            errors.add(
+                format!("query.auth.oidc.algorithms[{i}]"),
+                format!(
+                    "{alg:?} refused: expected one of {} (never none, never HMAC)",
+                    OIDC_ALGORITHMS.join(", ")
+                ),
+            );
+        }
+    }
+    if oidc.leeway > Duration::from_secs(300) {
+        errors.add("query.auth.oidc.leeway", "at most 5 minutes");
+    }
+    if oidc.claim.trim().is_empty() {
+        errors.add("query.auth.oidc.claim", "must not be empty");
+    }
+    const ROLES: [&str; 5] = ["viewer", "analyst", "admin", "ingest", "metrics"];
+    for (i, mapping) in oidc.mappings.iter().enumerate() {
+        if mapping.value.is_empty() {
+            errors.add(format!("query.auth.oidc.mappings[{i}].value"), "required");
+        }
+        if !ROLES.contains(&mapping.role.as_str()) {
+            errors.add(
+                format!("query.auth.oidc.mappings[{i}].role"),
+                format!(
+                    "unknown role {:?}: expected one of {}",
+                    mapping.role,
+                    ROLES.join(", ")
+                ),
+            );
         }
     }
 }

@@ -14,8 +14,9 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::access::{AccessOutcome, Identity, IdentitySource, Role, Scope};
+use crate::access::{Identity, Scope};
 use crate::audit_trail::AuditDetails;
+use crate::authenticate::{allow, authenticate, Authenticator};
 use crate::error::SearchError;
 use crate::export::export;
 use crate::language::{parse, parse_time};
@@ -30,9 +31,10 @@ pub struct ApiSettings {
     pub default_limit: usize,
     /// Largest accepted `limit`.
     pub max_limit: usize,
-    /// Accepted bearer tokens; empty means no authentication (only allowed on loopback, which
-    /// configuration validation enforces).
-    pub tokens: Vec<String>,
+    /// Who may call: static tokens, the token store, the rate limit (see
+    /// [`crate::authenticate`]). [`Authenticator::open`] means no authentication (only
+    /// allowed on loopback, which configuration validation enforces).
+    pub auth: Arc<Authenticator>,
     /// Renders the process's Prometheus metrics for `/metrics` (not served when `None`).
     pub metrics: Option<MetricsRenderer>,
     /// The alert store listed by `/api/v1/alerts` (empty list when `None`).
@@ -81,6 +83,12 @@ impl FromRef<ApiState> for Engines {
     }
 }
 
+impl FromRef<ApiState> for crate::token_api::TokenApiState {
+    fn from_ref(state: &ApiState) -> Self {
+        crate::token_api::TokenApiState(state.settings.auth.store().cloned())
+    }
+}
+
 impl FromRef<ApiState> for crate::elastic::ElasticState {
     fn from_ref(state: &ApiState) -> Self {
         crate::elastic::ElasticState::new(state.engines.clone(), state.settings.max_limit)
@@ -95,7 +103,10 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         engines: Engines::new(engine),
         settings: Arc::new(settings),
     };
-    let api = api_routes().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let api = api_routes().route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state.settings.auth),
+        authenticate,
+    ));
     finish(api, state)
 }
 
@@ -129,6 +140,7 @@ fn api_routes() -> Router<ApiState> {
         .route(AUDIT, get(audit_search))
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
+        .merge(crate::token_api::routes())
 }
 
 /// Times the authenticated routes `api`, and adds the unauthenticated health routes.
@@ -159,10 +171,28 @@ const READYZ: &str = "/readyz";
 
 const ELASTIC: [&str; 7] = crate::elastic::ROUTES;
 
-/// Every route pattern: the `route` label values of the request latency histogram.
-pub const ROUTES: [&str; 17] = [
-    SEARCH, CONTEXT, EXPORT, AGGREGATE, HUNT, ALERTS, AUDIT, METRICS, HEALTHZ, READYZ, ELASTIC[0],
-    ELASTIC[1], ELASTIC[2], ELASTIC[3], ELASTIC[4], ELASTIC[5], ELASTIC[6],
+/// Every route pattern: the `route` label values of the request latency histogram. Each is
+/// in [`crate::authorize::ROUTE_TABLE`] (a unit test checks).
+pub const ROUTES: [&str; 19] = [
+    SEARCH,
+    CONTEXT,
+    EXPORT,
+    AGGREGATE,
+    HUNT,
+    ALERTS,
+    AUDIT,
+    METRICS,
+    HEALTHZ,
+    READYZ,
+    ELASTIC[0],
+    ELASTIC[1],
+    ELASTIC[2],
+    ELASTIC[3],
+    ELASTIC[4],
+    ELASTIC[5],
+    ELASTIC[6],
+    crate::authorize::TOKENS,
+    crate::authorize::TOKEN,
 ];
 
 /// Parameters of a search, from the query string (GET) or a JSON body (POST).
@@ -615,85 +645,4 @@ async fn ready(State(state): State<ApiState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "index not readable").into_response()
     }
-}
-
-async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if state.settings.tokens.is_empty() {
-        return allow(Identity::unauthenticated(), request, next).await;
-    }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(presented_token);
-    let accepted = presented.as_deref().is_some_and(|token| {
-        state
-            .settings
-            .tokens
-            .iter()
-            .any(|known| constant_time_eq(known.as_bytes(), token.as_bytes()))
-    });
-    if accepted {
-        let identity = Identity {
-            name: "static".into(),
-            role: Role::Admin,
-            scope: Scope::All,
-            source: IdentitySource::StaticToken,
-        };
-        return allow(identity, request, next).await;
-    }
-    let mut response = ApiError(
-        StatusCode::UNAUTHORIZED,
-        "missing or invalid bearer token (or basic authentication password)".into(),
-    )
-    .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    let reason = match presented {
-        None => "no credentials",
-        Some(_) => "unknown token",
-    };
-    response.extensions_mut().insert(AccessOutcome::Denied {
-        identity: None,
-        reason: reason.into(),
-    });
-    response
-}
-
-/// Runs the request as `identity` (in the request's extensions) and records the outcome in
-/// the response's extensions.
-async fn allow(identity: Identity, mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(identity.clone());
-    let mut response = next.run(request).await;
-    response
-        .extensions_mut()
-        .insert(AccessOutcome::Allowed(identity));
-    response
-}
-
-/// The token of an `Authorization` header: `Bearer <token>`, or `Basic base64(user:token)`
-/// (the password is the token; the user name is only logged), as Grafana's Elasticsearch data
-/// source sends with basic authentication.
-fn presented_token(value: &str) -> Option<String> {
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some(token.trim().to_owned());
-    }
-    let encoded = value.strip_prefix("Basic ")?;
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, token) = text.split_once(':')?;
-    tracing::debug!(user, "basic authentication");
-    Some(token.to_owned())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

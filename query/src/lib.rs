@@ -1,10 +1,12 @@
 //! Kestrel's query side: the query language, the search engine over the partitioned indexes,
 //! and the HTTP API.
 
-pub mod access;
+pub use kestrel_access as access;
 pub mod aggregate;
 pub mod api;
 pub mod audit_trail;
+pub mod authenticate;
+pub mod authorize;
 pub mod context;
 pub mod elastic;
 mod error;
@@ -18,6 +20,7 @@ pub mod request_metrics;
 pub mod scope;
 pub mod scoped;
 pub mod search;
+pub mod token_api;
 pub mod translate;
 
 pub use error::SearchError;

@@ -772,7 +772,7 @@ fn settings() -> ApiSettings {
     ApiSettings {
         default_limit: 100,
         max_limit: 1000,
-        tokens: Vec::new(),
+        auth: std::sync::Arc::new(kestrel_query::authenticate::Authenticator::open()),
         metrics: None,
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),

@@ -68,7 +68,9 @@ fn settings(tokens: Vec<String>) -> ApiSettings {
     ApiSettings {
         default_limit: 100,
         max_limit: 10_000,
-        tokens,
+        auth: std::sync::Arc::new(kestrel_query::authenticate::Authenticator::new(
+            tokens, false, None, None,
+        )),
         metrics: None,
         alerts: None,
         placeholders: Default::default(),

@@ -459,7 +459,7 @@ fn settings(alerts: Option<kestrel_detect::AlertStore>) -> ApiSettings {
     ApiSettings {
         default_limit: 100,
         max_limit: 10_000,
-        tokens: Vec::new(),
+        auth: std::sync::Arc::new(kestrel_query::authenticate::Authenticator::open()),
         metrics: None,
         alerts,
         placeholders: Default::default(),

@@ -11,6 +11,7 @@ mod rules_measure;
 mod rules_test;
 mod run;
 mod search;
+mod token;
 
 use std::process::ExitCode;
 
@@ -78,6 +79,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::search(config, args),
         Command::Aggregate(args) => aggregate::aggregate(config, args),
         Command::Hunt(args) => hunt::hunt(config, args),
+        Command::Token { command } => token::token(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(config, args),

@@ -13,9 +13,11 @@ use kestrel_collector::enrich::Enricher;
 use kestrel_collector::normalize::FirstLine;
 use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, Multiline, ReadFrom, SourceConfig};
+use kestrel_query::access::{LiveTokens, OidcMapping, OidcSettings, OidcVerifier, TokenStore};
 use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
 use kestrel_query::audit_trail::{with_audit_trail, AuditEvent, AuditTrail, IndexSink};
+use kestrel_query::authenticate::{Authenticator, RateLimit};
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
 
@@ -79,8 +81,18 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let readiness = crate::telemetry::Readiness::default();
+        let tokens = live_tokens(&config);
+        let metrics_auth = config.metrics.require_token.then(|| {
+            Arc::new(Authenticator::new(
+                config.query.auth.tokens.clone(),
+                true,
+                Some(Arc::clone(&tokens)),
+                None,
+            ))
+        });
         let metrics = crate::telemetry::install_metrics(
             config.metrics.listen,
+            metrics_auth,
             readiness.clone(),
             shutdown_rx.clone(),
         )?;
@@ -89,6 +101,7 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
             Some(tokio::spawn(serve_api(
                 config.clone(),
                 metrics,
+                Arc::clone(&tokens),
                 shutdown_rx.clone(),
             )))
         } else {
@@ -412,10 +425,12 @@ fn start_webhook(
         .tls
         .as_ref()
         .is_some_and(|tls| tls.client_ca.is_some());
+    let tokens = crate::commands::run::live_tokens(config);
     let ingest_credentials = IngestCredentials::new(
         config.collector.ingest.tokens.clone(),
         client_certificates_verified,
-    );
+    )
+    .with_store(Arc::clone(&tokens));
     let elasticsearch = &config.collector.elasticsearch;
     if elasticsearch.enabled {
         let options = kestrel_collector::elasticsearch::ElasticsearchOptions {
@@ -439,7 +454,8 @@ fn start_webhook(
     if falco.enabled {
         let options = kestrel_collector::falco::FalcoOptions {
             path: falco.path.clone(),
-            credentials: IngestCredentials::new(falco.tokens.clone(), client_certificates_verified),
+            credentials: IngestCredentials::new(falco.tokens.clone(), client_certificates_verified)
+                .with_store(Arc::clone(&tokens)),
             max_body_bytes: settings.max_body_bytes,
             host_name: config.host_name(),
         };
@@ -605,9 +621,81 @@ fn first_line(source: &SourceConfig) -> anyhow::Result<Option<FirstLine>> {
     })
 }
 
+/// Who may call the query API: the static `query.auth.tokens` (deprecated), the token store
+/// of the data directory, the rate limit.
+fn query_authenticator(config: &Config, tokens: Arc<LiveTokens>) -> anyhow::Result<Authenticator> {
+    let auth = &config.query.auth;
+    if !auth.tokens.is_empty() {
+        tracing::warn!(
+            tokens = auth.tokens.len(),
+            "query.auth.tokens (and token_files) are deprecated: they act as admin tokens; \
+             create tokens with roles by `kestrel token create` instead"
+        );
+    }
+    let rate_limit = auth.rate_limit.and_then(|limit| {
+        let per_second = std::num::NonZeroU32::new(limit.per_second)?;
+        let burst = limit
+            .burst
+            .and_then(std::num::NonZeroU32::new)
+            .unwrap_or(per_second);
+        Some(RateLimit { per_second, burst })
+    });
+    let authenticator =
+        Authenticator::new(auth.tokens.clone(), auth.required, Some(tokens), rate_limit);
+    match &auth.oidc {
+        Some(oidc) => Ok(authenticator.with_oidc(OidcVerifier::new(oidc_settings(oidc)?))),
+        None => Ok(authenticator),
+    }
+}
+
+/// `[query.auth.oidc]` as the verifier takes it (validation has checked the names).
+fn oidc_settings(oidc: &kestrel_config::OidcConfig) -> anyhow::Result<OidcSettings> {
+    let algorithms = oidc
+        .algorithms
+        .iter()
+        .map(|alg| {
+            alg.parse::<kestrel_query::access::oidc::Algorithm>()
+                .map_err(|e| anyhow::anyhow!("query.auth.oidc.algorithms: {alg:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mappings = oidc
+        .mappings
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = m
+                .role
+                .parse()
+                .map_err(|e| anyhow::anyhow!("query.auth.oidc.mappings[{i}].role: {e}"))?;
+            let namespaces =
+                (!m.namespaces.is_empty()).then(|| m.namespaces.iter().cloned().collect());
+            Ok(OidcMapping {
+                value: m.value.clone(),
+                role,
+                namespaces,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(OidcSettings {
+        issuer: oidc.issuer.clone(),
+        audience: oidc.audience.clone(),
+        jwks_url: oidc.jwks_url.clone(),
+        algorithms,
+        leeway: oidc.leeway,
+        claim: oidc.claim.clone(),
+        mappings,
+    })
+}
+
+/// The token store of the data directory, watched for changes.
+pub fn live_tokens(config: &Config) -> Arc<LiveTokens> {
+    LiveTokens::open(TokenStore::new(&config.data_dir))
+}
+
 async fn serve_api(
     config: Config,
     metrics: MetricsRenderer,
+    tokens: Arc<LiveTokens>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let limits = AggregationLimits {
@@ -618,7 +706,7 @@ async fn serve_api(
     let settings = ApiSettings {
         default_limit: config.query.default_limit,
         max_limit: config.query.max_limit,
-        tokens: config.query.auth.tokens.clone(),
+        auth: Arc::new(query_authenticator(&config, tokens)?),
         metrics: Some(metrics),
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
         placeholders: crate::detection::placeholders(&config)?,

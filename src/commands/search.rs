@@ -25,7 +25,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let settings = ApiSettings {
         default_limit: config.query.default_limit,
         max_limit: config.query.max_limit,
-        tokens: Vec::new(),
+        auth: std::sync::Arc::new(kestrel_query::authenticate::Authenticator::open()),
         metrics: None,
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),

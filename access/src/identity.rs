@@ -1,8 +1,4 @@
 //! Who is calling and what they may see: identities, their roles and their namespace scopes.
-//!
-//! Authentication (see [`crate::api`]) turns the credentials of a request into an
-//! [`Identity`], stored in the request's extensions for the handlers, and records the
-//! [`AccessOutcome`] in the response's extensions for the audit trail.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -49,6 +45,19 @@ impl Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
