@@ -426,9 +426,12 @@ require_token = true
         .find(|c| c.label == "admin-all")
         .and_then(|c| c.token.clone())
         .unwrap();
-    // A container line's id, for the context route.
+    // A container line's id in the scoped tokens' namespace, for the context route.
     let (status, page) = http_get(
-        &format!("{}/api/v1/search?q=*&limit=200", base("query")),
+        &format!(
+            "{}/api/v1/search?q=kubernetes.namespace:payments&limit=200",
+            base("query")
+        ),
         Some(&admin),
     )
     .unwrap();
@@ -439,7 +442,7 @@ require_token = true
         .iter()
         .find(|h| h["log"]["offset"].is_u64())
         .and_then(|h| h["event"]["id"].as_str())
-        .expect("a container line among the first 200 hits")
+        .expect("a container line of payments among the first 200 hits")
         .to_owned();
 
     let rows = readme_rows();

@@ -223,9 +223,9 @@ async fn every_request_leaves_one_audit_event_readable_by_admins_only() {
             assert_eq!(k["scope"], "*");
         } else {
             let reason = if call.token.is_some() {
-                "unknown token"
+                "invalid_token"
             } else {
-                "no credentials"
+                "no_credentials"
             };
             assert_eq!(k["reason"], reason, "call {i}");
             assert!(k.get("who").is_none());
