@@ -685,6 +685,7 @@ async fn the_answer_waits_for_the_bus_and_a_bus_that_cannot_take_the_records_get
         credentials: crate::credentials::IngestCredentials::new(vec![TOKEN.into()], false),
         max_body_bytes: 1 << 20,
         host_name: "kestrel-node".into(),
+        redaction: crate::redact::Redaction::disabled(),
     };
     let (publisher, mut subscriber) = kestrel_bus::embedded(4);
     let router = super::otlp_router(&options, publisher, store);
