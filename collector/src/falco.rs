@@ -31,9 +31,9 @@ use kestrel_event::{
 use serde_json::{Map, Value};
 
 use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
-use crate::redact::{Redaction, Source};
 use crate::credentials::IngestCredentials;
 use crate::normalize::k8s_audit::type_name;
+use crate::redact::{Redaction, Source};
 
 /// The source name of Falco events (`log.file.path`) and of their dead letters.
 pub const FALCO_SOURCE: &str = "falco";
@@ -151,7 +151,9 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             error = first_error.as_deref().unwrap_or_default(),
             "falco items are not alerts; kept as dead letters"
         );
-        if let Err(refusal) = keep_dead_letters(FALCO_SOURCE, redaction, &state.dead_letters, letters).await {
+        if let Err(refusal) =
+            keep_dead_letters(FALCO_SOURCE, redaction, &state.dead_letters, letters).await
+        {
             return refusal.into_response();
         }
     }
@@ -165,7 +167,9 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             .into_response();
     }
     let count = events.len();
-    if let Err(refusal) = publish_acknowledged(FALCO_SOURCE, redaction, &state.publisher, events).await {
+    if let Err(refusal) =
+        publish_acknowledged(FALCO_SOURCE, redaction, &state.publisher, events).await
+    {
         return refusal.into_response();
     }
     metrics::counter!("kestrel_collector_falco_events_total").increment(count as u64);

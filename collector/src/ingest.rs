@@ -10,10 +10,10 @@ use kestrel_event::Event;
 
 use crate::error::CollectError;
 use crate::feed::{feed_lines, LineCursor};
-use crate::redact::{Redaction, Source};
 use crate::normalize::{
     detect_format, normalizer_with_options, Format, NormalizeOptions, Output, SourceContext,
 };
+use crate::redact::{Redaction, Source};
 
 const CHUNK_BYTES: usize = 1 << 20;
 

@@ -1853,10 +1853,13 @@ all = { patterns = ["sk_test_[a-z0-9]+"] }
 #[test]
 fn redaction_errors_name_the_key() {
     let mut c = Config::default();
-    c.collector.redaction.patterns.push(crate::RedactionPattern {
-        name: "ticket".into(),
-        regex: "TCK-([0-9]{6}".into(),
-    });
+    c.collector
+        .redaction
+        .patterns
+        .push(crate::RedactionPattern {
+            name: "ticket".into(),
+            regex: "TCK-([0-9]{6}".into(),
+        });
     let err = invalid(&c);
     assert!(
         err.starts_with("collector.redaction.patterns[0].regex: invalid regular expression"),
@@ -1864,19 +1867,28 @@ fn redaction_errors_name_the_key() {
     );
 
     let mut c = Config::default();
-    c.collector.redaction.patterns.push(crate::RedactionPattern {
-        name: "Bad Name".into(),
-        regex: "x".into(),
-    });
+    c.collector
+        .redaction
+        .patterns
+        .push(crate::RedactionPattern {
+            name: "Bad Name".into(),
+            regex: "x".into(),
+        });
     let err = invalid(&c);
-    assert!(err.starts_with("collector.redaction.patterns[0].name: 'B' is not allowed"), "{err}");
+    assert!(
+        err.starts_with("collector.redaction.patterns[0].name: 'B' is not allowed"),
+        "{err}"
+    );
 
     let mut c = Config::default();
     for _ in 0..2 {
-        c.collector.redaction.patterns.push(crate::RedactionPattern {
-            name: "twice".into(),
-            regex: "x".into(),
-        });
+        c.collector
+            .redaction
+            .patterns
+            .push(crate::RedactionPattern {
+                name: "twice".into(),
+                regex: "x".into(),
+            });
     }
     let err = invalid(&c);
     assert!(
@@ -1885,10 +1897,10 @@ fn redaction_errors_name_the_key() {
     );
 
     let mut c = Config::default();
-    c.collector.redaction.allow.insert(
-        "kafka".into(),
-        crate::RedactionAllow::default(),
-    );
+    c.collector
+        .redaction
+        .allow
+        .insert("kafka".into(), crate::RedactionAllow::default());
     let err = invalid(&c);
     assert!(
         err.starts_with("collector.redaction.allow.kafka: unknown source \"kafka\""),

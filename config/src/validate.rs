@@ -350,10 +350,7 @@ fn check_pattern_name(name: &str) -> Result<(), String> {
 
 fn check_regex(key: &str, pattern: &str, errors: &mut Errors) {
     if let Err(e) = regex::Regex::new(pattern) {
-        errors.add(
-            key,
-            format!("invalid regular expression {pattern:?}: {e}"),
-        );
+        errors.add(key, format!("invalid regular expression {pattern:?}: {e}"));
     }
 }
 

@@ -511,8 +511,13 @@ async fn store(state: &EsState, prepared: Prepared, started: Instant) -> Respons
         )
     };
     let redaction = (&state.redaction, Source::Elasticsearch);
-    if let Err((_, text)) =
-        keep_dead_letters(ELASTICSEARCH_SOURCE, redaction, &state.dead_letters, letters).await
+    if let Err((_, text)) = keep_dead_letters(
+        ELASTICSEARCH_SOURCE,
+        redaction,
+        &state.dead_letters,
+        letters,
+    )
+    .await
     {
         return unavailable(text);
     }

@@ -160,7 +160,8 @@ pub async fn serve_connection<S>(
                     (&shared.redaction, Source::Forward),
                     &shared.dead_letters,
                     vec![letter],
-                ).await;
+                )
+                .await;
                 return;
             }
             Err(error) => {
@@ -283,8 +284,8 @@ async fn process(
         &shared.dead_letters,
         letters,
     )
-        .await
-        .ok()?;
+    .await
+    .ok()?;
     let mut events = events;
     wait_for_enrichment(&mut events, shared).await;
     let count = events.len() as u64;

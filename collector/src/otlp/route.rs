@@ -207,13 +207,17 @@ async fn store(state: &OtlpState, encoding: Encoding, normalized: Normalized) ->
         );
         metrics::counter!("kestrel_collector_otlp_rejected_records_total")
             .increment(rejected_records as u64);
-        if let Err(refusal) = keep_dead_letters(OTLP_SOURCE, redaction, &state.dead_letters, letters).await {
+        if let Err(refusal) =
+            keep_dead_letters(OTLP_SOURCE, redaction, &state.dead_letters, letters).await
+        {
             return unavailable(refusal);
         }
     }
     let count = events.len();
     if count > 0 {
-        if let Err(refusal) = publish_acknowledged(OTLP_SOURCE, redaction, &state.publisher, events).await {
+        if let Err(refusal) =
+            publish_acknowledged(OTLP_SOURCE, redaction, &state.publisher, events).await
+        {
             return unavailable(refusal);
         }
     }

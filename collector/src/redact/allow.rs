@@ -38,11 +38,13 @@ impl AllowList {
         }
         let patterns = match anchored.is_empty() {
             true => None,
-            false => Some(RegexSet::new(&anchored).map_err(|source| RedactError::Pattern {
-                key: format!("{key}.patterns"),
-                pattern: settings.patterns.join(" | "),
-                source: Box::new(source),
-            })?),
+            false => Some(
+                RegexSet::new(&anchored).map_err(|source| RedactError::Pattern {
+                    key: format!("{key}.patterns"),
+                    pattern: settings.patterns.join(" | "),
+                    source: Box::new(source),
+                })?,
+            ),
         };
         Ok(AllowList {
             values: settings.values.iter().cloned().collect(),
@@ -93,7 +95,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            error.starts_with("collector.redaction.allow.webhook.patterns[1]: invalid regular expression \"(\""),
+            error.starts_with(
+                "collector.redaction.allow.webhook.patterns[1]: invalid regular expression \"(\""
+            ),
             "{error}"
         );
     }

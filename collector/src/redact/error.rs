@@ -36,7 +36,9 @@ pub enum RedactError {
         min: usize,
     },
     /// The environment variable meant to hold the key is unset or empty.
-    #[error("environment variable {name}: unset or empty, but named by collector.redaction.key_env")]
+    #[error(
+        "environment variable {name}: unset or empty, but named by collector.redaction.key_env"
+    )]
     KeyEnv {
         /// The variable's name.
         name: String,

@@ -36,7 +36,10 @@ pub fn load_key(source: &KeySource) -> Result<Vec<u8>, RedactError> {
             if value.trim().is_empty() {
                 return Err(RedactError::KeyEnv { name: name.clone() });
             }
-            checked(value.trim().as_bytes().to_vec(), format!("environment variable {name}"))
+            checked(
+                value.trim().as_bytes().to_vec(),
+                format!("environment variable {name}"),
+            )
         }
         KeySource::Generated(path) => {
             if !path.exists() {
@@ -125,7 +128,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("short.key");
         std::fs::write(&path, "tooshort\n").unwrap();
-        let error = load_key(&KeySource::File(path.clone())).unwrap_err().to_string();
+        let error = load_key(&KeySource::File(path.clone()))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("8 bytes, at least 16"), "{error}");
         let error = load_key(&KeySource::File(dir.path().join("absent")))
             .unwrap_err()
@@ -134,6 +139,9 @@ mod tests {
         let error = load_key(&KeySource::Env("KESTREL_TEST_UNSET_REDACTION_KEY".into()))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("KESTREL_TEST_UNSET_REDACTION_KEY"), "{error}");
+        assert!(
+            error.contains("KESTREL_TEST_UNSET_REDACTION_KEY"),
+            "{error}"
+        );
     }
 }

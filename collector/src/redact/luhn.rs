@@ -38,9 +38,7 @@ fn network_prefix(digits: &[u8]) -> bool {
     match digits[0] {
         3..=6 => true,
         2 => {
-            let four = digits[..4]
-                .iter()
-                .fold(0u32, |n, d| n * 10 + u32::from(*d));
+            let four = digits[..4].iter().fold(0u32, |n, d| n * 10 + u32::from(*d));
             digits.len() == 16 && (2221..=2720).contains(&four)
         }
         _ => false,
@@ -110,7 +108,9 @@ mod tests {
     fn digit_runs() {
         assert!(has_digit_run(b"card 4111 1111 1111 1111 ok"));
         assert!(has_digit_run(b"id=1234567890123"));
-        assert!(!has_digit_run(b"2024-05-01T10:00:00Z status=200 bytes=65536"));
+        assert!(!has_digit_run(
+            b"2024-05-01T10:00:00Z status=200 bytes=65536"
+        ));
         assert!(!has_digit_run(b"123456789012"));
         assert!(!has_digit_run(b"12  34567890123"));
     }

@@ -147,7 +147,11 @@ impl Redactor {
         let all = settings.allow.get("all").cloned().unwrap_or_default();
         let mut allow = Vec::with_capacity(Source::ALL.len());
         for source in Source::ALL {
-            let own = settings.allow.get(source.name()).cloned().unwrap_or_default();
+            let own = settings
+                .allow
+                .get(source.name())
+                .cloned()
+                .unwrap_or_default();
             let merged = AllowSettings {
                 values: own.values.iter().chain(&all.values).cloned().collect(),
                 patterns: own.patterns.iter().chain(&all.patterns).cloned().collect(),
@@ -200,7 +204,8 @@ impl Redactor {
     /// `text` with its secrets replaced, as from `source`.
     pub fn redact_text<'a>(&self, source: Source, text: &'a str) -> Cow<'a, str> {
         let mut counted = Counted::default();
-        self.text.redact(text, &self.allow[source.index()], &mut counted)
+        self.text
+            .redact(text, &self.allow[source.index()], &mut counted)
     }
 }
 

@@ -55,7 +55,8 @@ const GITHUB: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
 const STRIPE: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
 const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
 const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const AZURE: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const AZURE: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
 
 #[test]
@@ -114,11 +115,7 @@ fn service_token_look_alikes() {
 
 #[test]
 fn authorization_values() {
-    assert_redacted(
-        &format!("GET /api Authorization: Bearer {JWT}"),
-        JWT,
-        "jwt",
-    );
+    assert_redacted(&format!("GET /api Authorization: Bearer {JWT}"), JWT, "jwt");
     assert_redacted(
         "Authorization: Basic dXNlcjpwYXNzd29yZA==",
         "dXNlcjpwYXNzd29yZA==",
@@ -163,7 +160,11 @@ fn credential_key_values_in_text_and_json_text() {
     assert_redacted("secret: abc123def", "abc123def", "secret");
     assert_redacted("X-Auth-Token: tok_9f8e7d6c", "tok_9f8e7d6c", "token");
     assert_redacted("api_key=AIzaSyExample123", "AIzaSyExample123", "api_key");
-    assert_redacted(r#"{"user":"bob","password":"hunter2"}"#, "hunter2", "password");
+    assert_redacted(
+        r#"{"user":"bob","password":"hunter2"}"#,
+        "hunter2",
+        "password",
+    );
     assert_redacted(
         r#"{\"user\":\"bob\",\"password\":\"hunter2\"}"#,
         "hunter2",
@@ -190,7 +191,11 @@ fn card_numbers_pass_luhn() {
         "4111 1111 1111 1111",
         "card_number",
     );
-    assert_redacted("card=5555-5555-5555-4444", "5555-5555-5555-4444", "card_number");
+    assert_redacted(
+        "card=5555-5555-5555-4444",
+        "5555-5555-5555-4444",
+        "card_number",
+    );
     // A 16-digit order id failing Luhn, epoch milliseconds, a short hex id, a UUID.
     assert_untouched(
         "order 4111111111111112 at 1714557600009 id 4f3c2a1b9d8e uuid 0f8e4a52-3c1d-4e5f-9a7b-1c2d3e4f5a6b",
@@ -254,7 +259,10 @@ impl WithMessage for Event {
 
 #[test]
 fn container_event_message_and_json_fields() {
-    let mut event = event(EventKind::Container, r#"{"msg":"login","password":"hunter2"}"#);
+    let mut event = event(
+        EventKind::Container,
+        r#"{"msg":"login","password":"hunter2"}"#,
+    );
     event.json = Some(
         json!({"msg": "login", "password": "hunter2", "nested": {"dsn": "mysql://u:pw123@db/x"}, "tokens": 3})
             .as_object()
@@ -341,7 +349,9 @@ fn audit_secret_patches_configmaps_and_headers() {
     }));
     redactor().redact_event(Source::Files, &mut event);
     let audit = Value::Object(event.audit);
-    assert!(is_marker(audit["requestObject"][0]["value"].as_str().unwrap()));
+    assert!(is_marker(
+        audit["requestObject"][0]["value"].as_str().unwrap()
+    ));
     assert_eq!(audit["requestObject"][1]["value"], "db");
 
     let mut event = audit_event(json!({
@@ -356,15 +366,31 @@ fn audit_secret_patches_configmaps_and_headers() {
     redactor().redact_event(Source::Files, &mut event);
     let audit = Value::Object(event.audit);
     let data = &audit["requestObject"]["data"];
-    assert_eq!(data["DB_PASSWORD"], marker("configmap_credential", "hunter2").as_str());
-    assert_eq!(data["ldap-credentials"], marker("configmap_credential", "cn=admin/pw").as_str());
-    assert_eq!(data["tls.key"], marker("configmap_credential", "abc").as_str());
+    assert_eq!(
+        data["DB_PASSWORD"],
+        marker("configmap_credential", "hunter2").as_str()
+    );
+    assert_eq!(
+        data["ldap-credentials"],
+        marker("configmap_credential", "cn=admin/pw").as_str()
+    );
+    assert_eq!(
+        data["tls.key"],
+        marker("configmap_credential", "abc").as_str()
+    );
     assert_eq!(
         data["app.properties"],
-        format!("db.url=x\nspring.datasource.password={}\n", marker("password", "hunter3")).as_str()
+        format!(
+            "db.url=x\nspring.datasource.password={}\n",
+            marker("password", "hunter3")
+        )
+        .as_str()
     );
     assert_eq!(data["LOG_LEVEL"], "debug");
-    assert_eq!(audit["annotations"]["authorization.k8s.io/decision"], "allow");
+    assert_eq!(
+        audit["annotations"]["authorization.k8s.io/decision"],
+        "allow"
+    );
     assert_eq!(
         audit["requestHeaders"]["Authorization"][0],
         marker("authorization", "Bearer abcdefghijklmnop").as_str()

@@ -163,7 +163,9 @@ impl TextRedactor {
 fn drop_inside_markers(text: &str, spans: &mut Vec<Span>) {
     let mut markers = Vec::new();
     for start in memchr::memmem::find_iter(text.as_bytes(), MARKER_PREFIX.as_bytes()) {
-        let end = text[start..].find(']').map_or(text.len(), |at| start + at + 1);
+        let end = text[start..]
+            .find(']')
+            .map_or(text.len(), |at| start + at + 1);
         markers.push((start, end));
     }
     if markers.is_empty() {
