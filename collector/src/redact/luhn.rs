@@ -1,8 +1,12 @@
 //! Payment card numbers: 13 to 19 digits (spaces or dashes between groups) that pass the Luhn
 //! check and start like a card network's numbers.
 
-/// Whether the digits of `text` (separators skipped) form a plausible card number.
+/// Whether the digits of `text` (separators skipped) form a plausible card number, grouped as
+/// cards are printed when separated (4-4-4-4, 4-6-5, ...).
 pub fn is_card_number(text: &str) -> bool {
+    if !card_grouping(text) {
+        return false;
+    }
     let digits: Vec<u8> = text
         .bytes()
         .filter(u8::is_ascii_digit)
@@ -12,6 +16,16 @@ pub fn is_card_number(text: &str) -> bool {
         && network_prefix(&digits)
         && !digits.iter().all(|d| *d == digits[0])
         && luhn_valid(&digits)
+}
+
+/// Separated digits must be grouped like a card's: 4-4-4-4 (then 1 to 3 more), 4-4-4 and 1
+/// to 3, or 4-6-5 / 4-6-4 (Amex, Diners). Identifiers such as UUIDs (8-4-4-4-12) are not.
+fn card_grouping(text: &str) -> bool {
+    let groups: Vec<usize> = text.split([' ', '-']).map(str::len).collect();
+    matches!(
+        groups.as_slice(),
+        [_] | [4, 4, 4, 4] | [4, 4, 4, 4, 1..=3] | [4, 4, 4, 1..=3] | [4, 6, 5] | [4, 6, 4]
+    )
 }
 
 /// The Luhn (mod 10) check over decimal digits.
@@ -79,6 +93,7 @@ mod tests {
             "4111111111111111",
             "5555555555554444",
             "378282246310005",
+            "3782 822463 10005",
             "6011111111111117",
             "2223003122003222",
         ] {
@@ -98,6 +113,9 @@ mod tests {
             "41111111111111111111",
             // All zeros pass Luhn.
             "0000000000000000",
+            // Digits of a UUID (passing Luhn), grouped as no card is.
+            "41111111-1111-1111",
+            "4111-111111-111111",
         ] {
             assert!(!is_card_number(number), "{number}");
         }
