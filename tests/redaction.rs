@@ -50,7 +50,8 @@ const PLANTED: &[Planted] = &[
     },
     Planted {
         kind: "gcp_private_key",
-        value: r"-----BEGIN PRIVATE KEY-----\nMIIEvgGcpFakeServiceAccountKeyBody0001\n-----END PRIVATE KEY-----\n",
+        // The body: the `-----BEGIN`/`-----END` lines stay.
+        value: r"\nMIIEvgGcpFakeServiceAccountKeyBody0001\n",
         line: r#"{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvgGcpFakeServiceAccountKeyBody0001\n-----END PRIVATE KEY-----\n","client_email":"ci@fake.iam.gserviceaccount.com"}"#,
     },
     Planted {
@@ -110,7 +111,7 @@ const PLANTED: &[Planted] = &[
     },
     Planted {
         kind: "private_key",
-        value: r"-----BEGIN RSA PRIVATE KEY-----\nMIIEowFakeRsaPrivateKeyBody00000001\n-----END RSA PRIVATE KEY-----",
+        value: r"\nMIIEowFakeRsaPrivateKeyBody00000001\n",
         line: r"loaded key -----BEGIN RSA PRIVATE KEY-----\nMIIEowFakeRsaPrivateKeyBody00000001\n-----END RSA PRIVATE KEY----- from env",
     },
     Planted {

@@ -61,7 +61,9 @@ fn not_a_placeholder(value: &str) -> bool {
             "true" | "false" | "null" | "none" | "nil" | "undefined" | "<none>" | "redacted"
         )
         || lower.bytes().all(|b| b == b'*' || b == b'x' || b == b'.')
-        || super::marker::is_marker(value))
+        || super::marker::is_marker(value)
+        // A PEM block: its body is the private-key detectors' (its header lines stay).
+        || value.starts_with("-----BEGIN"))
 }
 
 fn always(_: &str) -> bool {
@@ -105,18 +107,20 @@ const CREDENTIAL: &str = "credential";
 const Q: &str = r#"(?:\\?["'])?"#;
 
 fn specs() -> Vec<Spec> {
-    let pem = r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)";
+    // The body of a PEM private key (to its end line, or to the end of a cut text): the
+    // `-----BEGIN ... PRIVATE KEY-----` lines stay, for rules that look for them.
+    let pem = r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----((?s:.*?))(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)";
     vec![
         Spec {
             kind: "gcp_private_key",
-            pattern: format!(r"(?i:private_key){Q}\s*[:=]\s*{Q}({pem})"),
+            pattern: format!(r"(?i:private_key){Q}\s*[:=]\s*{Q}{pem}"),
             groups: &[1],
             anchors: &["private_key"],
             accept: always,
         },
         Spec {
             kind: "private_key",
-            pattern: format!("({pem})"),
+            pattern: pem.to_owned(),
             groups: &[1],
             anchors: &["-----begin"],
             accept: always,

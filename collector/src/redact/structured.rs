@@ -70,8 +70,19 @@ impl Walk<'_> {
 
     /// Replaces every string in `value` (a credential key's value, or a Secret's data) by its
     /// marker of `kind`; objects below are walked as usual.
+    /// A PEM block keeps its `-----BEGIN`/`-----END` lines (only its body is replaced).
     pub fn whole(&mut self, kind: &str, value: &mut Value) {
         match value {
+            Value::String(text) if text.contains("-----BEGIN") => {
+                let redacted = match self.text.redact(text, self.allow, self.tally) {
+                    Cow::Owned(redacted) => Some(redacted),
+                    Cow::Borrowed(_) => None,
+                };
+                match redacted {
+                    Some(redacted) => *text = redacted,
+                    None => self.replace(kind, text),
+                }
+            }
             Value::String(text) => self.replace(kind, text),
             Value::Array(items) => items.iter_mut().for_each(|item| self.whole(kind, item)),
             Value::Object(map) => self.map(map),

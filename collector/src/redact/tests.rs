@@ -82,7 +82,8 @@ fn cloud_keys() {
         "azure_storage_key",
     );
     let gcp = r#"{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\n-----END PRIVATE KEY-----\n", "client_email": "x@p.iam.gserviceaccount.com"}"#;
-    let secret = r"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\n-----END PRIVATE KEY-----\n";
+    // The body only: the header and end lines stay, for rules looking for them.
+    let secret = r"\nMIIEvQIBADANBgkq\n";
     assert_redacted(gcp, secret, "gcp_private_key");
 }
 
@@ -146,10 +147,19 @@ fn url_passwords_only_the_password() {
 
 #[test]
 fn pem_private_keys() {
-    assert_redacted(&format!("key:\n{PEM}\ndone"), PEM, "private_key");
+    let body = "\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n";
+    assert_redacted(&format!("key:\n{PEM}\ndone"), body, "private_key");
     // A block cut short (a line at the event size limit) is redacted to its end.
     let cut = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA";
-    assert_redacted(&format!("x {cut}"), cut, "private_key");
+    assert_redacted(&format!("x {cut}"), "\nMIIEowIBAAKCAQEA", "private_key");
+    // Under a credential key, a PEM block keeps its header lines too.
+    let mut event = event(EventKind::Container, "");
+    event.json = json!({"tls_private_key": PEM}).as_object().cloned();
+    redactor().redact_event(Source::Files, &mut event);
+    assert_eq!(
+        event.json.unwrap()["tls_private_key"],
+        PEM.replace(body, &marker("private_key", body)).as_str()
+    );
     assert_untouched("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
 }
 
