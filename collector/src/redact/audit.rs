@@ -112,8 +112,14 @@ fn redact_configmap(walk: &mut Walk<'_>, configmap: &mut Map<String, Value>) {
             continue;
         };
         for (key, value) in data.iter_mut() {
-            if CONFIGMAP_CREDENTIAL_KEY.is_match(key) {
-                walk.whole(CONFIGMAP_KIND, value);
+            if !CONFIGMAP_CREDENTIAL_KEY.is_match(key) {
+                continue;
+            }
+            // A file's secrets are replaced in place (rules still see `password=`); an
+            // opaque value as a whole.
+            match value {
+                Value::String(text) => walk.text_or_whole(CONFIGMAP_KIND, text),
+                other => walk.whole(CONFIGMAP_KIND, other),
             }
         }
     }

@@ -73,20 +73,25 @@ impl Walk<'_> {
     /// A PEM block keeps its `-----BEGIN`/`-----END` lines (only its body is replaced).
     pub fn whole(&mut self, kind: &str, value: &mut Value) {
         match value {
-            Value::String(text) if text.contains("-----BEGIN") => {
-                let redacted = match self.text.redact(text, self.allow, self.tally) {
-                    Cow::Owned(redacted) => Some(redacted),
-                    Cow::Borrowed(_) => None,
-                };
-                match redacted {
-                    Some(redacted) => *text = redacted,
-                    None => self.replace(kind, text),
-                }
-            }
+            Value::String(text) if text.contains("-----BEGIN") => self.text_or_whole(kind, text),
             Value::String(text) => self.replace(kind, text),
             Value::Array(items) => items.iter_mut().for_each(|item| self.whole(kind, item)),
             Value::Object(map) => self.map(map),
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// The secrets the text detectors find in `text` replaced, keeping what surrounds them
+    /// (`db.password=...` in a file held by a ConfigMap); when they find none, the whole of
+    /// `text`, as of `kind`.
+    pub fn text_or_whole(&mut self, kind: &str, text: &mut String) {
+        let redacted = match self.text.redact(text, self.allow, self.tally) {
+            Cow::Owned(redacted) => Some(redacted),
+            Cow::Borrowed(_) => None,
+        };
+        match redacted {
+            Some(redacted) => *text = redacted,
+            None => self.replace(kind, text),
         }
     }
 

@@ -368,7 +368,8 @@ fn audit_secret_patches_configmaps_and_headers() {
         "objectRef": {"resource": "configmaps", "name": "app"},
         "requestObject": {"kind": "ConfigMap", "data": {
             "DB_PASSWORD": "hunter2", "ldap-credentials": "cn=admin/pw", "tls.key": "abc",
-            "app.properties": "db.url=x\nspring.datasource.password=hunter3\n", "LOG_LEVEL": "debug"}},
+            "app.properties": "db.url=x\nspring.datasource.password=hunter3\n", "LOG_LEVEL": "debug",
+            "db-credentials.conf": "user=app\npassword=hunter4\n"}},
         "impersonatedUser": {"username": "x"},
         "annotations": {"authorization.k8s.io/decision": "allow"},
         "requestHeaders": {"Authorization": ["Bearer abcdefghijklmnop"]}
@@ -397,6 +398,10 @@ fn audit_secret_patches_configmaps_and_headers() {
         .as_str()
     );
     assert_eq!(data["LOG_LEVEL"], "debug");
+    assert_eq!(
+        data["db-credentials.conf"],
+        format!("user=app\npassword={}\n", marker("password", "hunter4")).as_str()
+    );
     assert_eq!(
         audit["annotations"]["authorization.k8s.io/decision"],
         "allow"
