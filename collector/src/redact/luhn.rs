@@ -43,7 +43,7 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Card numbers start with 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard), 6 (Discover,
