@@ -124,6 +124,12 @@ pub fn redaction(config: &Config) -> anyhow::Result<Redaction> {
         (None, None) => KeySource::Generated(config.data_dir.join(GENERATED_KEY_FILE)),
     };
     let key = load_key(&source).context("collector.redaction: the marker key")?;
+    tracing::info!(
+        key = ?source,
+        patterns = settings.patterns.len(),
+        allow_lists = settings.allow.len(),
+        "secrets redacted before publishing"
+    );
     let redactor = Redactor::new(&RedactionSettings {
         key,
         patterns: settings
