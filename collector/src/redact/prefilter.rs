@@ -58,8 +58,12 @@ impl Prefilter {
     /// The detectors that may match `text` (0: none can).
     pub fn candidates(&self, text: &str) -> Candidates {
         let mut candidates = 0;
-        for found in self.automaton.find_overlapping_iter(text) {
-            candidates |= self.detectors_of[found.pattern().as_usize()];
+        // Most texts hold no anchor: the first search (with the automaton's SIMD prefilter)
+        // settles it; the overlapping walk that tells which anchors occur runs only after a hit.
+        if self.automaton.is_match(text) {
+            for found in self.automaton.find_overlapping_iter(text) {
+                candidates |= self.detectors_of[found.pattern().as_usize()];
+            }
         }
         if self.card != 0 && has_digit_run(text.as_bytes()) {
             candidates |= self.card;
