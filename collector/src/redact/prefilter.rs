@@ -3,7 +3,7 @@
 //! anchor occurs run their expression; text with no anchor and no digit run is left alone
 //! without allocating.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::detectors::{Detector, CARD_NUMBER};
 use super::luhn::has_digit_run;
@@ -42,8 +42,13 @@ impl Prefilter {
                 }
             }
         }
+        // A DFA walked over every byte, without the automaton's own prefilter: the anchors
+        // start with letters common in any text (`s`, `t`, `p`, ...), so a first-byte
+        // prefilter would stop at most bytes anyway.
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .match_kind(MatchKind::Standard)
             .build(&anchors)
             // A few dozen short literals: far below any size limit.
@@ -58,8 +63,8 @@ impl Prefilter {
     /// The detectors that may match `text` (0: none can).
     pub fn candidates(&self, text: &str) -> Candidates {
         let mut candidates = 0;
-        // Most texts hold no anchor: the first search (with the automaton's SIMD prefilter)
-        // settles it; the overlapping walk that tells which anchors occur runs only after a hit.
+        // Most texts hold no anchor: the first search settles it; the overlapping walk that
+        // tells which anchors occur runs only after a hit.
         if self.automaton.is_match(text) {
             for found in self.automaton.find_overlapping_iter(text) {
                 candidates |= self.detectors_of[found.pattern().as_usize()];
