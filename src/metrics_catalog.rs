@@ -114,6 +114,8 @@ pub const CATALOG: &[Metric] = &[
         "Bytes read from tailed files."),
     metric(COLLECTOR_DEAD_LETTERS, Counter, Unit::Count, &["source"], C::Collector,
         "Records that could not be normalized, kept in the dead-letter store."),
+    metric("kestrel_collector_redactions_total", Counter, Unit::Count, &["kind"], C::Collector,
+        "Secrets replaced by a marker before publishing, by kind (aws_access_key, password, k8s_secret, ...)."),
     metric("kestrel_collector_lag_bytes", Gauge, Unit::Bytes, &["path"], C::Collector,
         "Bytes of a tailed file not read yet."),
     metric("kestrel_collector_files_watched", Gauge, Unit::Count, &[], C::Collector,

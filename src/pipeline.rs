@@ -8,6 +8,10 @@ use std::sync::atomic::AtomicBool;
 use kestrel_bus::kafka::KafkaProducer;
 use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_collector::normalize::Format;
+use kestrel_collector::redact::key::GENERATED_KEY_FILE;
+use kestrel_collector::redact::{
+    load_key, AllowSettings, KeySource, PatternSettings, Redaction, RedactionSettings, Redactor,
+};
 use kestrel_config::{BusKind, Config, SourceFormat};
 use kestrel_indexer::kafka::{run_kafka_indexer, KafkaIndexerSettings};
 use kestrel_indexer::service::{run_indexer, CommitPolicy, IndexingStats};
@@ -106,6 +110,51 @@ pub fn writer_threads(config: &Config) -> usize {
 pub fn dead_letter_store(config: &Config) -> anyhow::Result<DeadLetterStore> {
     DeadLetterStore::open(config.dead_letter_dir())
         .with_context(|| format!("opening {}", config.dead_letter_dir().display()))
+}
+
+/// The collector's redaction (`collector.redaction`): its key read, or created in the data
+/// directory on first start, and its patterns compiled.
+pub fn redaction(config: &Config) -> anyhow::Result<Redaction> {
+    let settings = &config.collector.redaction;
+    if !settings.enabled {
+        tracing::warn!("collector.redaction.enabled = false: secrets are stored as collected");
+        return Ok(Redaction::disabled());
+    }
+    let source = match (&settings.key_env, &settings.key_file) {
+        (Some(name), _) => KeySource::Env(name.clone()),
+        (None, Some(path)) => KeySource::File(path.clone()),
+        (None, None) => KeySource::Generated(config.data_dir.join(GENERATED_KEY_FILE)),
+    };
+    let key = load_key(&source).context("collector.redaction: the marker key")?;
+    tracing::info!(
+        key = ?source,
+        patterns = settings.patterns.len(),
+        allow_lists = settings.allow.len(),
+        "secrets redacted before publishing"
+    );
+    let redactor = Redactor::new(&RedactionSettings {
+        key,
+        patterns: settings
+            .patterns
+            .iter()
+            .map(|p| PatternSettings {
+                name: p.name.clone(),
+                regex: p.regex.clone(),
+            })
+            .collect(),
+        allow: settings
+            .allow
+            .iter()
+            .map(|(source, list)| {
+                let list = AllowSettings {
+                    values: list.values.clone(),
+                    patterns: list.patterns.clone(),
+                };
+                (source.clone(), list)
+            })
+            .collect(),
+    })?;
+    Ok(Redaction::new(redactor))
 }
 
 /// The normalizer format of a configured source format.

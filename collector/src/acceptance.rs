@@ -1,23 +1,29 @@
 //! What the HTTP ingest endpoints (the audit webhook, Falco, bulk, OTLP) do with a body before
 //! answering `200`: keep its dead letters, then hand its events to the bus and wait until the
 //! bus accepted them. A failure is answered `503`, so the sender retries the whole body.
+//! Both are redacted first ([`crate::redact`]): no secret reaches the bus or the data directory.
 
 use axum::http::{header, HeaderMap, StatusCode};
 use kestrel_bus::{DeadLetterStore, Publisher};
 use kestrel_event::{DeadLetter, Event};
 
+use crate::redact::{Redaction, Source};
+
 /// The answer to a body that could not be stored: its status and text.
 pub(crate) type Refusal = (StatusCode, &'static str);
 
-/// Stores the dead letters of a body (counted under `source`), off the async runtime.
+/// Stores the dead letters of a body (counted under `source`), redacted as from `from`, off
+/// the async runtime.
 pub(crate) async fn keep_dead_letters(
     source: &'static str,
+    (redaction, from): (&Redaction, Source),
     store: &DeadLetterStore,
-    letters: Vec<DeadLetter>,
+    mut letters: Vec<DeadLetter>,
 ) -> Result<(), Refusal> {
     if letters.is_empty() {
         return Ok(());
     }
+    redaction.dead_letters(from, &mut letters);
     metrics::counter!("kestrel_collector_dead_letters_total", "source" => source)
         .increment(letters.len() as u64);
     let store = store.clone();
@@ -32,12 +38,15 @@ pub(crate) async fn keep_dead_letters(
     ))
 }
 
-/// Publishes the events of a body and waits until the bus has accepted them.
+/// Publishes the events of a body, redacted as from `from`, and waits until the bus has
+/// accepted them.
 pub(crate) async fn publish_acknowledged(
     source: &'static str,
+    (redaction, from): (&Redaction, Source),
     publisher: &Publisher,
-    events: Vec<Event>,
+    mut events: Vec<Event>,
 ) -> Result<(), Refusal> {
+    redaction.events(from, &mut events);
     let count = events.len();
     let delivered = match publisher.publish(events).await {
         Ok(acknowledgement) => acknowledgement.wait().await,

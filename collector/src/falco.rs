@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
 use crate::credentials::IngestCredentials;
 use crate::normalize::k8s_audit::type_name;
+use crate::redact::{Redaction, Source};
 
 /// The source name of Falco events (`log.file.path`) and of their dead letters.
 pub const FALCO_SOURCE: &str = "falco";
@@ -73,6 +74,8 @@ pub struct FalcoOptions {
     pub max_body_bytes: usize,
     /// `host.name` of alerts without `hostname`.
     pub host_name: String,
+    /// Secrets replaced before events and dead letters are kept.
+    pub redaction: Redaction,
 }
 
 #[derive(Clone)]
@@ -82,6 +85,7 @@ struct FalcoState {
     credentials: IngestCredentials,
     host_name: String,
     max_body_bytes: usize,
+    redaction: Redaction,
 }
 
 /// The Falco endpoint, to merge into the webhook listener's router.
@@ -96,6 +100,7 @@ pub fn falco_router(
         credentials: options.credentials.clone(),
         host_name: options.host_name.clone(),
         max_body_bytes: options.max_body_bytes,
+        redaction: options.redaction.clone(),
     };
     Router::new()
         .route(&options.path, post(receive))
@@ -138,6 +143,7 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
         metrics::counter!("kestrel_collector_falco_rejected_total").increment(1);
         return (StatusCode::BAD_REQUEST, "no Falco alert in the body\n").into_response();
     }
+    let redaction = (&state.redaction, Source::Falco);
     let first_error = letters.first().map(|l| l.error.clone());
     if !letters.is_empty() {
         tracing::warn!(
@@ -145,7 +151,9 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             error = first_error.as_deref().unwrap_or_default(),
             "falco items are not alerts; kept as dead letters"
         );
-        if let Err(refusal) = keep_dead_letters(FALCO_SOURCE, &state.dead_letters, letters).await {
+        if let Err(refusal) =
+            keep_dead_letters(FALCO_SOURCE, redaction, &state.dead_letters, letters).await
+        {
             return refusal.into_response();
         }
     }
@@ -159,7 +167,9 @@ async fn receive(State(state): State<FalcoState>, request: Request) -> Response 
             .into_response();
     }
     let count = events.len();
-    if let Err(refusal) = publish_acknowledged(FALCO_SOURCE, &state.publisher, events).await {
+    if let Err(refusal) =
+        publish_acknowledged(FALCO_SOURCE, redaction, &state.publisher, events).await
+    {
         return refusal.into_response();
     }
     metrics::counter!("kestrel_collector_falco_events_total").increment(count as u64);

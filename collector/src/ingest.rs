@@ -13,6 +13,7 @@ use crate::feed::{feed_lines, LineCursor};
 use crate::normalize::{
     detect_format, normalizer_with_options, Format, NormalizeOptions, Output, SourceContext,
 };
+use crate::redact::{Redaction, Source};
 
 const CHUNK_BYTES: usize = 1 << 20;
 
@@ -40,6 +41,8 @@ pub struct IngestOptions {
     pub batch_max_events: usize,
     /// Largest event message; longer records are cut into pieces flagged `partial`.
     pub max_event_bytes: usize,
+    /// Secrets replaced before events are published and dead letters stored.
+    pub redaction: Redaction,
 }
 
 /// Reads each file once, publishes its events and waits until the indexer has made them all
@@ -88,7 +91,7 @@ fn ingest_file(
         dispatch(
             outputs,
             &mut batch,
-            options.batch_max_events,
+            options,
             publisher,
             dead_letters,
             summary,
@@ -177,7 +180,7 @@ pub fn normalize_file(
 fn dispatch(
     outputs: &mut Vec<Output>,
     batch: &mut Vec<Event>,
-    batch_max_events: usize,
+    options: &IngestOptions,
     publisher: &Publisher,
     dead_letters: &DeadLetterStore,
     summary: &mut IngestSummary,
@@ -186,18 +189,22 @@ fn dispatch(
     let mut letters = Vec::new();
     for output in outputs.drain(..) {
         match output {
-            Output::Event(event) => batch.push(event),
+            Output::Event(mut event) => {
+                options.redaction.event(Source::Files, &mut event);
+                batch.push(event)
+            }
             Output::DeadLetter(letter) => {
                 tracing::warn!(source = %letter.source, line = letter.line, error = %letter.error, "record sent to dead-letter store");
                 letters.push(letter)
             }
         }
-        if batch.len() >= batch_max_events.max(1) {
+        if batch.len() >= options.batch_max_events.max(1) {
             summary.events += batch.len() as u64;
             acknowledgements.push(publisher.blocking_publish(std::mem::take(batch))?);
         }
     }
     summary.dead_letters += letters.len() as u64;
+    options.redaction.dead_letters(Source::Files, &mut letters);
     dead_letters.append(&letters)?;
     Ok(())
 }

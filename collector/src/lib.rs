@@ -14,6 +14,7 @@ pub mod forward;
 pub mod ingest;
 pub mod normalize;
 pub mod otlp;
+pub mod redact;
 pub mod tail;
 pub mod webhook;
 

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::acceptance::{keep_dead_letters, publish_acknowledged};
 use crate::normalize::{normalize_bytes, Format, Output, SourceContext};
+use crate::redact::{Redaction, Source};
 
 /// The source name of webhook events (`log.file.path` stays unset) and dead letters.
 pub const WEBHOOK_SOURCE: &str = "k8s-audit-webhook";
@@ -33,6 +34,8 @@ pub struct WebhookOptions {
     pub max_body_bytes: usize,
     /// `host.name` of the events.
     pub host_name: String,
+    /// Secrets replaced before events and dead letters are kept.
+    pub redaction: Redaction,
 }
 
 #[derive(Clone)]
@@ -40,6 +43,7 @@ struct WebhookState {
     publisher: Publisher,
     dead_letters: DeadLetterStore,
     host_name: String,
+    redaction: Redaction,
 }
 
 /// The webhook endpoint, to serve (with TLS and client certificates as configured).
@@ -52,6 +56,7 @@ pub fn webhook_router(
         publisher,
         dead_letters,
         host_name: options.host_name.clone(),
+        redaction: options.redaction.clone(),
     };
     Router::new()
         .route(&options.path, post(receive))
@@ -77,6 +82,7 @@ async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")),
     };
     let (events, letters) = split(outputs);
+    let redaction = (&state.redaction, Source::Webhook);
     if events.is_empty() && !letters.is_empty() {
         let reason = letters[0].error.clone();
         return (
@@ -85,13 +91,13 @@ async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode,
         );
     }
     if let Err((status, text)) =
-        keep_dead_letters(WEBHOOK_SOURCE, &state.dead_letters, letters).await
+        keep_dead_letters(WEBHOOK_SOURCE, redaction, &state.dead_letters, letters).await
     {
         return (status, text.to_owned());
     }
     let count = events.len();
     if let Err((status, text)) =
-        publish_acknowledged(WEBHOOK_SOURCE, &state.publisher, events).await
+        publish_acknowledged(WEBHOOK_SOURCE, redaction, &state.publisher, events).await
     {
         return (status, text.to_owned());
     }

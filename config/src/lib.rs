@@ -209,6 +209,86 @@ pub struct CollectorConfig {
     /// The Fluentd Forward protocol input (Docker's `fluentd` logging driver, Fluent Bit and
     /// Fluentd `forward` outputs).
     pub forward: ForwardConfig,
+    /// Secrets replaced by markers before events leave the node.
+    pub redaction: RedactionConfig,
+}
+
+/// The sources an allow-list of `collector.redaction.allow` can name (`all`: every one).
+pub const REDACTION_SOURCES: [&str; 7] = [
+    "all",
+    "files",
+    "webhook",
+    "falco",
+    "elasticsearch",
+    "otlp",
+    "forward",
+];
+
+/// Redaction of secrets in the collector: every source's events and dead letters, before they
+/// are published or stored. Each secret becomes `[REDACTED:<kind>:<8 hex>]`, the hex digits
+/// those of HMAC-SHA256(key, secret).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactionConfig {
+    /// Whether secrets are redacted. Default: `true`.
+    pub enabled: bool,
+    /// A file holding the HMAC key (at least 16 bytes, surrounding whitespace ignored).
+    /// Default: unset: `<data_dir>/redaction.key`, created with a random key (mode 0600) on
+    /// first start.
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the key; when set, it is used instead of `key_file`.
+    /// Default: unset.
+    pub key_env: Option<String>,
+    /// Extra patterns, named in their markers. Default: none.
+    pub patterns: Vec<RedactionPattern>,
+    /// Values that stay, by source (`files`, `webhook`, `falco`, `elasticsearch`, `otlp`,
+    /// `forward`, or `all`). Default: none.
+    pub allow: BTreeMap<String, RedactionAllow>,
+}
+
+impl Default for RedactionConfig {
+    fn default() -> Self {
+        RedactionConfig {
+            enabled: true,
+            key_file: None,
+            key_env: None,
+            patterns: Vec::new(),
+            allow: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for RedactionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedactionConfig")
+            .field("enabled", &self.enabled)
+            .field("key_file", &self.key_file)
+            .field("key_env", &self.key_env)
+            .field("patterns", &self.patterns)
+            .field("allow", &format_args!("{} lists", self.allow.len()))
+            .finish()
+    }
+}
+
+/// An extra pattern of `collector.redaction.patterns`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactionPattern {
+    /// The kind named in the markers: lowercase ASCII letters, digits and `_`.
+    pub name: String,
+    /// A regular expression; its first capture group is the secret if it has one, else the
+    /// whole match.
+    pub regex: String,
+}
+
+/// An allow-list of `collector.redaction.allow`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactionAllow {
+    /// Values kept as they are. Default: none.
+    pub values: Vec<String>,
+    /// Regular expressions; a value one of them matches entirely is kept. Default: none.
+    pub patterns: Vec<String>,
 }
 
 /// The Fluentd Forward protocol input: a TCP (or TLS) listener for Docker's `fluentd` logging
@@ -477,6 +557,7 @@ impl Default for CollectorConfig {
             forward: ForwardConfig::default(),
             kubernetes: KubernetesConfig::default(),
             docker: DockerConfig::default(),
+            redaction: RedactionConfig::default(),
         }
     }
 }

@@ -336,6 +336,19 @@ fn example_optional_settings_are_valid() {
     let oidc = config.query.auth.oidc.take().unwrap();
     assert_eq!(oidc.issuer, "https://login.example.com/realms/ops");
     assert_eq!(oidc.mappings[0].namespaces, ["payments"]);
+    let redaction = std::mem::take(&mut config.collector.redaction);
+    assert_eq!(
+        redaction.key_file,
+        Some(PathBuf::from("/etc/kestrel/redaction.key"))
+    );
+    assert_eq!(redaction.key_env.as_deref(), Some("KESTREL_REDACTION_KEY"));
+    assert_eq!(redaction.patterns.len(), 1);
+    assert_eq!(redaction.patterns[0].name, "internal_ticket_token");
+    assert_eq!(
+        redaction.allow["files"].values,
+        ["AKIAIOSFODNN7EXAMPLE".to_owned()]
+    );
+    config.collector.redaction.enabled = redaction.enabled;
     assert_eq!(config, Config::default());
 }
 
@@ -346,6 +359,9 @@ fn field_names(table: &str) -> Vec<&'static str> {
         "collector.sources" => "[[collector.sources]]\nzz_probe = 1".to_owned(),
         "alerting.destinations" => "[[alerting.destinations]]\nzz_probe = 1".to_owned(),
         "query.auth.oidc.mappings" => "[[query.auth.oidc.mappings]]\nzz_probe = 1".to_owned(),
+        "collector.redaction.patterns" => {
+            "[[collector.redaction.patterns]]\nzz_probe = 1".to_owned()
+        }
         t => format!("[{t}]\nzz_probe = 1"),
     };
     let err = Figment::from(Toml::string(&toml))
@@ -393,6 +409,8 @@ fn example_documents_every_key() {
         "collector.ingest",
         "collector.elasticsearch",
         "collector.otlp",
+        "collector.redaction",
+        "collector.redaction.patterns",
         "bus",
         "bus.kafka",
         "indexer",
@@ -1882,4 +1900,103 @@ fn oidc_refuses_none_hmac_and_long_leeways() {
     ] {
         assert!(error.contains(expected), "{expected} not in {error}");
     }
+}
+
+// ---------------------------------------------------------------- redaction
+
+#[test]
+fn redaction_is_on_by_default_and_configurable_from_a_file() {
+    assert!(Config::default().collector.redaction.enabled);
+    let file = TempConfig::new(
+        r#"
+[collector.redaction]
+enabled = false
+key_file = "/etc/kestrel/redaction.key"
+
+[[collector.redaction.patterns]]
+name = "ticket"
+regex = 'TCK-([0-9]{6})'
+
+[collector.redaction.allow]
+webhook = { values = ["AKIAIOSFODNN7EXAMPLE"] }
+all = { patterns = ["sk_test_[a-z0-9]+"] }
+"#,
+    );
+    let c = file.load().unwrap().collector.redaction;
+    assert!(!c.enabled);
+    assert_eq!(c.patterns[0].regex, "TCK-([0-9]{6})");
+    assert_eq!(c.allow["webhook"].values, ["AKIAIOSFODNN7EXAMPLE"]);
+    assert_eq!(c.allow["all"].patterns, ["sk_test_[a-z0-9]+"]);
+}
+
+#[test]
+fn redaction_errors_name_the_key() {
+    let mut c = Config::default();
+    c.collector
+        .redaction
+        .patterns
+        .push(crate::RedactionPattern {
+            name: "ticket".into(),
+            regex: "TCK-([0-9]{6}".into(),
+        });
+    let err = invalid(&c);
+    assert!(
+        err.starts_with("collector.redaction.patterns[0].regex: invalid regular expression"),
+        "{err}"
+    );
+
+    let mut c = Config::default();
+    c.collector
+        .redaction
+        .patterns
+        .push(crate::RedactionPattern {
+            name: "Bad Name".into(),
+            regex: "x".into(),
+        });
+    let err = invalid(&c);
+    assert!(
+        err.starts_with("collector.redaction.patterns[0].name: 'B' is not allowed"),
+        "{err}"
+    );
+
+    let mut c = Config::default();
+    for _ in 0..2 {
+        c.collector
+            .redaction
+            .patterns
+            .push(crate::RedactionPattern {
+                name: "twice".into(),
+                regex: "x".into(),
+            });
+    }
+    let err = invalid(&c);
+    assert!(
+        err.starts_with("collector.redaction.patterns[1].name: duplicate"),
+        "{err}"
+    );
+
+    let mut c = Config::default();
+    c.collector
+        .redaction
+        .allow
+        .insert("kafka".into(), crate::RedactionAllow::default());
+    let err = invalid(&c);
+    assert!(
+        err.starts_with("collector.redaction.allow.kafka: unknown source \"kafka\""),
+        "{err}"
+    );
+
+    let mut c = Config::default();
+    c.collector.redaction.allow.insert(
+        "otlp".into(),
+        crate::RedactionAllow {
+            values: vec![],
+            patterns: vec!["(".into()],
+        },
+    );
+    let err = invalid(&c);
+    assert!(
+        err.starts_with("collector.redaction.allow.otlp.patterns[0]: invalid regular expression"),
+        "{err}"
+    );
 }

@@ -286,6 +286,72 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
     }
     errors.positive_duration("collector.docker.deleted_grace", docker.deleted_grace);
     validate_kubernetes(&c.kubernetes, errors);
+    validate_redaction(&c.redaction, errors);
+}
+
+/// `collector.redaction`: names and patterns that compile, allow-lists of known sources.
+fn validate_redaction(r: &crate::RedactionConfig, errors: &mut Errors) {
+    if let Some(path) = &r.key_file {
+        if path.as_os_str().is_empty() {
+            errors.add("collector.redaction.key_file", "must not be empty");
+        }
+    }
+    if let Some(name) = &r.key_env {
+        errors.not_blank("collector.redaction.key_env", name);
+    }
+    let mut names = HashSet::new();
+    for (i, pattern) in r.patterns.iter().enumerate() {
+        let key = format!("collector.redaction.patterns[{i}]");
+        if let Err(message) = check_pattern_name(&pattern.name) {
+            errors.add(format!("{key}.name"), message);
+        } else if !names.insert(pattern.name.as_str()) {
+            errors.add(
+                format!("{key}.name"),
+                format!("duplicate pattern name {:?}", pattern.name),
+            );
+        }
+        if errors.not_blank(&format!("{key}.regex"), &pattern.regex) {
+            check_regex(&format!("{key}.regex"), &pattern.regex, errors);
+        }
+    }
+    for (source, list) in &r.allow {
+        let key = format!("collector.redaction.allow.{source}");
+        if !crate::REDACTION_SOURCES.contains(&source.as_str()) {
+            errors.add(
+                key,
+                format!(
+                    "unknown source {source:?} (expected one of {})",
+                    crate::REDACTION_SOURCES.join(", ")
+                ),
+            );
+            continue;
+        }
+        for (i, pattern) in list.patterns.iter().enumerate() {
+            check_regex(&format!("{key}.patterns[{i}]"), pattern, errors);
+        }
+    }
+}
+
+/// A pattern's name appears in markers, searched as words: lowercase letters, digits and `_`.
+fn check_pattern_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        Some(c) => Err(format!(
+            "{c:?} is not allowed in a pattern name (lowercase ASCII letters, digits and _)"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_regex(key: &str, pattern: &str, errors: &mut Errors) {
+    if let Err(e) = regex::Regex::new(pattern) {
+        errors.add(key, format!("invalid regular expression {pattern:?}: {e}"));
+    }
 }
 
 /// An endpoint served on the webhook listener (`key` is its `enabled` key, `what` names it)

@@ -8,7 +8,7 @@ use kestrel_collector::normalize::Format;
 use kestrel_config::Config;
 
 use crate::cli::{IngestArgs, InputFormat};
-use crate::pipeline::{dead_letter_store, runtime, start_indexer};
+use crate::pipeline::{dead_letter_store, redaction, runtime, start_indexer};
 
 /// Reads the files through the normalizers into the index, waits for the commit, prints a
 /// summary.
@@ -25,6 +25,7 @@ pub fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         host_name: config.host_name(),
         batch_max_events: config.collector.batch_max_events,
         max_event_bytes: config.collector.max_event_bytes,
+        redaction: redaction(&config)?,
     };
     runtime()?.block_on(async move {
         let dead_letters = dead_letter_store(&config)?;

@@ -26,7 +26,10 @@ use kestrel_bus::Publisher;
 use kestrel_config::BusKind;
 
 use crate::metrics_catalog::Component;
-use crate::pipeline::{dead_letter_store, format_of, runtime, start_indexer, start_kafka_indexer};
+use crate::pipeline::{
+    dead_letter_store, format_of, redaction, runtime, start_indexer, start_kafka_indexer,
+};
+use kestrel_collector::redact::Redaction;
 
 /// The roles a process takes (each also subject to its `enabled` setting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,10 +256,14 @@ async fn start_kafka_pipeline(
     };
     let (tailer, webhook, forward) = if roles.collector && config.collector.enabled {
         let publisher = Publisher::kafka(producer);
-        let webhook = start_webhook(config, publisher.clone(), shutdown.clone())?;
+        let outlet = Outlet {
+            publisher,
+            redaction: redaction(config)?,
+        };
+        let webhook = start_webhook(config, outlet.clone(), shutdown.clone())?;
         let docker = start_docker(config);
-        let forward = start_forward(config, publisher.clone(), docker.as_ref(), shutdown).await?;
-        let tailer = start_tailer(config, publisher, docker, Arc::clone(&stop)).await?;
+        let forward = start_forward(config, outlet.clone(), docker.as_ref(), shutdown).await?;
+        let tailer = start_tailer(config, outlet, docker, Arc::clone(&stop)).await?;
         (Some(tailer), webhook, forward)
     } else {
         (None, None, None)
@@ -277,11 +284,14 @@ async fn start_pipeline(
     let indexer = start_indexer(config)?;
     let stop = Arc::new(AtomicBool::new(false));
     let (tailer, webhook, forward) = if config.collector.enabled {
-        let webhook = start_webhook(config, indexer.publisher.clone(), shutdown.clone())?;
+        let outlet = Outlet {
+            publisher: indexer.publisher,
+            redaction: redaction(config)?,
+        };
+        let webhook = start_webhook(config, outlet.clone(), shutdown.clone())?;
         let docker = start_docker(config);
-        let forward =
-            start_forward(config, indexer.publisher.clone(), docker.as_ref(), shutdown).await?;
-        let tailer = start_tailer(config, indexer.publisher, docker, Arc::clone(&stop)).await?;
+        let forward = start_forward(config, outlet.clone(), docker.as_ref(), shutdown).await?;
+        let tailer = start_tailer(config, outlet, docker, Arc::clone(&stop)).await?;
         (Some(tailer), webhook, forward)
     } else {
         drop(indexer.publisher);
@@ -296,6 +306,13 @@ async fn start_pipeline(
         tailer,
         indexer: Some(indexer),
     })
+}
+
+/// Where the collector's sources send events: the bus, after redaction.
+#[derive(Clone)]
+struct Outlet {
+    publisher: Publisher,
+    redaction: Redaction,
 }
 
 type TailerTask = tokio::task::JoinHandle<Result<(), kestrel_collector::CollectError>>;
@@ -320,11 +337,16 @@ fn start_docker(config: &Config) -> Option<DockerSource> {
 /// (`collector.docker.enabled`) and the Kubernetes pod watch (`collector.kubernetes.enabled`).
 async fn start_tailer(
     config: &Config,
-    publisher: Publisher,
+    outlet: Outlet,
     docker: Option<DockerSource>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<TailerTask> {
+    let Outlet {
+        publisher,
+        redaction,
+    } = outlet;
     let mut options = tail_options(config, docker.as_ref())?;
+    options.redaction = redaction;
     let pod_watch = start_pod_watch(config).await?;
     if let Some(watch) = &pod_watch {
         options.enrichers.push(watch.enricher());
@@ -403,9 +425,13 @@ async fn start_pod_watch(config: &Config) -> anyhow::Result<Option<PodWatch>> {
 /// `collector.elasticsearch.enabled` and the OTLP logs endpoint when `collector.otlp.enabled`.
 fn start_webhook(
     config: &Config,
-    publisher: Publisher,
+    outlet: Outlet,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<anyhow::Result<()>>>> {
+    let Outlet {
+        publisher,
+        redaction,
+    } = outlet;
     let settings = &config.collector.webhook;
     let Some(listen) = settings.listen else {
         return Ok(None);
@@ -414,6 +440,7 @@ fn start_webhook(
         path: settings.path.clone(),
         max_body_bytes: settings.max_body_bytes,
         host_name: config.host_name(),
+        redaction: redaction.clone(),
     };
     let dead_letters = dead_letter_store(config)?;
     let mut app = kestrel_collector::webhook::webhook_router(
@@ -438,6 +465,7 @@ fn start_webhook(
             max_body_bytes: settings.max_body_bytes,
             recent_ids: elasticsearch.recent_ids,
             host_name: config.host_name(),
+            redaction: redaction.clone(),
         };
         tracing::info!(
             tokens = config.collector.ingest.tokens.len(),
@@ -458,6 +486,7 @@ fn start_webhook(
                 .with_store(Arc::clone(&tokens)),
             max_body_bytes: settings.max_body_bytes,
             host_name: config.host_name(),
+            redaction: redaction.clone(),
         };
         tracing::info!(path = %falco.path, tokens = falco.tokens.len(), "falco endpoint enabled");
         app = app.merge(kestrel_collector::falco::falco_router(
@@ -474,6 +503,7 @@ fn start_webhook(
             credentials: ingest_credentials,
             max_body_bytes: settings.max_body_bytes,
             host_name: config.host_name(),
+            redaction,
         };
         tracing::info!(path = %otlp.path, tokens = tokens.len(), "otlp logs endpoint enabled");
         app = app.merge(kestrel_collector::otlp::otlp_router(
@@ -493,10 +523,14 @@ fn start_webhook(
 /// taken, certificate unreadable) fails the start.
 async fn start_forward(
     config: &Config,
-    publisher: Publisher,
+    outlet: Outlet,
     docker: Option<&DockerSource>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Outlet {
+        publisher,
+        redaction,
+    } = outlet;
     use kestrel_collector::forward::{self, ForwardOptions, Secrets, User};
     let settings = &config.collector.forward;
     let Some(listen) = settings.listen else {
@@ -536,6 +570,7 @@ async fn start_forward(
         secrets,
         max_chunk_bytes: settings.max_chunk_bytes,
         max_connections: settings.max_connections,
+        redaction,
     };
     let enrichers = docker
         .map(|d| Arc::clone(&d.enricher) as Arc<dyn Enricher>)
@@ -603,6 +638,8 @@ fn tail_options(config: &Config, docker: Option<&DockerSource>) -> anyhow::Resul
                 first_line: None,
             },
         }),
+        // Set by the caller, which builds one redactor for every source.
+        redaction: Default::default(),
     })
 }
 

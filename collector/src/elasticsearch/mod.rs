@@ -48,6 +48,7 @@ use serde_json::json;
 
 use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
 use crate::credentials::IngestCredentials;
+use crate::redact::{Redaction, Source};
 use bulk::{Action, Item, Operation};
 use document::{to_event, DocumentContext, DocumentError};
 pub use document::{ELASTICSEARCH_FIELD, ELASTICSEARCH_SOURCE};
@@ -66,6 +67,8 @@ pub struct ElasticsearchOptions {
     pub recent_ids: usize,
     /// `host.name` of documents without a host, and the node name of `GET /`.
     pub host_name: String,
+    /// Secrets replaced before events and dead letters are kept.
+    pub redaction: Redaction,
 }
 
 #[derive(Clone)]
@@ -75,6 +78,7 @@ struct EsState {
     credentials: IngestCredentials,
     mapper: Mapper,
     max_body_bytes: usize,
+    redaction: Redaction,
 }
 
 /// What turns bulk items into events.
@@ -109,6 +113,7 @@ pub fn elasticsearch_router(
             nonce: nonce.into(),
         },
         max_body_bytes: options.max_body_bytes,
+        redaction: options.redaction.clone(),
     };
     let accepted = || get(present).put(acknowledged);
     Router::new()
@@ -505,15 +510,21 @@ async fn store(state: &EsState, prepared: Prepared, started: Instant) -> Respons
             text.trim_end(),
         )
     };
-    if let Err((_, text)) =
-        keep_dead_letters(ELASTICSEARCH_SOURCE, &state.dead_letters, letters).await
+    let redaction = (&state.redaction, Source::Elasticsearch);
+    if let Err((_, text)) = keep_dead_letters(
+        ELASTICSEARCH_SOURCE,
+        redaction,
+        &state.dead_letters,
+        letters,
+    )
+    .await
     {
         return unavailable(text);
     }
     let ids: Vec<String> = events.iter().map(|event| event.id().to_owned()).collect();
     if !events.is_empty() {
         if let Err((_, text)) =
-            publish_acknowledged(ELASTICSEARCH_SOURCE, &state.publisher, events).await
+            publish_acknowledged(ELASTICSEARCH_SOURCE, redaction, &state.publisher, events).await
         {
             return unavailable(text);
         }

@@ -19,6 +19,7 @@ use super::mapping::{record_event, Origin, FORWARD_SOURCE};
 use super::protocol::{decode_message, encode, options_of, Entry, Message};
 use crate::acceptance::{keep_dead_letters, publish_acknowledged};
 use crate::enrich::{enrich_all, Enrichers};
+use crate::redact::{Redaction, Source};
 
 /// Longest wait for the `PING` after the `HELO`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,6 +47,8 @@ pub struct Shared {
     pub secrets: Option<Secrets>,
     /// Largest message, in bytes.
     pub max_chunk_bytes: usize,
+    /// Secrets replaced before events and dead letters are kept.
+    pub redaction: Redaction,
     /// Containers already waited for (see `ENRICHMENT_WAIT`).
     pub waited: std::sync::Mutex<HashSet<String>>,
 }
@@ -152,7 +155,13 @@ pub async fn serve_connection<S>(
                 metrics::counter!("kestrel_collector_forward_rejected_total").increment(1);
                 tracing::warn!(%peer, %reason, "forward stream refused, closing the connection");
                 let letter = letter(format!("forward stream from {peer}: {reason}"), raw);
-                let _ = keep_dead_letters(FORWARD_SOURCE, &shared.dead_letters, vec![letter]).await;
+                let _ = keep_dead_letters(
+                    FORWARD_SOURCE,
+                    (&shared.redaction, Source::Forward),
+                    &shared.dead_letters,
+                    vec![letter],
+                )
+                .await;
                 return;
             }
             Err(error) => {
@@ -269,9 +278,14 @@ async fn process(
             .increment(letters.len() as u64);
         tracing::warn!(%peer, count = letters.len(), first = %letters[0].error, "forward records refused");
     }
-    keep_dead_letters(FORWARD_SOURCE, &shared.dead_letters, letters)
-        .await
-        .ok()?;
+    keep_dead_letters(
+        FORWARD_SOURCE,
+        (&shared.redaction, Source::Forward),
+        &shared.dead_letters,
+        letters,
+    )
+    .await
+    .ok()?;
     let mut events = events;
     wait_for_enrichment(&mut events, shared).await;
     let count = events.len() as u64;
@@ -334,10 +348,13 @@ async fn publish(
     shared: &Shared,
 ) -> Option<()> {
     if acknowledged {
-        return publish_acknowledged(FORWARD_SOURCE, &shared.publisher, events)
+        let redaction = (&shared.redaction, Source::Forward);
+        return publish_acknowledged(FORWARD_SOURCE, redaction, &shared.publisher, events)
             .await
             .ok();
     }
+    let mut events = events;
+    shared.redaction.events(Source::Forward, &mut events);
     // Nothing will be acknowledged: the events are handed over without waiting for them.
     match shared.publisher.publish(events).await {
         Ok(_) => Some(()),
@@ -427,6 +444,7 @@ mod tests {
             host_name: "kestrel-test".into(),
             secrets,
             max_chunk_bytes: 4096,
+            redaction: crate::redact::Redaction::disabled(),
             waited: Default::default(),
         });
         let (client, server) = tokio::io::duplex(1 << 16);

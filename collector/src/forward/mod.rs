@@ -32,6 +32,8 @@ use std::sync::Arc;
 
 use kestrel_bus::{DeadLetterStore, Publisher};
 use tokio::net::TcpListener;
+
+use crate::redact::Redaction;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -51,6 +53,8 @@ pub struct ForwardOptions {
     pub max_chunk_bytes: usize,
     /// Most connections served at once.
     pub max_connections: usize,
+    /// Secrets replaced before events and dead letters are kept.
+    pub redaction: Redaction,
 }
 
 /// Serves senders on `listener` (over TLS with `tls`) until `shutdown` turns true: their
@@ -71,6 +75,7 @@ pub async fn serve_forward(
         host_name: options.host_name,
         secrets: options.secrets,
         max_chunk_bytes: options.max_chunk_bytes,
+        redaction: options.redaction,
         waited: Default::default(),
     });
     server::serve(listener, tls, shared, options.max_connections, shutdown).await;

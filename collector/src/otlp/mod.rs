@@ -24,6 +24,7 @@ use axum::Router;
 use kestrel_bus::{DeadLetterStore, Publisher};
 
 use crate::credentials::IngestCredentials;
+use crate::redact::Redaction;
 pub use mapping::{OTEL_FIELD, OTLP_SOURCE};
 
 /// The default path of the endpoint, the one OTLP/HTTP exporters post logs to.
@@ -41,6 +42,8 @@ pub struct OtlpOptions {
     pub max_body_bytes: usize,
     /// `host.name` of records without `host.name` or `k8s.node.name`.
     pub host_name: String,
+    /// Secrets replaced before events and dead letters are kept.
+    pub redaction: Redaction,
 }
 
 /// The OTLP logs endpoint, to merge into the webhook listener's router.
@@ -55,6 +58,7 @@ pub fn otlp_router(
         credentials: options.credentials.clone(),
         host_name: options.host_name.clone(),
         max_body_bytes: options.max_body_bytes,
+        redaction: options.redaction.clone(),
     };
     Router::new()
         .route(&options.path, post(route::receive))

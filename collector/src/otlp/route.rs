@@ -14,6 +14,7 @@ use super::mapping::{to_event, OTLP_SOURCE};
 use super::response::{code, export_response, status_response};
 use crate::acceptance::{declared_length, keep_dead_letters, publish_acknowledged};
 use crate::credentials::IngestCredentials;
+use crate::redact::{Redaction, Source};
 
 #[derive(Clone)]
 pub(super) struct OtlpState {
@@ -22,6 +23,7 @@ pub(super) struct OtlpState {
     pub credentials: IngestCredentials,
     pub host_name: String,
     pub max_body_bytes: usize,
+    pub redaction: Redaction,
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -196,6 +198,7 @@ async fn store(state: &OtlpState, encoding: Encoding, normalized: Normalized) ->
     let unavailable = |(status, text): (StatusCode, &'static str)| {
         status_response(status, encoding, code::UNAVAILABLE, text.trim_end())
     };
+    let redaction = (&state.redaction, Source::Otlp);
     if !letters.is_empty() {
         tracing::warn!(
             records = rejected_records,
@@ -204,13 +207,17 @@ async fn store(state: &OtlpState, encoding: Encoding, normalized: Normalized) ->
         );
         metrics::counter!("kestrel_collector_otlp_rejected_records_total")
             .increment(rejected_records as u64);
-        if let Err(refusal) = keep_dead_letters(OTLP_SOURCE, &state.dead_letters, letters).await {
+        if let Err(refusal) =
+            keep_dead_letters(OTLP_SOURCE, redaction, &state.dead_letters, letters).await
+        {
             return unavailable(refusal);
         }
     }
     let count = events.len();
     if count > 0 {
-        if let Err(refusal) = publish_acknowledged(OTLP_SOURCE, &state.publisher, events).await {
+        if let Err(refusal) =
+            publish_acknowledged(OTLP_SOURCE, redaction, &state.publisher, events).await
+        {
             return unavailable(refusal);
         }
     }

@@ -685,6 +685,7 @@ async fn the_answer_waits_for_the_bus_and_a_bus_that_cannot_take_the_records_get
         credentials: crate::credentials::IngestCredentials::new(vec![TOKEN.into()], false),
         max_body_bytes: 1 << 20,
         host_name: "kestrel-node".into(),
+        redaction: crate::redact::Redaction::disabled(),
     };
     let (publisher, mut subscriber) = kestrel_bus::embedded(4);
     let router = super::otlp_router(&options, publisher, store);
@@ -736,4 +737,48 @@ async fn the_answer_waits_for_the_bus_and_a_bus_that_cannot_take_the_records_get
     drop(dropping.await.unwrap());
     let response = router.oneshot(export_request(body)).await.unwrap();
     assert_eq!(response.status(), 503);
+}
+
+#[tokio::test]
+async fn records_reach_the_bus_redacted() {
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = kestrel_bus::DeadLetterStore::open(dir.path().join("dead-letters")).unwrap();
+    let key = b"otlp-test-redaction-key-01234567".to_vec();
+    let redactor = crate::redact::Redactor::new(&crate::redact::RedactionSettings {
+        key: key.clone(),
+        patterns: Vec::new(),
+        allow: Default::default(),
+    })
+    .unwrap();
+    let options = super::OtlpOptions {
+        path: "/v1/logs".into(),
+        credentials: crate::credentials::IngestCredentials::new(vec![TOKEN.into()], false),
+        max_body_bytes: 1 << 20,
+        host_name: "kestrel-node".into(),
+        redaction: crate::redact::Redaction::new(redactor),
+    };
+    let (publisher, mut subscriber) = kestrel_bus::embedded(4);
+    let router = super::otlp_router(&options, publisher, store);
+    let t = 1_765_108_800_000_000_000;
+    let body = kubernetes_message(vec![container_record(
+        t,
+        "login ok password=hunter2 for bob",
+        "stdout",
+    )])
+    .encode_to_vec();
+    let acking = tokio::spawn(async move {
+        let (events, acker) = subscriber.next().await.unwrap().into_parts();
+        acker.ack();
+        events
+    });
+    let response = router.oneshot(export_request(body)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let events = acking.await.unwrap();
+    let marker = crate::redact::Marker::new(&key).render("password", "hunter2");
+    assert_eq!(
+        events[0].message,
+        format!("login ok password={marker} for bob")
+    );
 }

@@ -99,6 +99,8 @@ pub struct TailOptions {
     /// Files found by something other than the sources' globs (the Docker API's `LogPath`s),
     /// read as that source says.
     pub discovered: Option<DiscoveredSource>,
+    /// Secrets replaced before events are published and dead letters stored.
+    pub redaction: crate::redact::Redaction,
 }
 
 /// Glob patterns added and removed while the tailer runs, by a watcher of an API that knows
@@ -847,6 +849,9 @@ impl Tailer {
             match output {
                 Output::Event(mut event) => {
                     crate::enrich::enrich_all(&self.options.enrichers, &mut event);
+                    self.options
+                        .redaction
+                        .event(crate::redact::Source::Files, &mut event);
                     events.push(event);
                 }
                 Output::DeadLetter(letter) => {
@@ -862,6 +867,9 @@ impl Tailer {
             metrics::counter!("kestrel_collector_dead_letters_total", "source" => "files")
                 .increment(letters.len() as u64);
         }
+        self.options
+            .redaction
+            .dead_letters(crate::redact::Source::Files, &mut letters);
         self.dead_letters.append(&letters)?;
         Ok(Some(Unit {
             key,
@@ -1155,6 +1163,7 @@ mod tests {
             max_event_bytes: 1 << 20,
             enrichers: Default::default(),
             discovered,
+            redaction: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The collector phase: files to the bus, the bus a black hole that serializes each event as
 //! a producer would put it on the wire and acknowledges at once. Docker json-file and CRI
-//! lines of about 250 bytes, measured apart: lines/s, MiB/s per CPU-second, peak RSS.
+//! lines of about 250 bytes, measured apart, each with secret redaction off and on: lines/s,
+//! MiB/s per CPU-second, peak RSS.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use kestrel_bus::DeadLetterStore;
 use kestrel_collector::normalize::Format;
+use kestrel_collector::redact::{Redaction, RedactionSettings, Redactor};
 use kestrel_collector::tail::{run_tailer, TailOptions, TailSource, TailStats};
 use serde::Serialize;
 
@@ -23,6 +25,8 @@ use super::phases::Throughput;
 pub struct CollectorThroughput {
     /// `docker` or `cri`.
     pub format: String,
+    /// Whether secrets were redacted (`collector.redaction.enabled`).
+    pub redaction: bool,
     /// Mean line length, bytes (newline included).
     pub line_bytes: f64,
     /// Lines read, events published, bytes, cost.
@@ -36,25 +40,39 @@ pub fn collector(work: &Path, lines: u64) -> anyhow::Result<Vec<CollectorThrough
     let cri = write_cri(&dir, lines)?;
     let mut results = Vec::new();
     for (format, file) in [("docker", docker), ("cri", cri)] {
-        eprintln!("collector: tailing {lines} {format} lines");
-        let bytes = std::fs::metadata(&file)?.len();
-        let (published, cost) = measure_in_child(format, lines, &file)?;
-        anyhow::ensure!(
-            published == lines,
-            "collector {format}: {published} events published, {lines} lines written"
-        );
-        results.push(CollectorThroughput {
-            format: format.to_owned(),
-            line_bytes: bytes as f64 / lines as f64,
-            throughput: Throughput::new(lines, bytes, cost),
-        });
+        for redaction in [false, true] {
+            let state = if redaction { "on" } else { "off" };
+            eprintln!("collector: tailing {lines} {format} lines, redaction {state}");
+            let bytes = std::fs::metadata(&file)?.len();
+            let (published, cost) = measure_in_child(format, redaction, lines, &file)?;
+            anyhow::ensure!(
+                published == lines,
+                "collector {format}: {published} events published, {lines} lines written"
+            );
+            results.push(CollectorThroughput {
+                format: format.to_owned(),
+                redaction,
+                line_bytes: bytes as f64 / lines as f64,
+                throughput: Throughput::new(lines, bytes, cost),
+            });
+        }
     }
     Ok(results)
 }
 
 /// Runs the tailer of one format in a fresh `kestrel bench --tail-only` process (so that its
 /// peak memory is the tailer's, not the benchmark's) and reads back what it measured.
-fn measure_in_child(format: &str, lines: u64, file: &Path) -> anyhow::Result<(u64, PhaseCost)> {
+fn measure_in_child(
+    format: &str,
+    redaction: bool,
+    lines: u64,
+    file: &Path,
+) -> anyhow::Result<(u64, PhaseCost)> {
+    let format = if redaction {
+        format!("{format}{REDACTED_SUFFIX}")
+    } else {
+        format.to_owned()
+    };
     let output = std::process::Command::new(std::env::current_exe()?)
         .args(["bench", "--tail-only"])
         .arg(format!("{format}:{lines}:{}", file.display()))
@@ -78,14 +96,22 @@ struct ChildReport {
     cost: PhaseCost,
 }
 
+/// The suffix of a `--tail-only` format that turns redaction on (`docker+redaction`).
+const REDACTED_SUFFIX: &str = "+redaction";
+
 /// `--tail-only FORMAT:LINES:FILE`: tails the file to the black hole and prints a
-/// [`ChildReport`] as JSON.
+/// [`ChildReport`] as JSON. `FORMAT` is `docker` or `cri`, followed by `+redaction` to redact
+/// secrets as `kestrel run` does by default (with a fixed key).
 pub fn tail_only(spec: &str) -> anyhow::Result<()> {
     // As `kestrel collector` runs.
     crate::memory::disable_transparent_huge_pages();
     let mut parts = spec.splitn(3, ':');
     let (Some(format), Some(lines), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
         anyhow::bail!("--tail-only takes FORMAT:LINES:FILE, got {spec:?}");
+    };
+    let (format, redaction) = match format.strip_suffix(REDACTED_SUFFIX) {
+        Some(format) => (format, bench_redaction()?),
+        None => (format, Redaction::disabled()),
     };
     let kind = match format {
         "docker" => Format::Docker,
@@ -96,7 +122,8 @@ pub fn tail_only(spec: &str) -> anyhow::Result<()> {
     let file = PathBuf::from(file);
     let checkpoints = file.with_extension("checkpoints.json");
     let _ = std::fs::remove_file(&checkpoints);
-    let (published, cost) = measure(|| tail_to_black_hole(&file, kind, &checkpoints, lines));
+    let (published, cost) =
+        measure(|| tail_to_black_hole(&file, kind, redaction, &checkpoints, lines));
     let report = ChildReport {
         published: published?,
         cost,
@@ -110,6 +137,7 @@ pub fn tail_only(spec: &str) -> anyhow::Result<()> {
 fn tail_to_black_hole(
     file: &Path,
     format: Format,
+    redaction: Redaction,
     checkpoints: &Path,
     lines: u64,
 ) -> anyhow::Result<u64> {
@@ -137,6 +165,7 @@ fn tail_to_black_hole(
             max_event_bytes: 1 << 20,
             enrichers: Vec::new(),
             discovered: None,
+            redaction,
         };
         let dead_letters = DeadLetterStore::open(checkpoints.with_extension("dead"))?;
         let tailer = tokio::spawn(run_tailer(
@@ -173,6 +202,16 @@ fn tail_to_black_hole(
         drain.abort();
         Ok(published)
     })
+}
+
+/// The built-in detectors, no extra pattern, no allow-list: `kestrel run`'s default.
+fn bench_redaction() -> anyhow::Result<Redaction> {
+    let settings = RedactionSettings {
+        key: b"kestrel-bench-redaction-key-0001".to_vec(),
+        patterns: Vec::new(),
+        allow: Default::default(),
+    };
+    Ok(Redaction::new(Redactor::new(&settings)?))
 }
 
 /// A deterministic application log message of about 170 bytes.

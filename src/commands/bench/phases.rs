@@ -114,6 +114,7 @@ pub(super) fn ingest_options() -> IngestOptions {
         host_name: "bench".into(),
         batch_max_events: 1000,
         max_event_bytes: 1 << 20,
+        redaction: Default::default(),
     }
 }
 

@@ -81,7 +81,7 @@ impl Report {
         }
         println!();
         println!(
-            "{:<34} {:>12} {:>10} {:>12} {:>10} {:>12}",
+            "{:<46} {:>12} {:>10} {:>12} {:>10} {:>12}",
             "phase", "events/s", "MiB/s", "MiB/cpu-s", "peak RSS", "vs baseline"
         );
         let raw_rate = self
@@ -93,7 +93,7 @@ impl Report {
                 .map(|b| format!("{:.2}x {label}", t.mib_per_cpu_second / b.max(1e-9)))
                 .unwrap_or_default();
             println!(
-                "{:<34} {:>12.0} {:>10.1} {:>12.1} {:>9.0}M {:>12}",
+                "{:<46} {:>12.0} {:>10.1} {:>12.1} {:>9.0}M {:>12}",
                 name,
                 t.events_per_second,
                 t.mib_per_second,
@@ -107,7 +107,11 @@ impl Report {
         }
         for c in self.collector.iter().flatten() {
             row(
-                &format!("collector: {} lines -> bus", c.format),
+                &format!(
+                    "collector: {} lines -> bus, redaction {}",
+                    c.format,
+                    if c.redaction { "on" } else { "off" }
+                ),
                 &c.throughput,
                 None,
                 "",
