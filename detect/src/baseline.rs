@@ -255,7 +255,8 @@ impl BaselineState {
     /// Closes the bins of `baseline` that ended by `now_ms` (event or wall-clock time).
     pub fn advance(&mut self, baseline: BaselineRef<'_>, now_ms: i64, hits: &mut Vec<BaselineHit>) {
         let span = baseline.timespan_ms.max(1);
-        let now_bin = now_ms.div_euclid(span) * span;
+        // Saturating: an event time far in the past must not overflow the bin arithmetic.
+        let now_bin = now_ms.div_euclid(span).saturating_mul(span);
         let state = self.correlations.entry(baseline.id.to_owned()).or_default();
         if state.groups.is_empty() || state.open_ms == 0 {
             if state.open_ms < now_bin {
@@ -266,7 +267,9 @@ impl BaselineState {
         if now_bin <= state.open_ms {
             return;
         }
-        let mut start = state.open_ms.max(now_bin - MAX_GAP_BINS * span);
+        let mut start = state
+            .open_ms
+            .max(now_bin.saturating_sub(MAX_GAP_BINS.saturating_mul(span)));
         while start < now_bin {
             close_bin(baseline, state, start, hits);
             start += span;
@@ -425,6 +428,23 @@ mod tests {
         state.advance(baseline, 43 * 60_000, &mut hits);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!((hits[0].count, hits[0].direction), (0, Direction::Dip));
+    }
+
+    #[test]
+    fn extreme_clocks_do_not_overflow() {
+        let c = config(Direction::Dip);
+        let mut state = BaselineState::default();
+        assert!(run(&mut state, &c, 1, &steady(20)).is_empty());
+        let group_by = vec!["container.name".to_owned()];
+        let baseline = BaselineRef {
+            id: "b",
+            timespan_ms: 60_000,
+            group_by: &group_by,
+            config: &c,
+        };
+        let mut hits = Vec::new();
+        state.advance(baseline, i64::MIN + 1, &mut hits);
+        state.advance(baseline, i64::MAX - 1, &mut hits);
     }
 
     #[test]
