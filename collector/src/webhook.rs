@@ -8,10 +8,16 @@
 //! not audit events get `400` with the reason; bodies over the size limit get `413`; items
 //! that are not audit events inside an otherwise good batch go to the dead-letter store with
 //! their raw bytes.
+//!
+//! When ingest tokens are configured (`collector.ingest.tokens`) the route requires one, as the
+//! other push endpoints do ([`crate::credentials`]); without tokens it relies on the listener
+//! (loopback, or TLS verifying client certificates, which configuration validation requires off
+//! loopback).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use kestrel_bus::{DeadLetterStore, Publisher};
@@ -19,6 +25,7 @@ use kestrel_event::{event_id, Event, RecordPosition};
 use serde_json::Value;
 
 use crate::acceptance::{keep_dead_letters, publish_acknowledged};
+use crate::credentials::IngestCredentials;
 use crate::normalize::{normalize_bytes, Format, Output, SourceContext};
 
 /// The source name of webhook events (`log.file.path` stays unset) and dead letters.
@@ -33,6 +40,9 @@ pub struct WebhookOptions {
     pub max_body_bytes: usize,
     /// `host.name` of the events.
     pub host_name: String,
+    /// The credentials a request must present, when ingest tokens are configured; `None`
+    /// leaves authentication to the listener (loopback, or client certificates).
+    pub credentials: Option<IngestCredentials>,
 }
 
 #[derive(Clone)]
@@ -40,6 +50,7 @@ struct WebhookState {
     publisher: Publisher,
     dead_letters: DeadLetterStore,
     host_name: String,
+    credentials: Option<IngestCredentials>,
 }
 
 /// The webhook endpoint, to serve (with TLS and client certificates as configured).
@@ -52,6 +63,7 @@ pub fn webhook_router(
         publisher,
         dead_letters,
         host_name: options.host_name.clone(),
+        credentials: options.credentials.clone(),
     };
     Router::new()
         .route(&options.path, post(receive))
@@ -59,9 +71,21 @@ pub fn webhook_router(
         .with_state(state)
 }
 
-async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode, String) {
+async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
     metrics::counter!("kestrel_collector_webhook_requests_total").increment(1);
-    if let Err(reason) = check_body(&body) {
+    if let Some(credentials) = &state.credentials {
+        if let Err(refusal) = credentials.check(&headers) {
+            metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
+            tracing::warn!(%refusal, "webhook request refused");
+            return crate::credentials::refused(&refusal);
+        }
+    }
+    accept(&state, &body).await.into_response()
+}
+
+/// Normalizes an authenticated body and publishes its events.
+async fn accept(state: &WebhookState, body: &[u8]) -> (StatusCode, String) {
+    if let Err(reason) = check_body(body) {
         metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
         tracing::warn!(%reason, bytes = body.len(), "webhook body rejected");
         return (StatusCode::BAD_REQUEST, format!("{reason}\n"));
@@ -72,7 +96,7 @@ async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode,
         host_name: state.host_name.clone(),
         ingested: chrono::Utc::now(),
     };
-    let outputs = match normalize_bytes(Format::K8sAudit, context, &body) {
+    let outputs = match normalize_bytes(Format::K8sAudit, context, body) {
         Ok(outputs) => outputs,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")),
     };

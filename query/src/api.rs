@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::body::Body;
-use axum::extract::{FromRef, Path, Query as QueryParams, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query as QueryParams, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,8 +17,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::SearchError;
-use crate::export::export;
+use crate::export::export_within;
 use crate::language::{parse, parse_time};
+use crate::limits::{within, QueryLimits};
+use tokio_stream::StreamExt;
 use crate::request_metrics::{measure, RequestMetrics};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
 
@@ -40,6 +44,8 @@ pub struct ApiSettings {
     /// The configured Sigma filters (`detection.filters`), applied to the rules posted to
     /// `/api/v1/hunt` that they refine (rules they name that are not posted are passed over).
     pub filters: Vec<kestrel_detect::SigmaFilter>,
+    /// Limits of one request (`[query.limits]`).
+    pub limits: QueryLimits,
 }
 
 /// Renders Prometheus metrics in the text exposition format.
@@ -72,7 +78,11 @@ struct ApiState {
 
 impl FromRef<ApiState> for crate::elastic::ElasticState {
     fn from_ref(state: &ApiState) -> Self {
-        crate::elastic::ElasticState::new(Arc::clone(&state.engine), state.settings.max_limit)
+        crate::elastic::ElasticState::with_limits(
+            Arc::clone(&state.engine),
+            state.settings.max_limit,
+            state.settings.limits.clone(),
+        )
     }
 }
 
@@ -85,6 +95,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         settings: Arc::new(settings),
     };
     let timing = Arc::new(RequestMetrics::new(&ROUTES));
+    let max_body_bytes = state.settings.limits.max_body_bytes;
     let api = Router::new()
         .route(SEARCH, get(search_get).post(search_post))
         .route(CONTEXT, get(event_context))
@@ -94,6 +105,8 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         .route(ALERTS, get(list_alerts))
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
+        .route_layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
+        .route_layer(DefaultBodyLimit::max(max_body_bytes))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outside authentication, so that refused requests are timed too.
         .route_layer(middleware::from_fn_with_state(timing.clone(), measure))
@@ -160,15 +173,75 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A server-side failure: logged with a request id, answered with that id only (the
+    /// details may hold paths).
+    fn internal(error: &dyn std::fmt::Display) -> ApiError {
+        let id = request_id();
+        tracing::error!(request_id = %id, %error, "request failed");
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error (request id {id})"),
+        )
+    }
+}
+
 impl From<SearchError> for ApiError {
     fn from(e: SearchError) -> Self {
-        let status = if e.is_client_error() {
-            StatusCode::BAD_REQUEST
-        } else {
-            tracing::error!(error = %e, "search failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        ApiError(status, e.to_string())
+        match e {
+            SearchError::Limit(_) | SearchError::AggregationLimit(_) => {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            SearchError::Timeout(_) => {
+                tracing::warn!(error = %e, "search past its time budget");
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            e if e.is_client_error() => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+            e => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(&e)
+    }
+}
+
+/// An id telling one failed request from another in the log: the time in nanoseconds mixed
+/// with a counter.
+fn request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}", nanos ^ count.rotate_right(17))
+}
+
+/// Refuses bodies over `query.limits.max_body_bytes` (`413` naming the limit), reading at most
+/// that many bytes; the handlers then get the buffered body.
+async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let too_large = || {
+        ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than query.limits.max_body_bytes = {max}"),
+        )
+        .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(_) => too_large(),
     }
 }
 
@@ -178,6 +251,10 @@ pub fn build_request(
     settings: &ApiSettings,
 ) -> Result<SearchRequest, SearchError> {
     let text = params.q.as_deref().unwrap_or("").trim();
+    settings
+        .limits
+        .check_text(text)
+        .map_err(SearchError::Limit)?;
     let query = if text.is_empty() {
         crate::language::Query::All
     } else {
@@ -246,9 +323,9 @@ async fn search_post(
 async fn run_search(state: ApiState, params: SearchParams) -> Result<Response, ApiError> {
     let request = build_request(&params, &state.settings)?;
     let engine = Arc::clone(&state.engine);
-    let response = tokio::task::spawn_blocking(move || engine.search(&request))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let limits = state.settings.limits.clone();
+    let response =
+        tokio::task::spawn_blocking(move || within(&limits, || engine.search(&request))).await??;
     Ok(Json(response).into_response())
 }
 
@@ -288,9 +365,11 @@ async fn event_context(
     );
     let engine = Arc::clone(&state.engine);
     let lookup = id.clone();
-    let context = tokio::task::spawn_blocking(move || engine.context(&lookup, before, after))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let limits = state.settings.limits.clone();
+    let context = tokio::task::spawn_blocking(move || {
+        within(&limits, || engine.context(&lookup, before, after))
+    })
+    .await??;
     match context {
         Some(context) => Ok(Json(context).into_response()),
         None => Err(ApiError(
@@ -314,18 +393,29 @@ async fn export_ndjson(
         &state.settings,
     )?;
     let engine = Arc::clone(&state.engine);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let limits = state.settings.limits.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, SearchError>>(4);
     tokio::task::spawn_blocking(move || {
         let errors = tx.clone();
-        let result = export(&engine, &request, |chunk| {
+        let result = export_within(&engine, &request, &limits, |chunk| {
             tx.blocking_send(Ok(chunk)).is_ok()
         });
         if let Err(error) = result {
             tracing::error!(%error, "export failed");
-            let _ = errors.blocking_send(Err(std::io::Error::other(error.to_string())));
+            let _ = errors.blocking_send(Err(error));
         }
     });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    // A failure before the first page is answered with its status; a later one can only cut
+    // the stream short (the status line is sent).
+    let first = match rx.recv().await {
+        Some(Err(error)) => return Err(error.into()),
+        first => first,
+    };
+    let rest = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let chunks = tokio_stream::iter(first).chain(rest).map(|chunk| {
+        chunk.map_err(|error| std::io::Error::other(ApiError::from(error).1))
+    });
+    let body = Body::from_stream(chunks);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
@@ -387,9 +477,8 @@ async fn list_alerts(
         return Ok(Json(json!({"alerts": []})).into_response());
     };
     let alerts = tokio::task::spawn_blocking(move || store.list(&filter))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .await?
+        .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 
@@ -426,17 +515,17 @@ async fn hunt_ndjson(
     let from = time_bound("from", &params.from, now)?;
     let to = time_bound("to", &params.to, now)?;
     let engine = Arc::clone(&state.engine);
+    let limits = state.settings.limits.clone();
     let body = tokio::task::spawn_blocking(move || {
         let mut body = Vec::new();
-        crate::hunt::hunt(&engine, &mut detector, from, to, |alert| {
+        crate::hunt::hunt_within(&engine, &mut detector, from, to, &limits, |alert| {
             // Writing JSON into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut body, alert);
             body.push(b'\n');
         })
         .map(|_| body)
     })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    .await??;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
@@ -461,15 +550,10 @@ async fn aggregate(
         engine.aggregation_limits(),
         Utc::now(),
     )?;
-    let response = tokio::task::spawn_blocking(move || engine.aggregate(&request))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| match e {
-            SearchError::AggregationLimit(message) => {
-                ApiError(StatusCode::UNPROCESSABLE_ENTITY, message)
-            }
-            other => ApiError::from(other),
-        })?;
+    let limits = state.settings.limits.clone();
+    let response =
+        tokio::task::spawn_blocking(move || within(&limits, || engine.aggregate(&request)))
+            .await??;
     Ok(Json(response).into_response())
 }
 

@@ -11,6 +11,7 @@ pub mod hunt;
 pub mod json_pattern;
 mod keyset;
 pub mod language;
+pub mod limits;
 pub mod projection;
 pub mod request_metrics;
 pub mod search;

@@ -14,6 +14,7 @@ use kestrel_collector::normalize::FirstLine;
 use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, Multiline, ReadFrom, SourceConfig};
 use kestrel_query::aggregate::AggregationLimits;
+use kestrel_query::limits::QueryLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
@@ -396,17 +397,6 @@ fn start_webhook(
     let Some(listen) = settings.listen else {
         return Ok(None);
     };
-    let options = kestrel_collector::webhook::WebhookOptions {
-        path: settings.path.clone(),
-        max_body_bytes: settings.max_body_bytes,
-        host_name: config.host_name(),
-    };
-    let dead_letters = dead_letter_store(config)?;
-    let mut app = kestrel_collector::webhook::webhook_router(
-        &options,
-        publisher.clone(),
-        dead_letters.clone(),
-    );
     let client_certificates_verified = settings
         .tls
         .as_ref()
@@ -414,6 +404,20 @@ fn start_webhook(
     let ingest_credentials = IngestCredentials::new(
         config.collector.ingest.tokens.clone(),
         client_certificates_verified,
+    );
+    let options = kestrel_collector::webhook::WebhookOptions {
+        path: settings.path.clone(),
+        max_body_bytes: settings.max_body_bytes,
+        host_name: config.host_name(),
+        // Ingest tokens, once configured, are required on the audit webhook too.
+        credentials: (!config.collector.ingest.tokens.is_empty())
+            .then(|| ingest_credentials.clone()),
+    };
+    let dead_letters = dead_letter_store(config)?;
+    let mut app = kestrel_collector::webhook::webhook_router(
+        &options,
+        publisher.clone(),
+        dead_letters.clone(),
     );
     let elasticsearch = &config.collector.elasticsearch;
     if elasticsearch.enabled {
@@ -622,6 +626,7 @@ async fn serve_api(
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
         placeholders: crate::detection::placeholders(&config)?,
         filters: crate::detection::configured_filters(&config)?,
+        limits: query_limits(&config.query.limits),
     };
     let app = router(engine, settings);
     crate::serve::serve(
@@ -632,6 +637,18 @@ async fn serve_api(
         shutdown,
     )
     .await
+}
+
+/// The request limits of the query API, from `[query.limits]`.
+pub(crate) fn query_limits(config: &kestrel_config::QueryLimitsConfig) -> QueryLimits {
+    QueryLimits {
+        max_body_bytes: config.max_body_bytes,
+        max_query_bytes: config.max_query_bytes,
+        max_clauses: config.max_clauses,
+        max_regex_bytes: config.max_regex_bytes,
+        max_expansion_terms: config.max_expansion_terms,
+        request_timeout: config.request_timeout,
+    }
 }
 
 async fn wait_for_signal() {

@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::limits::{within, QueryLimits};
 use crate::search::SearchEngine;
 
 use super::error::ElasticError;
@@ -41,17 +42,31 @@ pub const ROUTES: [&str; 7] = [
     INDEX_MSEARCH,
 ];
 
-/// What the routes need: the engine and the largest `size` accepted.
+/// What the routes need: the engine, the largest `size` accepted and the request limits.
 #[derive(Clone)]
 pub struct ElasticState {
     engine: Arc<SearchEngine>,
     max_size: usize,
+    limits: QueryLimits,
 }
 
 impl ElasticState {
     /// State over `engine`, accepting searches of at most `max_size` hits.
     pub fn new(engine: Arc<SearchEngine>, max_size: usize) -> ElasticState {
-        ElasticState { engine, max_size }
+        ElasticState::with_limits(engine, max_size, QueryLimits::default())
+    }
+
+    /// State over `engine`, each search of a `_msearch` within `limits`.
+    pub fn with_limits(
+        engine: Arc<SearchEngine>,
+        max_size: usize,
+        limits: QueryLimits,
+    ) -> ElasticState {
+        ElasticState {
+            engine,
+            max_size,
+            limits,
+        }
     }
 }
 
@@ -112,6 +127,7 @@ async fn msearch(state: ElasticState, index: Option<String>, body: Bytes) -> Res
     };
     let engine = Arc::clone(&state.engine);
     let max_size = state.max_size;
+    let limits = state.limits.clone();
     let answered = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let now = Utc::now();
@@ -124,7 +140,7 @@ async fn msearch(state: ElasticState, index: Option<String>, body: Bytes) -> Res
                         .or_insert_with(|| Value::String(index.clone()));
                 }
                 parse_search(&header, &body, engine.schema(), now)
-                    .and_then(|search| run_search(&engine, &search, max_size))
+                    .and_then(|search| within(&limits, || run_search(&engine, &search, max_size)))
                     .unwrap_or_else(|error| refused(&error))
             })
             .collect();
@@ -133,11 +149,14 @@ async fn msearch(state: ElasticState, index: Option<String>, body: Bytes) -> Res
     .await;
     match answered {
         Ok(body) => Json(body).into_response(),
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": error.to_string()})),
-        )
-            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "elastic search task failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "internal error"})),
+            )
+                .into_response()
+        }
     }
 }
 
