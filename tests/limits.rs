@@ -20,7 +20,9 @@ fn data() -> &'static Path {
         let raw = work.path().join("raw");
         run_ok(
             Command::new(env!("CARGO_BIN_EXE_kestrel"))
-                .args(["generate", "--kind", "mixed", "--seed", "5", "--events", "5000"])
+                .args([
+                    "generate", "--kind", "mixed", "--seed", "5", "--events", "5000",
+                ])
                 .args(["--start", "2024-01-01T00:00:00Z", "--span", "1h"])
                 .arg(&raw)
                 .env("RUST_LOG", "warn"),
@@ -94,7 +96,9 @@ fn search(server: &QueryServer, query: &str) -> (u16, Value) {
 
 /// The error text of an answer, failing when it has none.
 fn error(body: &Value) -> &str {
-    body["error"].as_str().unwrap_or_else(|| panic!("no error in {body}"))
+    body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error in {body}"))
 }
 
 #[test]
@@ -102,10 +106,19 @@ fn bodies_over_max_body_bytes_are_refused_with_413() {
     let server = server(&[("max_body_bytes", "2048")]);
     let padding = "x".repeat(4096);
     let bodies = [
-        ("/api/v1/search", json!({"q": "*", "from": padding}).to_string()),
-        ("/api/v1/aggregate", json!({"q": padding, "aggs": {}}).to_string()),
+        (
+            "/api/v1/search",
+            json!({"q": "*", "from": padding}).to_string(),
+        ),
+        (
+            "/api/v1/aggregate",
+            json!({"q": padding, "aggs": {}}).to_string(),
+        ),
         ("/api/v1/hunt", json!({"rules": padding}).to_string()),
-        ("/api/v1/elastic/_msearch", format!("{{}}\n{{\"x\":\"{padding}\"}}\n")),
+        (
+            "/api/v1/elastic/_msearch",
+            format!("{{}}\n{{\"x\":\"{padding}\"}}\n"),
+        ),
     ];
     for (path, body) in bodies {
         let (status, answer) = post(&server, path, &body);
@@ -133,7 +146,10 @@ fn query_text_and_clause_count_are_bounded() {
         "the query text is 108 bytes: beyond query.limits.max_query_bytes = 100"
     );
 
-    let (status, answer) = search(&server, "verb:get OR verb:list OR verb:watch OR verb:create");
+    let (status, answer) = search(
+        &server,
+        "verb:get OR verb:list OR verb:watch OR verb:create",
+    );
     assert_eq!(status, 200, "{answer}");
     assert!(answer["total"].as_u64().unwrap() > 0, "{answer}");
     let (status, answer) = search(
@@ -224,8 +240,7 @@ fn searches_past_the_time_budget_are_answered_503_on_every_route() {
     let (status, answer) = server.get("/api/v1/export?q=*");
     assert_eq!(status, 503, "{answer}");
     assert!(error(&answer).ends_with(named), "{answer}");
-    let (status, answer) =
-        server.get("/api/v1/events/0123456789abcdef0123456789abcdef/context");
+    let (status, answer) = server.get("/api/v1/events/0123456789abcdef0123456789abcdef/context");
     assert_eq!(status, 503, "{answer}");
     let msearch = format!("{{}}\n{}\n", json!({"query": {"match_all": {}}, "size": 1}));
     let (status, answer) = post(&server, "/api/v1/elastic/_msearch", &msearch);

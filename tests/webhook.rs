@@ -280,7 +280,11 @@ fn post_plain(port: u16, body: &str, authorization: Option<&str>) -> u16 {
     if let Some(value) = authorization {
         request = request.header("Authorization", value);
     }
-    request.send(body).expect("the webhook answers").status().as_u16()
+    request
+        .send(body)
+        .expect("the webhook answers")
+        .status()
+        .as_u16()
 }
 
 #[test]
@@ -311,7 +315,11 @@ listen = "127.0.0.1:{api_port}"
 
     assert_eq!(post_plain(webhook_port, &batch, None), 401);
     assert_eq!(
-        post_plain(webhook_port, &batch, Some("Bearer not-the-token-0123456789")),
+        post_plain(
+            webhook_port,
+            &batch,
+            Some("Bearer not-the-token-0123456789")
+        ),
         401
     );
     let api = |path: &str| http_get(&format!("http://127.0.0.1:{api_port}{path}"), None);

@@ -85,29 +85,14 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
 
 /// Normalizes an authenticated body and publishes its events.
 async fn accept(state: &WebhookState, body: &[u8]) -> (StatusCode, String) {
-    if let Err(reason) = check_body(body) {
-        metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
-        tracing::warn!(%reason, bytes = body.len(), "webhook body rejected");
-        return (StatusCode::BAD_REQUEST, format!("{reason}\n"));
-    }
-    let context = SourceContext {
-        path: WEBHOOK_SOURCE.to_owned(),
-        content_id: None,
-        host_name: state.host_name.clone(),
-        ingested: chrono::Utc::now(),
+    let (events, letters) = match decode_body(body, &state.host_name, chrono::Utc::now()) {
+        Ok(decoded) => decoded,
+        Err(reason) => {
+            metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
+            tracing::warn!(%reason, bytes = body.len(), "webhook body rejected");
+            return (StatusCode::BAD_REQUEST, format!("{reason}\n"));
+        }
     };
-    let outputs = match normalize_bytes(Format::K8sAudit, context, body) {
-        Ok(outputs) => outputs,
-        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")),
-    };
-    let (events, letters) = split(outputs);
-    if events.is_empty() && !letters.is_empty() {
-        let reason = letters[0].error.clone();
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("no audit event in the body: {reason}\n"),
-        );
-    }
     if let Err((status, text)) =
         keep_dead_letters(WEBHOOK_SOURCE, &state.dead_letters, letters).await
     {
@@ -121,6 +106,30 @@ async fn accept(state: &WebhookState, body: &[u8]) -> (StatusCode, String) {
     }
     metrics::counter!("kestrel_collector_webhook_events_total").increment(count as u64);
     (StatusCode::OK, String::new())
+}
+
+/// The events of a webhook body (ids from `auditID` and `stage`) and its items that are not
+/// audit events; the reason when the body is refused whole (answered `400`).
+pub fn decode_body(
+    body: &[u8],
+    host_name: &str,
+    ingested: kestrel_event::Timestamp,
+) -> Result<(Vec<Event>, Vec<kestrel_event::DeadLetter>), String> {
+    check_body(body)?;
+    let context = SourceContext {
+        path: WEBHOOK_SOURCE.to_owned(),
+        content_id: None,
+        host_name: host_name.to_owned(),
+        ingested,
+    };
+    let outputs = normalize_bytes(Format::K8sAudit, context, body).map_err(|e| e.to_string())?;
+    let (events, letters) = split(outputs);
+    if events.is_empty() {
+        if let Some(letter) = letters.first() {
+            return Err(format!("no audit event in the body: {}", letter.error));
+        }
+    }
+    Ok((events, letters))
 }
 
 /// The top-level keys a body is checked by; the rest of the body is only scanned (the

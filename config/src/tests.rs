@@ -1858,10 +1858,7 @@ fn kafka_properties_cannot_weaken_the_delivery_guarantees() {
         let mut c = Config::default();
         c.bus.kind = BusKind::Kafka;
         c.bus.kafka.brokers = "kafka:9092".into();
-        c.bus
-            .kafka
-            .properties
-            .insert(property.into(), "1".into());
+        c.bus.kafka.properties.insert(property.into(), "1".into());
         let err = invalid(&c);
         assert!(
             err.starts_with(&format!(

@@ -20,9 +20,9 @@ use crate::error::SearchError;
 use crate::export::export_within;
 use crate::language::{parse, parse_time};
 use crate::limits::{within, QueryLimits};
-use tokio_stream::StreamExt;
 use crate::request_metrics::{measure, RequestMetrics};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
+use tokio_stream::StreamExt;
 
 /// Settings of the API.
 #[derive(Debug, Clone)]
@@ -240,7 +240,10 @@ async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> R
     }
     let (parts, body) = request.into_parts();
     match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(_) => too_large(),
     }
 }
@@ -412,9 +415,9 @@ async fn export_ndjson(
         first => first,
     };
     let rest = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let chunks = tokio_stream::iter(first).chain(rest).map(|chunk| {
-        chunk.map_err(|error| std::io::Error::other(ApiError::from(error).1))
-    });
+    let chunks = tokio_stream::iter(first)
+        .chain(rest)
+        .map(|chunk| chunk.map_err(|error| std::io::Error::other(ApiError::from(error).1)));
     let body = Body::from_stream(chunks);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }

@@ -49,7 +49,13 @@ pub fn hunt(
     to: Option<DateTime<Utc>>,
     sink: impl FnMut(&Alert),
 ) -> Result<HuntSummary, SearchError> {
-    hunt_pages(engine, detector, (from, to), |page| engine.search(page), sink)
+    hunt_pages(
+        engine,
+        detector,
+        (from, to),
+        |page| engine.search(page),
+        sink,
+    )
 }
 
 /// [`hunt`] with each page of events searched within `limits` (the time budget is per page).

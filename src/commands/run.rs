@@ -14,8 +14,8 @@ use kestrel_collector::normalize::FirstLine;
 use kestrel_collector::tail::{run_tailer, DiscoveredSource, TailOptions, TailSource, TailStats};
 use kestrel_config::{Config, Multiline, ReadFrom, SourceConfig};
 use kestrel_query::aggregate::AggregationLimits;
-use kestrel_query::limits::QueryLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
+use kestrel_query::limits::QueryLimits;
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
 

@@ -35,6 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+pub use frame::{complete_len, FrameError};
 pub use handshake::{Secrets, User};
 pub use mapping::{FLUENT_FIELD, FORWARD_SOURCE};
 

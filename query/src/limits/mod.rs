@@ -102,7 +102,10 @@ impl QueryLimits {
             Err(regex::Error::CompiledTooBig(_)) => Err(LimitExceeded {
                 key: "max_regex_bytes",
                 value: self.max_regex_bytes.to_string(),
-                what: format!("the pattern {} compiles to a larger program", shorten(original)),
+                what: format!(
+                    "the pattern {} compiles to a larger program",
+                    shorten(original)
+                ),
             }),
             Err(_) => Ok(false),
         }

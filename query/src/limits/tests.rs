@@ -57,7 +57,9 @@ fn regex_program_size_is_bounded() {
     };
     assert_eq!(small.check_regex("kube-.*", "kube-*"), Ok(true));
     // A counted repetition compiles to a program proportional to its count.
-    let err = small.check_regex("(?i)[a-z]{1000}", "[a-z]{1000}").unwrap_err();
+    let err = small
+        .check_regex("(?i)[a-z]{1000}", "[a-z]{1000}")
+        .unwrap_err();
     assert_eq!(err.key, "max_regex_bytes");
     assert_eq!(err.value, "4096");
     assert!(err.to_string().contains("[a-z]{1000}"), "{err}");
