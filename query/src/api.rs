@@ -1,9 +1,8 @@
 //! The HTTP API: search, health, readiness; bearer-token authentication when tokens are
 //! configured.
 
-use std::sync::Arc;
-
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef, Path, Query as QueryParams, Request, State};
@@ -15,6 +14,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
+use tokio_stream::StreamExt;
 
 use crate::error::SearchError;
 use crate::export::export_within;
@@ -22,7 +22,6 @@ use crate::language::{parse, parse_time};
 use crate::limits::{within, QueryLimits};
 use crate::request_metrics::{measure, RequestMetrics};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
-use tokio_stream::StreamExt;
 
 /// Settings of the API.
 #[derive(Debug, Clone)]
