@@ -84,6 +84,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "tests"
 cargo test --workspace --all-targets --locked
 
+say "fuzzing, a short run of every target (fuzz/run.sh; longer runs: README.md, Hardening)"
+bash fuzz/run.sh 5
+
 say "deployment checks (manifests, Pod Security, scanners, alerting rules, configurations)"
 bash tests/deploy/check.sh "$repo/target/debug/kestrel"
 

@@ -266,3 +266,73 @@ fn a_webhook_that_cannot_listen_stops_the_process_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// Posts `body` over plain HTTP with an optional `Authorization` header.
+fn post_plain(port: u16, body: &str, authorization: Option<&str>) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut request = agent
+        .post(&format!("http://127.0.0.1:{port}/audit/webhook"))
+        .header("Content-Type", "application/json");
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    request
+        .send(body)
+        .expect("the webhook answers")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn with_ingest_tokens_configured_the_audit_webhook_requires_one() {
+    const TOKEN: &str = "webhook-ingest-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let (webhook_port, api_port) = (free_port(), free_port());
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            r#"[collector]
+sources = []
+[collector.webhook]
+listen = "127.0.0.1:{webhook_port}"
+[collector.ingest]
+tokens = ["{TOKEN}"]
+[indexer]
+commit_interval = "200ms"
+[query]
+listen = "127.0.0.1:{api_port}"
+"#
+        ),
+    );
+    let _kestrel = KestrelRun::start(&config);
+    wait_for_listener(webhook_port, "the audit webhook");
+    let events = corpus_events();
+    let batch = event_list(&events[..3]);
+
+    assert_eq!(post_plain(webhook_port, &batch, None), 401);
+    assert_eq!(
+        post_plain(
+            webhook_port,
+            &batch,
+            Some("Bearer not-the-token-0123456789")
+        ),
+        401
+    );
+    let api = |path: &str| http_get(&format!("http://127.0.0.1:{api_port}{path}"), None);
+    let (_, body) = api("/api/v1/search?q=*&limit=0").unwrap();
+    assert_eq!(body["total"], 0, "refused batches store nothing");
+
+    assert_eq!(
+        post_plain(webhook_port, &batch, Some(&format!("Bearer {TOKEN}"))),
+        200
+    );
+    let stored = wait_for(Duration::from_secs(30), || {
+        let (_, body) = api("/api/v1/search?q=*&limit=0").ok()?;
+        (body["total"] == 3).then_some(())
+    });
+    assert!(stored.is_some(), "the accepted batch is stored");
+}

@@ -8,10 +8,16 @@
 //! not audit events get `400` with the reason; bodies over the size limit get `413`; items
 //! that are not audit events inside an otherwise good batch go to the dead-letter store with
 //! their raw bytes.
+//!
+//! When ingest tokens are configured (`collector.ingest.tokens`) the route requires one, as the
+//! other push endpoints do ([`crate::credentials`]); without tokens it relies on the listener
+//! (loopback, or TLS verifying client certificates, which configuration validation requires off
+//! loopback).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use kestrel_bus::{DeadLetterStore, Publisher};
@@ -19,6 +25,7 @@ use kestrel_event::{event_id, Event, RecordPosition};
 use serde_json::Value;
 
 use crate::acceptance::{keep_dead_letters, publish_acknowledged};
+use crate::credentials::IngestCredentials;
 use crate::normalize::{normalize_bytes, Format, Output, SourceContext};
 use crate::redact::{Redaction, Source};
 
@@ -36,6 +43,9 @@ pub struct WebhookOptions {
     pub host_name: String,
     /// Secrets replaced before events and dead letters are kept.
     pub redaction: Redaction,
+    /// The credentials a request must present, when ingest tokens are configured; `None`
+    /// leaves authentication to the listener (loopback, or client certificates).
+    pub credentials: Option<IngestCredentials>,
 }
 
 #[derive(Clone)]
@@ -44,6 +54,7 @@ struct WebhookState {
     dead_letters: DeadLetterStore,
     host_name: String,
     redaction: Redaction,
+    credentials: Option<IngestCredentials>,
 }
 
 /// The webhook endpoint, to serve (with TLS and client certificates as configured).
@@ -57,6 +68,7 @@ pub fn webhook_router(
         dead_letters,
         host_name: options.host_name.clone(),
         redaction: options.redaction.clone(),
+        credentials: options.credentials.clone(),
     };
     Router::new()
         .route(&options.path, post(receive))
@@ -64,32 +76,29 @@ pub fn webhook_router(
         .with_state(state)
 }
 
-async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode, String) {
+async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
     metrics::counter!("kestrel_collector_webhook_requests_total").increment(1);
-    if let Err(reason) = check_body(&body) {
-        metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
-        tracing::warn!(%reason, bytes = body.len(), "webhook body rejected");
-        return (StatusCode::BAD_REQUEST, format!("{reason}\n"));
+    if let Some(credentials) = &state.credentials {
+        if let Err(refusal) = credentials.check(&headers) {
+            metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
+            tracing::warn!(%refusal, "webhook request refused");
+            return crate::credentials::refused(&refusal);
+        }
     }
-    let context = SourceContext {
-        path: WEBHOOK_SOURCE.to_owned(),
-        content_id: None,
-        host_name: state.host_name.clone(),
-        ingested: chrono::Utc::now(),
+    accept(&state, &body).await.into_response()
+}
+
+/// Normalizes an authenticated body and publishes its events.
+async fn accept(state: &WebhookState, body: &[u8]) -> (StatusCode, String) {
+    let (events, letters) = match decode_body(body, &state.host_name, chrono::Utc::now()) {
+        Ok(decoded) => decoded,
+        Err(reason) => {
+            metrics::counter!("kestrel_collector_webhook_rejected_total").increment(1);
+            tracing::warn!(%reason, bytes = body.len(), "webhook body rejected");
+            return (StatusCode::BAD_REQUEST, format!("{reason}\n"));
+        }
     };
-    let outputs = match normalize_bytes(Format::K8sAudit, context, &body) {
-        Ok(outputs) => outputs,
-        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")),
-    };
-    let (events, letters) = split(outputs);
     let redaction = (&state.redaction, Source::Webhook);
-    if events.is_empty() && !letters.is_empty() {
-        let reason = letters[0].error.clone();
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("no audit event in the body: {reason}\n"),
-        );
-    }
     if let Err((status, text)) =
         keep_dead_letters(WEBHOOK_SOURCE, redaction, &state.dead_letters, letters).await
     {
@@ -103,6 +112,30 @@ async fn receive(State(state): State<WebhookState>, body: Bytes) -> (StatusCode,
     }
     metrics::counter!("kestrel_collector_webhook_events_total").increment(count as u64);
     (StatusCode::OK, String::new())
+}
+
+/// The events of a webhook body (ids from `auditID` and `stage`) and its items that are not
+/// audit events; the reason when the body is refused whole (answered `400`).
+pub fn decode_body(
+    body: &[u8],
+    host_name: &str,
+    ingested: kestrel_event::Timestamp,
+) -> Result<(Vec<Event>, Vec<kestrel_event::DeadLetter>), String> {
+    check_body(body)?;
+    let context = SourceContext {
+        path: WEBHOOK_SOURCE.to_owned(),
+        content_id: None,
+        host_name: host_name.to_owned(),
+        ingested,
+    };
+    let outputs = normalize_bytes(Format::K8sAudit, context, body).map_err(|e| e.to_string())?;
+    let (events, letters) = split(outputs);
+    if events.is_empty() {
+        if let Some(letter) = letters.first() {
+            return Err(format!("no audit event in the body: {}", letter.error));
+        }
+    }
+    Ok((events, letters))
 }
 
 /// The top-level keys a body is checked by; the rest of the body is only scanned (the

@@ -871,6 +871,46 @@ pub struct QueryConfig {
     pub auth: AuthConfig,
     /// Serve HTTPS instead of HTTP. Default: `None` (plain HTTP).
     pub tls: Option<TlsConfig>,
+    /// Limits of one request.
+    pub limits: QueryLimitsConfig,
+}
+
+/// Limits of one query API request (`[query.limits]`); a request past one is refused with an
+/// error naming the key and its value.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryLimitsConfig {
+    /// Largest request body, in bytes (HTTP 413 beyond). Default: `1048576`; at least 1024.
+    pub max_body_bytes: usize,
+    /// Longest query text (`q`), in bytes (HTTP 422 beyond). Default: `16384`; at least 64.
+    pub max_query_bytes: usize,
+    /// Most leaf clauses (terms, phrases, patterns, ranges, set members) in one query
+    /// (HTTP 422 beyond). Default: `1024`; at least 1.
+    pub max_clauses: usize,
+    /// Largest compiled program of one regular expression or wildcard, in bytes (HTTP 422
+    /// beyond). Default: `1048576`; at least 1024.
+    pub max_regex_bytes: usize,
+    /// Most index terms one wildcard or regular expression may match in one index segment
+    /// (HTTP 422 beyond). Default: `100000`; at least 1.
+    pub max_expansion_terms: usize,
+    /// Time budget of one search, aggregation, hunt page, export page, context lookup or
+    /// Elasticsearch search: past it matching stops and the request is answered HTTP 503.
+    /// Default: `30s`.
+    #[serde(with = "serde_helpers::duration")]
+    pub request_timeout: Duration,
+}
+
+impl Default for QueryLimitsConfig {
+    fn default() -> Self {
+        QueryLimitsConfig {
+            max_body_bytes: 1024 * 1024,
+            max_query_bytes: 16 * 1024,
+            max_clauses: 1024,
+            max_regex_bytes: 1024 * 1024,
+            max_expansion_terms: 100_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for QueryConfig {
@@ -883,6 +923,7 @@ impl Default for QueryConfig {
             aggregation_memory_mb: 256,
             auth: AuthConfig::default(),
             tls: None,
+            limits: QueryLimitsConfig::default(),
         }
     }
 }
@@ -1123,7 +1164,8 @@ impl Config {
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Address of a plain HTTP listener serving `/metrics`, `IP:PORT`.
-    /// Default: unset (only the query API serves them).
+    /// Default: unset (no listener; the query API serves them). Set it to a loopback address
+    /// (`127.0.0.1:9464`) unless a scraper on another host must reach it.
     #[serde(deserialize_with = "serde_helpers::optional_socket_addr")]
     pub listen: Option<SocketAddr>,
     /// Require a token on `listen`: a token of the token store with the

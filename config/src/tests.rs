@@ -419,6 +419,7 @@ fn example_documents_every_key() {
         "query.auth.rate_limit",
         "query.auth.oidc",
         "query.auth.oidc.mappings",
+        "query.limits",
         "query.tls",
         "log",
         "metrics",
@@ -467,7 +468,7 @@ kind = "kafka"
 
 [bus.kafka]
 brokers = "k1:9092,k2:9092"
-properties = { "security.protocol" = "SASL_SSL", sasl.mechanism = "PLAIN", "socket.timeout.ms" = 60000, "enable.idempotence" = true }
+properties = { "security.protocol" = "SASL_SSL", sasl.mechanism = "PLAIN", "socket.timeout.ms" = 60000, "linger.ms" = 5 }
 
 [indexer]
 retention = "7days"
@@ -508,7 +509,7 @@ format = "json"
         "untouched keys keep defaults"
     );
     let expected: BTreeMap<String, String> = [
-        ("enable.idempotence", "true"),
+        ("linger.ms", "5"),
         ("sasl.mechanism", "PLAIN"),
         ("security.protocol", "SASL_SSL"),
         ("socket.timeout.ms", "60000"),
@@ -1999,4 +2000,67 @@ fn redaction_errors_name_the_key() {
         err.starts_with("collector.redaction.allow.otlp.patterns[0]: invalid regular expression"),
         "{err}"
     );
+}
+
+#[test]
+fn the_audit_webhook_off_loopback_needs_client_certificates_or_an_ingest_token() {
+    let mut c = Config::default();
+    c.collector.webhook.listen = Some("0.0.0.0:8443".parse().unwrap());
+    assert_eq!(
+        invalid(&c),
+        "collector.webhook.listen: listening on 0.0.0.0:8443 (not loopback) requires \
+         collector.webhook.tls.client_ca or collector.ingest.tokens (or token_files)"
+    );
+
+    // TLS without a client CA authenticates nobody.
+    c.collector.webhook.tls = Some(tls_config("/tls.crt", "/tls.key", None));
+    assert!(invalid(&c).starts_with("collector.webhook.listen: listening on 0.0.0.0:8443"));
+    c.collector.webhook.tls = Some(tls_config(
+        "/tls.crt",
+        "/tls.key",
+        Some("/apiserver-ca.crt"),
+    ));
+    c.validate().unwrap();
+
+    c.collector.webhook.tls = None;
+    c.collector.ingest.tokens = vec!["webhook-token-0123456789".into()];
+    c.validate().unwrap();
+    c.collector.ingest.tokens.clear();
+    c.collector.ingest.token_files = vec!["/run/secrets/ingest".into()];
+    c.validate().unwrap();
+
+    // Loopback needs neither.
+    let mut c = Config::default();
+    c.collector.webhook.listen = Some("[::1]:8443".parse().unwrap());
+    c.validate().unwrap();
+}
+
+fn tls_config(cert: &str, key: &str, client_ca: Option<&str>) -> crate::TlsConfig {
+    crate::TlsConfig {
+        cert: cert.into(),
+        key: key.into(),
+        client_ca: client_ca.map(Into::into),
+    }
+}
+
+#[test]
+fn kafka_properties_cannot_weaken_the_delivery_guarantees() {
+    for property in [
+        "enable.idempotence",
+        "acks",
+        "delivery.timeout.ms",
+        "message.timeout.ms",
+    ] {
+        let mut c = Config::default();
+        c.bus.kind = BusKind::Kafka;
+        c.bus.kafka.brokers = "kafka:9092".into();
+        c.bus.kafka.properties.insert(property.into(), "1".into());
+        let err = invalid(&c);
+        assert!(
+            err.starts_with(&format!(
+                "bus.kafka.properties.\"{property}\": cannot be overridden: "
+            )),
+            "{err}"
+        );
+    }
 }

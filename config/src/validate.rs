@@ -18,6 +18,26 @@ const RESERVED_KAFKA_PROPERTIES: &[(&str, &str)] = &[
     ("metadata.broker.list", "bus.kafka.brokers"),
     ("group.id", "bus.kafka.group_id"),
 ];
+/// librdkafka producer properties that Kestrel's delivery guarantees rest on (no event lost
+/// or duplicated by a retry, publishing waits out an outage): never overridden.
+const GUARANTEED_KAFKA_PROPERTIES: &[(&str, &str)] = &[
+    (
+        "enable.idempotence",
+        "the producer is idempotent, so a retried batch is never stored twice",
+    ),
+    (
+        "acks",
+        "every in-sync replica acknowledges (acks = all) before an event counts as accepted",
+    ),
+    (
+        "delivery.timeout.ms",
+        "publishing waits out an outage instead of dropping events after a timeout",
+    ),
+    (
+        "message.timeout.ms",
+        "publishing waits out an outage instead of dropping events after a timeout",
+    ),
+];
 
 #[derive(Default)]
 struct Errors(Vec<ConfigError>);
@@ -269,6 +289,7 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
         }
     }
     check_otlp(c, errors);
+    check_webhook_exposure(c, errors);
     validate_forward(&c.forward, errors);
     let docker = &c.docker;
     if errors.not_blank("collector.docker.host", &docker.host)
@@ -382,6 +403,27 @@ fn verifies_client_certificates(c: &CollectorConfig) -> bool {
         .tls
         .as_ref()
         .is_some_and(|tls| tls.client_ca.is_some())
+}
+
+/// The audit webhook listening off loopback must authenticate its clients: TLS with a client CA
+/// (`collector.webhook.tls.client_ca`) or an ingest token (`collector.ingest.tokens`, also read
+/// from `token_files`), which the webhook route then requires.
+fn check_webhook_exposure(c: &CollectorConfig, errors: &mut Errors) {
+    let Some(listen) = c.webhook.listen else {
+        return;
+    };
+    if !c.enabled || listen.ip().is_loopback() {
+        return;
+    }
+    let has_tokens = !c.ingest.tokens.is_empty() || !c.ingest.token_files.is_empty();
+    if !has_tokens && !verifies_client_certificates(c) {
+        errors.add(
+            "collector.webhook.listen",
+            format!(
+                "listening on {listen} (not loopback) requires collector.webhook.tls.client_ca or collector.ingest.tokens (or token_files)"
+            ),
+        );
+    }
 }
 
 /// `collector.falco.enabled` needs the webhook listener it is served on, and a way to let
@@ -592,6 +634,14 @@ fn validate_bus(config: &Config, errors: &mut Errors) {
             );
         }
     }
+    for (property, reason) in GUARANTEED_KAFKA_PROPERTIES {
+        if k.properties.contains_key(*property) {
+            errors.add(
+                format!("bus.kafka.properties.\"{property}\""),
+                format!("cannot be overridden: {reason}"),
+            );
+        }
+    }
 }
 
 /// Kafka's rules: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -708,6 +758,17 @@ fn validate_query(config: &Config, errors: &mut Errors) {
             );
         }
     }
+    let limits = &q.limits;
+    errors.at_least("query.limits.max_body_bytes", limits.max_body_bytes, 1024);
+    errors.at_least("query.limits.max_query_bytes", limits.max_query_bytes, 64);
+    errors.at_least("query.limits.max_clauses", limits.max_clauses, 1);
+    errors.at_least("query.limits.max_regex_bytes", limits.max_regex_bytes, 1024);
+    errors.at_least(
+        "query.limits.max_expansion_terms",
+        limits.max_expansion_terms,
+        1,
+    );
+    errors.positive_duration("query.limits.request_timeout", limits.request_timeout);
     if let Some(tls) = &q.tls {
         if tls.cert.as_os_str().is_empty() {
             errors.add("query.tls.cert", "must not be empty");

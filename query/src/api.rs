@@ -1,10 +1,11 @@
 //! The HTTP API: search, health, readiness; bearer-token authentication when tokens are
 //! configured.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRef, Path, Query as QueryParams, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query as QueryParams, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -13,13 +14,15 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
+use tokio_stream::StreamExt;
 
 use crate::access::{Identity, Scope};
 use crate::audit_trail::AuditDetails;
 use crate::authenticate::{allow, authenticate, Authenticator};
 use crate::error::SearchError;
-use crate::export::export;
+use crate::export::export_within;
 use crate::language::{parse, parse_time};
+use crate::limits::{within, QueryLimits};
 use crate::request_metrics::{measure, RequestMetrics};
 use crate::scoped::{AuditTrailEngine, Engines, ScopedEngine};
 use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
@@ -45,6 +48,8 @@ pub struct ApiSettings {
     /// The configured Sigma filters (`detection.filters`), applied to the rules posted to
     /// `/api/v1/hunt` that they refine (rules they name that are not posted are passed over).
     pub filters: Vec<kestrel_detect::SigmaFilter>,
+    /// Limits of one request (`[query.limits]`).
+    pub limits: QueryLimits,
 }
 
 /// Renders Prometheus metrics in the text exposition format.
@@ -91,7 +96,11 @@ impl FromRef<ApiState> for crate::token_api::TokenApiState {
 
 impl FromRef<ApiState> for crate::elastic::ElasticState {
     fn from_ref(state: &ApiState) -> Self {
-        crate::elastic::ElasticState::new(state.engines.clone(), state.settings.max_limit)
+        crate::elastic::ElasticState::with_limits(
+            state.engines.clone(),
+            state.settings.max_limit,
+            state.settings.limits.clone(),
+        )
     }
 }
 
@@ -103,7 +112,7 @@ pub fn router(engine: Arc<SearchEngine>, settings: ApiSettings) -> Router {
         engines: Engines::new(engine),
         settings: Arc::new(settings),
     };
-    let api = api_routes().route_layer(middleware::from_fn_with_state(
+    let api = api_routes(&state).route_layer(middleware::from_fn_with_state(
         Arc::clone(&state.settings.auth),
         authenticate,
     ));
@@ -122,14 +131,16 @@ pub fn router_with_identity(
         engines: Engines::new(engine),
         settings: Arc::new(settings),
     };
-    let api = api_routes().route_layer(middleware::from_fn(move |request: Request, next: Next| {
-        allow(identity.clone(), request, next)
-    }));
+    let api =
+        api_routes(&state).route_layer(middleware::from_fn(move |request: Request, next: Next| {
+            allow(identity.clone(), request, next)
+        }));
     finish(api, state)
 }
 
-/// The authenticated routes.
-fn api_routes() -> Router<ApiState> {
+/// The authenticated routes, their bodies bounded by `query.limits.max_body_bytes`.
+fn api_routes(state: &ApiState) -> Router<ApiState> {
+    let max_body_bytes = state.settings.limits.max_body_bytes;
     Router::new()
         .route(SEARCH, get(search_get).post(search_post))
         .route(CONTEXT, get(event_context))
@@ -141,6 +152,8 @@ fn api_routes() -> Router<ApiState> {
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
         .merge(crate::token_api::routes())
+        .route_layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
+        .route_layer(DefaultBodyLimit::max(max_body_bytes))
 }
 
 /// Times the authenticated routes `api`, and adds the unauthenticated health routes.
@@ -231,15 +244,78 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A server-side failure: logged with a request id, answered with that id only (the
+    /// details may hold paths).
+    fn internal(error: &dyn std::fmt::Display) -> ApiError {
+        let id = request_id();
+        tracing::error!(request_id = %id, %error, "request failed");
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error (request id {id})"),
+        )
+    }
+}
+
 impl From<SearchError> for ApiError {
     fn from(e: SearchError) -> Self {
-        let status = if e.is_client_error() {
-            StatusCode::BAD_REQUEST
-        } else {
-            tracing::error!(error = %e, "search failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        ApiError(status, e.to_string())
+        match e {
+            SearchError::Limit(_) | SearchError::AggregationLimit(_) => {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            SearchError::Timeout(_) => {
+                tracing::warn!(error = %e, "search past its time budget");
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            e if e.is_client_error() => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+            e => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(&e)
+    }
+}
+
+/// An id telling one failed request from another in the log: the time in nanoseconds mixed
+/// with a counter.
+fn request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}", nanos ^ count.rotate_right(17))
+}
+
+/// Refuses bodies over `query.limits.max_body_bytes` (`413` naming the limit), reading at most
+/// that many bytes; the handlers then get the buffered body.
+async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let too_large = || {
+        ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than query.limits.max_body_bytes = {max}"),
+        )
+        .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => too_large(),
     }
 }
 
@@ -249,6 +325,10 @@ pub fn build_request(
     settings: &ApiSettings,
 ) -> Result<SearchRequest, SearchError> {
     let text = params.q.as_deref().unwrap_or("").trim();
+    settings
+        .limits
+        .check_text(text)
+        .map_err(SearchError::Limit)?;
     let query = if text.is_empty() {
         crate::language::Query::All
     } else {
@@ -322,9 +402,9 @@ async fn run_search(
     params: SearchParams,
 ) -> Result<Response, ApiError> {
     let request = build_request(&params, &state.settings)?;
-    let response = tokio::task::spawn_blocking(move || engine.search(&request))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let limits = state.settings.limits.clone();
+    let response =
+        tokio::task::spawn_blocking(move || within(&limits, || engine.search(&request))).await??;
     let details = AuditDetails {
         hits: Some(response.hits.len() as u64),
         total: Some(response.total),
@@ -384,9 +464,11 @@ async fn event_context(
         limit("after", params.after)?,
     );
     let lookup = id.clone();
-    let context = tokio::task::spawn_blocking(move || engine.context(&lookup, before, after))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let limits = state.settings.limits.clone();
+    let context = tokio::task::spawn_blocking(move || {
+        within(&limits, || engine.context(&lookup, before, after))
+    })
+    .await??;
     match context {
         Some(context) => Ok(Json(context).into_response()),
         None => Err(ApiError(
@@ -410,18 +492,29 @@ async fn export_ndjson(
         },
         &state.settings,
     )?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let limits = state.settings.limits.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, SearchError>>(4);
     tokio::task::spawn_blocking(move || {
         let errors = tx.clone();
-        let result = export(&engine, &request, |chunk| {
+        let result = export_within(&engine, &request, &limits, |chunk| {
             tx.blocking_send(Ok(chunk)).is_ok()
         });
         if let Err(error) = result {
             tracing::error!(%error, "export failed");
-            let _ = errors.blocking_send(Err(std::io::Error::other(error.to_string())));
+            let _ = errors.blocking_send(Err(error));
         }
     });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    // A failure before the first page is answered with its status; a later one can only cut
+    // the stream short (the status line is sent).
+    let first = match rx.recv().await {
+        Some(Err(error)) => return Err(error.into()),
+        first => first,
+    };
+    let rest = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let chunks = tokio_stream::iter(first)
+        .chain(rest)
+        .map(|chunk| chunk.map_err(|error| std::io::Error::other(ApiError::from(error).1)));
+    let body = Body::from_stream(chunks);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
@@ -483,9 +576,8 @@ async fn list_alerts(
     let Some(store) = state.settings.alerts.clone() else {
         return Ok(Json(json!({"alerts": []})).into_response());
     };
-    let alerts = tokio::task::spawn_blocking(move || visible_alerts(&store, &engine, filter))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let alerts =
+        tokio::task::spawn_blocking(move || visible_alerts(&store, &engine, filter)).await??;
     let details = AuditDetails {
         hits: Some(alerts.len() as u64),
         total: None,
@@ -504,7 +596,7 @@ fn visible_alerts(
     engine: &SearchEngine,
     filter: kestrel_detect::AlertFilter,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
-    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let internal = |e: String| ApiError::internal(&e);
     let scoped = engine.view().scope().is_some_and(Scope::is_limited);
     if !scoped {
         return store.list(&filter).map_err(|e| internal(e.to_string()));
@@ -570,17 +662,17 @@ async fn hunt_ndjson(
     let now = Utc::now();
     let from = time_bound("from", &params.from, now)?;
     let to = time_bound("to", &params.to, now)?;
+    let limits = state.settings.limits.clone();
     let body = tokio::task::spawn_blocking(move || {
         let mut body = Vec::new();
-        crate::hunt::hunt(&engine, &mut detector, from, to, |alert| {
+        crate::hunt::hunt_within(&engine, &mut detector, from, to, &limits, |alert| {
             // Writing JSON into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut body, alert);
             body.push(b'\n');
         })
         .map(|_| body)
     })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    .await??;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
@@ -588,6 +680,7 @@ async fn hunt_ndjson(
 /// [`crate::aggregate`]; any content type). Invalid requests are answered 400; requests beyond
 /// the memory or bucket limit 422.
 async fn aggregate(
+    State(state): State<ApiState>,
     ScopedEngine(engine): ScopedEngine,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -604,15 +697,10 @@ async fn aggregate(
         engine.aggregation_limits(),
         Utc::now(),
     )?;
-    let response = tokio::task::spawn_blocking(move || engine.aggregate(&request))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| match e {
-            SearchError::AggregationLimit(message) => {
-                ApiError(StatusCode::UNPROCESSABLE_ENTITY, message)
-            }
-            other => ApiError::from(other),
-        })?;
+    let limits = state.settings.limits.clone();
+    let response =
+        tokio::task::spawn_blocking(move || within(&limits, || engine.aggregate(&request)))
+            .await??;
     let details = AuditDetails {
         hits: None,
         total: Some(response.total),

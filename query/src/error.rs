@@ -33,6 +33,13 @@ pub enum SearchError {
     /// An aggregation would exceed the memory or bucket limit (HTTP 422).
     #[error("{0}")]
     AggregationLimit(String),
+    /// The request goes past a configured limit of `[query.limits]` (HTTP 422).
+    #[error("{0}")]
+    Limit(crate::limits::LimitExceeded),
+    /// The search was cancelled after its time budget, `query.limits.request_timeout`
+    /// (HTTP 503).
+    #[error("{0}")]
+    Timeout(crate::limits::LimitExceeded),
 }
 
 impl SearchError {
@@ -45,6 +52,7 @@ impl SearchError {
                 | SearchError::BadParameter { .. }
                 | SearchError::BadAggregation(_)
                 | SearchError::AggregationLimit(_)
+                | SearchError::Limit(_)
         )
     }
 }

@@ -2,7 +2,8 @@
 //! result is read page by page with a `search_after` cursor, so only one page is held at a time.
 
 use crate::error::SearchError;
-use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
+use crate::limits::{within, QueryLimits};
+use crate::search::{Cursor, SearchEngine, SearchRequest, SearchResponse, SortOrder};
 
 /// Events read per page.
 pub const EXPORT_PAGE: usize = 10_000;
@@ -22,6 +23,26 @@ pub struct ExportSummary {
 pub fn export(
     engine: &SearchEngine,
     request: &SearchRequest,
+    sink: impl FnMut(Vec<u8>) -> bool,
+) -> Result<ExportSummary, SearchError> {
+    export_pages(request, |page| engine.search(page), sink)
+}
+
+/// [`export`] with each page searched within `limits`: the time budget
+/// (`query.limits.request_timeout`) is per page, so an export of any size can finish while no
+/// single page may run past it.
+pub fn export_within(
+    engine: &SearchEngine,
+    request: &SearchRequest,
+    limits: &QueryLimits,
+    sink: impl FnMut(Vec<u8>) -> bool,
+) -> Result<ExportSummary, SearchError> {
+    export_pages(request, |page| within(limits, || engine.search(page)), sink)
+}
+
+fn export_pages(
+    request: &SearchRequest,
+    mut search: impl FnMut(&SearchRequest) -> Result<SearchResponse, SearchError>,
     mut sink: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<ExportSummary, SearchError> {
     let mut page = SearchRequest {
@@ -33,7 +54,7 @@ pub fn export(
     };
     let mut summary = ExportSummary::default();
     loop {
-        let response = engine.search(&page)?;
+        let response = search(&page)?;
         let mut chunk = Vec::with_capacity(response.hits.len() * 512);
         for hit in &response.hits {
             serde_json::to_writer(&mut chunk, hit)?;

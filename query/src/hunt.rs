@@ -9,7 +9,8 @@ use kestrel_indexer::FieldKind;
 
 use crate::error::SearchError;
 use crate::language::Query;
-use crate::search::{Cursor, SearchEngine, SearchRequest, SortOrder};
+use crate::limits::{within, QueryLimits};
+use crate::search::{Cursor, SearchEngine, SearchRequest, SearchResponse, SortOrder};
 
 /// Events read per page.
 const HUNT_PAGE: usize = 5_000;
@@ -46,6 +47,35 @@ pub fn hunt(
     detector: &mut Detector,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
+    sink: impl FnMut(&Alert),
+) -> Result<HuntSummary, SearchError> {
+    hunt_pages(
+        engine,
+        detector,
+        (from, to),
+        |page| engine.search(page),
+        sink,
+    )
+}
+
+/// [`hunt`] with each page of events searched within `limits` (the time budget is per page).
+pub fn hunt_within(
+    engine: &SearchEngine,
+    detector: &mut Detector,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limits: &QueryLimits,
+    sink: impl FnMut(&Alert),
+) -> Result<HuntSummary, SearchError> {
+    let search = |page: &SearchRequest| within(limits, || engine.search(page));
+    hunt_pages(engine, detector, (from, to), search, sink)
+}
+
+fn hunt_pages(
+    engine: &SearchEngine,
+    detector: &mut Detector,
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    mut search: impl FnMut(&SearchRequest) -> Result<SearchResponse, SearchError>,
     mut sink: impl FnMut(&Alert),
 ) -> Result<HuntSummary, SearchError> {
     let query = prefilter_query(engine, detector);
@@ -64,7 +94,7 @@ pub fn hunt(
         count_total: false,
     };
     loop {
-        let response = engine.search(&page)?;
+        let response = search(&page)?;
         for hit in &response.hits {
             summary.events += 1;
             for alert in detector.evaluate(hit) {

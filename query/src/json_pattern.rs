@@ -141,6 +141,21 @@ impl JsonPathQuery {
         Ok(Self::new(field, json_path, Tail::StringMatching(regex)))
     }
 
+    /// The same query, refused past the request's `max_expansion_terms` matching keys.
+    pub fn bounded(
+        self,
+        guard: Arc<crate::limits::Guard>,
+        pattern: &str,
+    ) -> crate::limits::BoundedTermsQuery<PathAutomaton> {
+        crate::limits::BoundedTermsQuery::new(
+            self.field,
+            self.automaton,
+            Some(self.path_bytes),
+            guard,
+            pattern,
+        )
+    }
+
     /// Any value at `json_path` or below it.
     pub fn exists(field: Field, json_path: &str) -> JsonPathQuery {
         Self::new(field, json_path, Tail::Anything)

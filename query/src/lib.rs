@@ -15,6 +15,7 @@ pub mod hunt;
 pub mod json_pattern;
 mod keyset;
 pub mod language;
+pub mod limits;
 pub mod projection;
 pub mod request_metrics;
 pub mod scope;

@@ -248,20 +248,33 @@ impl SearchEngine {
         &self.schema
     }
 
-    /// Translates a query restricted to `[from, to]` into a Tantivy query.
+    /// Translates a query restricted to `[from, to]` into a Tantivy query; inside
+    /// [`crate::limits::within`], within the request's limits.
     pub fn compile(
         &self,
         query: &Query,
         from: Option<&DateTime<Utc>>,
         to: Option<&DateTime<Utc>>,
     ) -> Result<Box<dyn TantivyQuery>, SearchError> {
+        let guard = crate::limits::current();
+        if let Some(guard) = &guard {
+            guard
+                .limits()
+                .check_clauses(query)
+                .map_err(SearchError::Limit)?;
+        }
         let translated = Translator::new(&self.schema, Utc::now()).translate(query)?;
-        Ok(match time_filter(&self.schema, from, to) {
+        let compiled: Box<dyn TantivyQuery> = match time_filter(&self.schema, from, to) {
             Some(filter) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, translated),
                 (Occur::Must, filter),
             ])),
             None => translated,
+        };
+        // Under a request's limits, matching stops at its time budget.
+        Ok(match guard {
+            Some(guard) => Box::new(crate::limits::DeadlineQuery::new(compiled, guard)),
+            None => compiled,
         })
     }
 

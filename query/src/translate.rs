@@ -240,8 +240,26 @@ impl<'a> Translator<'a> {
         regex: &str,
         original: &str,
     ) -> Result<Boxed, SearchError> {
+        let guard = crate::limits::current();
+        if let Some(guard) = &guard {
+            if let Err(limit) = guard.limits().check_regex(regex, original) {
+                return Err(SearchError::Limit(limit));
+            }
+        }
         match field.kind {
             FieldKind::Keyword | FieldKind::Text | FieldKind::Id => {
+                if let Some(guard) = guard {
+                    let automaton = tantivy_fst::Regex::new(regex).map_err(|e| {
+                        SearchError::BadQuery(format!("invalid pattern {original:?}: {e}"))
+                    })?;
+                    return Ok(Box::new(crate::limits::BoundedTermsQuery::new(
+                        field.field,
+                        std::sync::Arc::new(automaton),
+                        None,
+                        guard,
+                        original,
+                    )));
+                }
                 let query = RegexQuery::from_pattern(regex, field.field).map_err(|e| {
                     SearchError::BadQuery(format!("invalid pattern {original:?}: {e}"))
                 })?;
@@ -252,7 +270,10 @@ impl<'a> Translator<'a> {
                 let query = JsonPathQuery::matching(field.field, path, regex).map_err(|e| {
                     SearchError::BadQuery(format!("invalid pattern {original:?}: {e}"))
                 })?;
-                Ok(Box::new(query))
+                Ok(match guard {
+                    Some(guard) => Box::new(query.bounded(guard, original)),
+                    None => Box::new(query),
+                })
             }
             _ => Err(SearchError::BadQuery(format!(
                 "pattern {original:?}: wildcards and regular expressions apply to keyword, text \
@@ -267,8 +288,10 @@ impl<'a> Translator<'a> {
             return Ok(Box::new(ExistsQuery::new(field.name.clone(), false)));
         }
         match field.kind {
+            // Existence is not a user pattern: never refused for its expansion.
             FieldKind::Keyword | FieldKind::Text | FieldKind::Id => {
-                self.regex_on_terms(field, ".*", "*")
+                let query = RegexQuery::from_pattern(".*", field.field)?;
+                Ok(Box::new(query))
             }
             FieldKind::Json => Ok(Box::new(JsonPathQuery::exists(
                 field.field,

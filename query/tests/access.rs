@@ -37,6 +37,7 @@ fn api(static_tokens: Vec<String>, rate_limit: Option<RateLimit>) -> Api {
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
+        limits: Default::default(),
     };
     let app = router(SearchEngine::new(dir.path().join("index")), settings);
     Api {

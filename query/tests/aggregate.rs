@@ -777,6 +777,7 @@ fn settings() -> ApiSettings {
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
+        limits: kestrel_query::limits::QueryLimits::default(),
     }
 }
 

@@ -75,6 +75,7 @@ fn settings(tokens: Vec<String>) -> ApiSettings {
         alerts: None,
         placeholders: Default::default(),
         filters: Vec::new(),
+        limits: Default::default(),
     }
 }
 

@@ -176,6 +176,7 @@ async fn jwts_are_checked_against_the_issuers_keys_and_mapped_to_roles() {
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
+        limits: Default::default(),
     };
     let app = router(SearchEngine::new(dir.path().join("index")), settings);
 

@@ -464,6 +464,7 @@ fn settings(alerts: Option<kestrel_detect::AlertStore>) -> ApiSettings {
         alerts,
         placeholders: Default::default(),
         filters: Vec::new(),
+        limits: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ use kestrel_query::aggregate::AggregationLimits;
 use kestrel_query::api::{router, ApiSettings, MetricsRenderer};
 use kestrel_query::audit_trail::{with_audit_trail, AuditEvent, AuditTrail, IndexSink};
 use kestrel_query::authenticate::{Authenticator, RateLimit};
+use kestrel_query::limits::QueryLimits;
 use kestrel_query::SearchEngine;
 use tokio::sync::watch;
 
@@ -436,18 +437,6 @@ fn start_webhook(
     let Some(listen) = settings.listen else {
         return Ok(None);
     };
-    let options = kestrel_collector::webhook::WebhookOptions {
-        path: settings.path.clone(),
-        max_body_bytes: settings.max_body_bytes,
-        host_name: config.host_name(),
-        redaction: redaction.clone(),
-    };
-    let dead_letters = dead_letter_store(config)?;
-    let mut app = kestrel_collector::webhook::webhook_router(
-        &options,
-        publisher.clone(),
-        dead_letters.clone(),
-    );
     let client_certificates_verified = settings
         .tls
         .as_ref()
@@ -458,6 +447,21 @@ fn start_webhook(
         client_certificates_verified,
     )
     .with_store(Arc::clone(&tokens));
+    let options = kestrel_collector::webhook::WebhookOptions {
+        path: settings.path.clone(),
+        max_body_bytes: settings.max_body_bytes,
+        host_name: config.host_name(),
+        // Ingest tokens, once configured, are required on the audit webhook too.
+        credentials: (!config.collector.ingest.tokens.is_empty())
+            .then(|| ingest_credentials.clone()),
+        redaction: redaction.clone(),
+    };
+    let dead_letters = dead_letter_store(config)?;
+    let mut app = kestrel_collector::webhook::webhook_router(
+        &options,
+        publisher.clone(),
+        dead_letters.clone(),
+    );
     let elasticsearch = &config.collector.elasticsearch;
     if elasticsearch.enabled {
         let options = kestrel_collector::elasticsearch::ElasticsearchOptions {
@@ -748,6 +752,7 @@ async fn serve_api(
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
         placeholders: crate::detection::placeholders(&config)?,
         filters: crate::detection::configured_filters(&config)?,
+        limits: query_limits(&config.query.limits),
     };
     // Without a bus of its own, the query process writes the kestrel_audit partitions itself.
     let trail = AuditTrail::start(IndexSink::new(config.index_dir()), AUDIT_QUEUE);
@@ -779,6 +784,18 @@ fn config_digest(config: &Config) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(format!("{config:?}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The request limits of the query API, from `[query.limits]`.
+pub(crate) fn query_limits(config: &kestrel_config::QueryLimitsConfig) -> QueryLimits {
+    QueryLimits {
+        max_body_bytes: config.max_body_bytes,
+        max_query_bytes: config.max_query_bytes,
+        max_clauses: config.max_clauses,
+        max_regex_bytes: config.max_regex_bytes,
+        max_expansion_terms: config.max_expansion_terms,
+        request_timeout: config.request_timeout,
+    }
 }
 
 async fn wait_for_signal() {

@@ -121,11 +121,29 @@ pub fn to_json_map(record: Vec<(Pack, Pack)>) -> Map<String, Value> {
         let key = match key {
             Pack::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
             Pack::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-            other => to_json(other).to_string(),
+            other => key_text(&to_json(other)),
         };
         map.insert(key, to_json(value));
     }
     map
+}
+
+/// Longest text of a non-string key, in bytes.
+const MAX_KEY_BYTES: usize = 256;
+
+/// The JSON text of a non-string key, cut at [`MAX_KEY_BYTES`]: keys that are maps of maps
+/// would otherwise double in length with each level of escaping (a frame of a few hundred
+/// bytes growing to gigabytes).
+fn key_text(key: &Value) -> String {
+    let mut text = key.to_string();
+    if text.len() > MAX_KEY_BYTES {
+        let mut end = MAX_KEY_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// One msgpack value as JSON.
@@ -156,6 +174,21 @@ pub fn to_json(value: Pack) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_nested_in_keys_stay_small() {
+        // Found by fuzzing (fuzz/forward_frames): a map whose key is a map whose key is a
+        // map..., 40 levels deep, made each level's key text twice the inner one's.
+        let mut key = Pack::from("k");
+        for _ in 0..40 {
+            key = Pack::Map(vec![(key, Pack::Nil)]);
+        }
+        let map = to_json_map(vec![(key, Pack::from("v"))]);
+        let (text, value) = map.iter().next().unwrap();
+        assert!(text.len() <= MAX_KEY_BYTES, "{}", text.len());
+        assert!(text.starts_with("{\"{\\\"{"), "{text}");
+        assert_eq!(value, "v");
+    }
 
     fn origin() -> Origin<'static> {
         let time = chrono::DateTime::from_timestamp(1_700_000_000, 7).unwrap();

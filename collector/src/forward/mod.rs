@@ -37,6 +37,7 @@ use crate::redact::Redaction;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+pub use frame::{complete_len, FrameError};
 pub use handshake::{Secrets, User};
 pub use mapping::{FLUENT_FIELD, FORWARD_SOURCE};
 

@@ -38,7 +38,8 @@ impl ElasticError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            ElasticError::Search(SearchError::AggregationLimit(_)) => 422,
+            ElasticError::Search(SearchError::AggregationLimit(_) | SearchError::Limit(_)) => 422,
+            ElasticError::Search(SearchError::Timeout(_)) => 503,
             ElasticError::Search(e) if !e.is_client_error() => 500,
             _ => 400,
         }
@@ -46,7 +47,13 @@ impl ElasticError {
 
     /// `{"error": {"root_cause": [...], "type", "reason"}, "status"}`.
     pub fn to_json(&self) -> Value {
-        let (kind, reason) = (self.kind(), self.to_string());
+        let kind = self.kind();
+        // Server-side failures are logged, never echoed: they may hold paths.
+        let reason = if self.status() == 500 {
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
         json!({
             "error": {
                 "root_cause": [{"type": kind, "reason": reason}],

@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::limits::{within, QueryLimits};
 use crate::scoped::{Engines, ScopedEngine};
 use crate::search::SearchEngine;
 
@@ -43,17 +44,27 @@ pub const ROUTES: [&str; 7] = [
 ];
 
 /// What the routes need: the engines (each search runs on the caller's [`ScopedEngine`]) and
-/// the largest `size` accepted.
+/// the largest `size` accepted and the request limits.
 #[derive(Clone)]
 pub struct ElasticState {
     engines: Engines,
     max_size: usize,
+    limits: QueryLimits,
 }
 
 impl ElasticState {
     /// State over `engines`, accepting searches of at most `max_size` hits.
     pub fn new(engines: Engines, max_size: usize) -> ElasticState {
-        ElasticState { engines, max_size }
+        ElasticState::with_limits(engines, max_size, QueryLimits::default())
+    }
+
+    /// State over `engines`, each search of a `_msearch` within `limits`.
+    pub fn with_limits(engines: Engines, max_size: usize, limits: QueryLimits) -> ElasticState {
+        ElasticState {
+            engines,
+            max_size,
+            limits,
+        }
     }
 }
 
@@ -106,7 +117,7 @@ async fn msearch_default(
     ScopedEngine(engine): ScopedEngine,
     body: Bytes,
 ) -> Response {
-    msearch(engine, state.max_size, None, body).await
+    msearch(engine, state.max_size, state.limits, None, body).await
 }
 
 async fn msearch_index(
@@ -115,13 +126,14 @@ async fn msearch_index(
     Path(index): Path<String>,
     body: Bytes,
 ) -> Response {
-    msearch(engine, state.max_size, Some(index), body).await
+    msearch(engine, state.max_size, state.limits, Some(index), body).await
 }
 
 /// `_msearch`: every search of the body, in order, each answered or refused on its own.
 async fn msearch(
     engine: Arc<SearchEngine>,
     max_size: usize,
+    limits: QueryLimits,
     index: Option<String>,
     body: Bytes,
 ) -> Response {
@@ -141,7 +153,7 @@ async fn msearch(
                         .or_insert_with(|| Value::String(index.clone()));
                 }
                 parse_search(&header, &body, engine.schema(), now)
-                    .and_then(|search| run_search(&engine, &search, max_size))
+                    .and_then(|search| within(&limits, || run_search(&engine, &search, max_size)))
                     .unwrap_or_else(|error| refused(&error))
             })
             .collect();
@@ -150,11 +162,14 @@ async fn msearch(
     .await;
     match answered {
         Ok(body) => Json(body).into_response(),
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": error.to_string()})),
-        )
-            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "elastic search task failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "internal error"})),
+            )
+                .into_response()
+        }
     }
 }
 

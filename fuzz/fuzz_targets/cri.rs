@@ -1,0 +1,8 @@
+//! The Cri normalizer on arbitrary file content.
+#![no_main]
+
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    common::normalize(kestrel_collector::Format::Cri, data);
+});
