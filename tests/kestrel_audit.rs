@@ -52,13 +52,13 @@ fn every_api_call_is_recorded_once_and_only_admins_read_the_trail() {
             "/api/v1/search?q=verb:get",
             Some("wrong-token-0123456789"),
             401,
-            Some("unknown token"),
+            Some("invalid_token"),
         ),
         (
             "/api/v1/search?q=verb:get",
             None,
             401,
-            Some("no credentials"),
+            Some("no_credentials"),
         ),
         ("/api/v1/export?q=verb:create", Some(TOKEN), 200, None),
         ("/api/v1/events/0123abcd/context", Some(TOKEN), 404, None),
@@ -68,7 +68,7 @@ fn every_api_call_is_recorded_once_and_only_admins_read_the_trail() {
             "/metrics",
             Some("wrong-token-0123456789"),
             401,
-            Some("unknown token"),
+            Some("invalid_token"),
         ),
     ];
     let mut bodies = Vec::new();
