@@ -1,5 +1,6 @@
-//! One `kestrel_audit` event per CLI query (`kestrel search`, `kestrel aggregate`), written
-//! into the index directory's audit trail before the command prints its answer.
+//! One `kestrel_audit` event per CLI query (`kestrel search`, `kestrel aggregate`), token
+//! change (`kestrel token create|revoke`) and start or stop of the collector and indexer roles,
+//! written into the index directory's audit trail.
 
 use std::time::Instant;
 
@@ -41,5 +42,20 @@ pub fn record(config: &Config, query: &CliQuery<'_>) {
     let stored = event.to_event(chrono::Utc::now());
     if let Err(error) = IndexSink::new(config.index_dir()).write(&[stored]) {
         tracing::warn!(%error, command = query.command, "cli query not recorded in the audit trail");
+    }
+}
+
+/// Writes `event` (a token change, a role's start or stop), made by the OS user running the
+/// command unless it names someone; a failure is logged. Blocking.
+pub fn record_event(config: &Config, mut event: AuditEvent) {
+    if event.who.is_none() {
+        event.who = Some(std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+        event.identity_source = Some("cli".into());
+    }
+    event.allowed.get_or_insert(true);
+    let action = event.action.clone();
+    let stored = event.to_event(chrono::Utc::now());
+    if let Err(error) = IndexSink::new(config.index_dir()).write(&[stored]) {
+        tracing::warn!(%error, action, "change not recorded in the audit trail");
     }
 }

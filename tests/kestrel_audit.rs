@@ -43,6 +43,28 @@ fn every_api_call_is_recorded_once_and_only_admins_read_the_trail() {
         ),
     );
     let cli = search(&data, "verb:get", 3);
+    for args in [
+        &[
+            "create",
+            "--name",
+            "oncall",
+            "--role",
+            "viewer",
+            "--namespaces",
+            "payments",
+        ][..],
+        &["revoke", "oncall"][..],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kestrel"))
+            .arg("--config")
+            .arg(&config)
+            .arg("token")
+            .args(args)
+            .env_remove("KESTREL_CONFIG")
+            .output()
+            .expect("kestrel token runs");
+        assert!(output.status.success(), "token {args:?}: {output:?}");
+    }
     let server = KestrelServer::start(&config, port);
 
     // (path, token, expected status, expected reason when refused)
@@ -145,6 +167,35 @@ fn every_api_call_is_recorded_once_and_only_admins_read_the_trail() {
     assert_eq!(event["query"], "verb:get");
     assert_eq!(event["hits"], 3);
     assert_eq!(event["total"], cli["total"]);
+
+    // The token changes made before the start, and the start of each role.
+    let (_, body) = get(
+        &server,
+        "/api/v1/audit?q=kestrel.action:token_create%20OR%20kestrel.action:token_revoke&sort=asc",
+        Some(TOKEN),
+    );
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["total"], 2, "{answer}");
+    let created = &answer["hits"][0]["kestrel"];
+    assert_eq!(created["action"], "token_create");
+    assert_eq!(
+        created["query"],
+        "name=oncall role=viewer namespaces=payments expires=never"
+    );
+    assert_eq!(answer["hits"][1]["kestrel"]["query"], "name=oncall");
+    let started = wait_for(Duration::from_secs(10), || {
+        let (_, body) = get(&server, "/api/v1/audit?q=kestrel.action:start", Some(TOKEN));
+        let answer: Value = serde_json::from_slice(&body).ok()?;
+        let mut components: Vec<String> = answer["hits"]
+            .as_array()?
+            .iter()
+            .filter_map(|hit| hit["kestrel"]["component"].as_str().map(str::to_owned))
+            .collect();
+        components.sort();
+        (components.len() == 2).then_some(components)
+    })
+    .expect("start events of the indexer and query roles");
+    assert_eq!(started, ["indexer", "query"]);
 
     // Searches of collected events never return the trail.
     let (_, body) = get(&server, "/api/v1/search?q=*&limit=0", Some(TOKEN));

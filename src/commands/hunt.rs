@@ -14,6 +14,7 @@ use crate::cli::HuntArgs;
 
 /// Runs the hunt; alerts go to stdout as NDJSON, the summary to stderr.
 pub fn hunt(config: Config, args: HuntArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let documents: Vec<_> = match crate::detection::load_configured_rules(
         &args.rules,
         &config.detection.placeholders,
@@ -54,6 +55,19 @@ pub fn hunt(config: Config, args: HuntArgs) -> anyhow::Result<ExitCode> {
             write_error = Some(e);
         }
     })?;
+    let rules = args.rules.display().to_string();
+    crate::cli_audit::record(
+        &config,
+        &crate::cli_audit::CliQuery {
+            command: "kestrel hunt",
+            query: &rules,
+            from: args.from.as_deref(),
+            to: args.to.as_deref(),
+            hits: Some(summary.alerts as u64),
+            total: Some(summary.events as u64),
+            started,
+        },
+    );
     match write_error.map_or_else(|| out.flush(), Err) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         other => other?,

@@ -125,6 +125,8 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
             None
         };
         readiness.set_ready();
+        let lifecycle = pipeline_roles(&config, roles);
+        record_lifecycle(&config, "start", &lifecycle).await;
         let mut pipeline = pipeline;
         // A listener that cannot serve (its address taken, its certificate unreadable) ends
         // the process instead of leaving it running half-deaf.
@@ -167,8 +169,39 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         if let Some(delivery) = delivery {
             let _ = tokio::task::spawn_blocking(move || delivery.join()).await;
         }
+        record_lifecycle(&config, "stop", &lifecycle).await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The collector and indexer roles this process runs (the query role records its own start
+/// and stop).
+fn pipeline_roles(config: &Config, roles: Roles) -> Vec<&'static str> {
+    let running = components(config, roles);
+    [
+        ("collector", Component::Collector),
+        ("indexer", Component::Indexer),
+    ]
+    .into_iter()
+    .filter(|(_, component)| running.contains(component))
+    .map(|(name, _)| name)
+    .collect()
+}
+
+/// Records the `action` (`start`, `stop`) of each of `roles` in the audit trail, with the
+/// configuration's digest.
+async fn record_lifecycle(config: &Config, action: &'static str, roles: &[&'static str]) {
+    let config = config.clone();
+    let roles = roles.to_vec();
+    let _ = tokio::task::spawn_blocking(move || {
+        for role in roles {
+            let mut event = AuditEvent::new(action);
+            event.component = Some(role.into());
+            event.config_digest = Some(config_digest(&config));
+            crate::cli_audit::record_event(&config, event);
+        }
+    })
+    .await;
 }
 
 /// The components `roles` run under `config`: those whose metrics are registered at start-up.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use chrono::Utc;
 use kestrel_config::Config;
 use kestrel_query::access::{NewToken, TokenStore};
+use kestrel_query::audit_trail::AuditEvent;
 
 use crate::cli::TokenCommand;
 
@@ -30,6 +31,20 @@ pub fn token(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode>
             )?;
             let (token, record) = store.create(&new, now)?;
             tracing::info!(token = %record.name, role = %record.role, creator = %record.creator, "token created");
+            let mut change = AuditEvent::new("token_create");
+            change.who = Some(record.creator.clone());
+            change.identity_source = Some("cli".into());
+            change.route = Some("kestrel token create".into());
+            change.query = Some(format!(
+                "name={} role={} namespaces={} expires={}",
+                record.name,
+                record.role,
+                record.scope(),
+                record
+                    .expires_at
+                    .map_or("never".to_owned(), |at| at.to_rfc3339())
+            ));
+            crate::cli_audit::record_event(config, change);
             eprintln!(
                 "created token {:?} (role {}, namespaces {}, expires {}); it is shown only now:",
                 record.name,
@@ -71,6 +86,10 @@ pub fn token(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode>
         TokenCommand::Revoke { name } => {
             let record = store.revoke(&name, now)?;
             tracing::info!(token = %record.name, "token revoked");
+            let mut change = AuditEvent::new("token_revoke");
+            change.route = Some("kestrel token revoke".into());
+            change.query = Some(format!("name={}", record.name));
+            crate::cli_audit::record_event(config, change);
             println!("revoked token {:?}", record.name);
         }
     }
