@@ -498,6 +498,27 @@ require_token = true
         callers.len()
     );
 
+    // A scoped token's search counts exactly the events of its namespace, as an unscoped
+    // search for that namespace does (query/tests/scope.rs checks every route in detail).
+    let scoped_viewer = callers
+        .iter()
+        .find(|c| c.label == "viewer-scoped")
+        .and_then(|c| c.token.clone())
+        .unwrap();
+    let total = |query: &str, token: &str| {
+        let url = format!("{}/api/v1/search?q={query}&limit=0", base("query"));
+        let (status, page) = http_get(&url, Some(token)).unwrap();
+        assert_eq!(status, 200, "{page}");
+        page["total"].as_u64().unwrap()
+    };
+    let visible = total("*", &scoped_viewer);
+    let by_hand = total(
+        "kubernetes.namespace:payments%20OR%20objectRef.namespace:payments",
+        &admin,
+    );
+    assert!(visible > 0 && visible < total("*", &admin), "{visible}");
+    assert_eq!(visible, by_hand);
+
     // The reasons are in the server's log and in the denial counter, never in the answers.
     let log = server.log();
     for reason in [
