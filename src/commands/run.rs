@@ -785,7 +785,7 @@ async fn serve_api(
         alerts: kestrel_detect::AlertStore::open(&config.alerts_dir()).ok(),
         placeholders: crate::detection::placeholders(&config)?,
         filters: crate::detection::configured_filters(&config)?,
-        limits: query_limits(&config.query.limits),
+        limits: QueryLimits::from(&config.query.limits),
     };
     // Without a bus of its own, the query process writes the kestrel_audit partitions itself.
     let trail = AuditTrail::start(IndexSink::new(config.index_dir()), AUDIT_QUEUE);
@@ -817,18 +817,6 @@ fn config_digest(config: &Config) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(format!("{config:?}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The request limits of the query API, from `[query.limits]`.
-pub(crate) fn query_limits(config: &kestrel_config::QueryLimitsConfig) -> QueryLimits {
-    QueryLimits {
-        max_body_bytes: config.max_body_bytes,
-        max_query_bytes: config.max_query_bytes,
-        max_clauses: config.max_clauses,
-        max_regex_bytes: config.max_regex_bytes,
-        max_expansion_terms: config.max_expansion_terms,
-        request_timeout: config.request_timeout,
-    }
 }
 
 async fn wait_for_signal() {

@@ -30,7 +30,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         alerts: None,
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
-        limits: crate::commands::run::query_limits(&config.query.limits),
+        limits: kestrel_query::limits::QueryLimits::from(&config.query.limits),
     };
     let request = match build_request(&params, &settings) {
         Ok(request) => request,

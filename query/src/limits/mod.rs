@@ -41,13 +41,19 @@ pub struct QueryLimits {
 
 impl Default for QueryLimits {
     fn default() -> Self {
+        QueryLimits::from(&kestrel_config::QueryLimitsConfig::default())
+    }
+}
+
+impl From<&kestrel_config::QueryLimitsConfig> for QueryLimits {
+    fn from(config: &kestrel_config::QueryLimitsConfig) -> Self {
         QueryLimits {
-            max_body_bytes: 1024 * 1024,
-            max_query_bytes: 16 * 1024,
-            max_clauses: 1024,
-            max_regex_bytes: 1024 * 1024,
-            max_expansion_terms: 100_000,
-            request_timeout: Duration::from_secs(30),
+            max_body_bytes: config.max_body_bytes,
+            max_query_bytes: config.max_query_bytes,
+            max_clauses: config.max_clauses,
+            max_regex_bytes: config.max_regex_bytes,
+            max_expansion_terms: config.max_expansion_terms,
+            request_timeout: config.request_timeout,
         }
     }
 }
