@@ -200,9 +200,35 @@ fn sample(row: &Row, event_id: &str, unique: &mut u32) -> (String, Option<(Strin
             ndjson("{\"index\":{\"_index\":\"logs\"}}\n{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"message\":\"matrix\"}\n"),
         ),
         "webhook POST /v1/logs" => ("/v1/logs".into(), json_body(json!({"resourceLogs": []}))),
+        "webhook POST /audit/webhook" => {
+            *unique += 1;
+            ("/audit/webhook".into(), json_body(audit_event_list(*unique)))
+        }
         _ if row.method == "GET" && !row.route.contains('{') => (row.route.clone(), None),
         _ => panic!("no sample request for the README row {key}: add one to tests/access_matrix.rs"),
     }
+}
+
+/// An `EventList` of one audit event, as the apiserver's webhook backend posts it.
+fn audit_event_list(n: u32) -> Value {
+    json!({
+        "kind": "EventList",
+        "apiVersion": "audit.k8s.io/v1",
+        "items": [{
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "level": "Metadata",
+            "auditID": format!("00000000-0000-4000-8000-{n:012}"),
+            "stage": "ResponseComplete",
+            "requestURI": "/api/v1/namespaces/payments/pods",
+            "verb": "list",
+            "user": {"username": "matrix"},
+            "objectRef": {"resource": "pods", "namespace": "payments", "apiVersion": "v1"},
+            "responseStatus": {"code": 200},
+            "requestReceivedTimestamp": "2024-01-01T00:00:00.000000Z",
+            "stageTimestamp": "2024-01-01T00:00:00.000000Z"
+        }]
+    })
 }
 
 /// Falco's "Terminal shell in container" as `http_output` posts it.
