@@ -73,6 +73,8 @@ pub struct Config {
     pub detection: DetectionConfig,
     /// Where alerts are delivered.
     pub alerting: AlertingConfig,
+    /// The key that signs sealed partitions and exports.
+    pub seal: SealConfig,
 }
 
 impl Default for Config {
@@ -88,8 +90,25 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             detection: DetectionConfig::default(),
             alerting: AlertingConfig::default(),
+            seal: SealConfig::default(),
         }
     }
+}
+
+/// The Ed25519 key that signs the manifests of sealed partitions and of exports
+/// (`[seal]`). Keep it where the indexer's data volume cannot reach it: validation refuses a
+/// key file inside `data_dir`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SealConfig {
+    /// A PKCS#8 PEM private key file (`openssl genpkey -algorithm ed25519`). Default: unset.
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the PEM text; when set, it is used instead of
+    /// `key_file`. Default: unset.
+    pub key_env: Option<String>,
+    /// Public keys (PEM) of earlier signing keys, so that what they signed still verifies
+    /// after a rotation. Default: none.
+    pub public_keys: Vec<PathBuf>,
 }
 
 impl Config {

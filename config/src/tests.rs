@@ -349,6 +349,12 @@ fn example_optional_settings_are_valid() {
         ["AKIAIOSFODNN7EXAMPLE".to_owned()]
     );
     config.collector.redaction.enabled = redaction.enabled;
+    let seal = std::mem::take(&mut config.seal);
+    assert_eq!(
+        seal.key_file,
+        Some(PathBuf::from("/etc/kestrel/seal/seal.pem"))
+    );
+    assert_eq!(seal.key_env.as_deref(), Some("KESTREL_SEAL_KEY"));
     assert_eq!(config, Config::default());
 }
 
@@ -2063,4 +2069,40 @@ fn kafka_properties_cannot_weaken_the_delivery_guarantees() {
             "{err}"
         );
     }
+}
+
+// ---------------------------------------------------------------- seal
+
+#[test]
+fn the_seal_key_is_read_from_a_file_outside_the_data_directory() {
+    let file = TempConfig::new(
+        "data_dir = \"/var/lib/kestrel\"\n[seal]\nkey_file = \"/etc/kestrel/seal.pem\"\npublic_keys = [\"/etc/kestrel/seal-2025.pub.pem\"]\n",
+    );
+    let c = file.load().unwrap().seal;
+    assert_eq!(
+        c.key_file.as_deref(),
+        Some(Path::new("/etc/kestrel/seal.pem"))
+    );
+    assert_eq!(c.public_keys.len(), 1);
+
+    for inside in [
+        "/var/lib/kestrel/seal.pem",
+        "/var/lib/kestrel/./keys/seal.pem",
+    ] {
+        let mut c = Config {
+            data_dir: PathBuf::from("/var/lib/kestrel"),
+            ..Config::default()
+        };
+        c.seal.key_file = Some(PathBuf::from(inside));
+        let err = invalid(&c);
+        assert!(
+            err.starts_with("seal.key_file: ") && err.contains("inside data_dir"),
+            "{err}"
+        );
+    }
+    let mut c = Config::default();
+    c.seal.key_file = Some(PathBuf::from("data/seal.pem"));
+    assert!(invalid(&c).contains("inside data_dir"));
+    c.seal.key_file = Some(PathBuf::from("/etc/kestrel/data/seal.pem"));
+    c.validate().unwrap();
 }

@@ -90,12 +90,49 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_query(config, &mut errors);
     validate_alerting(config, &mut errors);
     validate_detection(config, &mut errors);
+    validate_seal(config, &mut errors);
 
     if let Err(message) = check_log_filter(&config.log.level) {
         errors.add("log.level", message);
     }
 
     ConfigError::from_list(errors.0)
+}
+
+/// `seal`: names that are not blank, a key file outside the data directory.
+fn validate_seal(config: &Config, errors: &mut Errors) {
+    let seal = &config.seal;
+    if let Some(name) = &seal.key_env {
+        errors.not_blank("seal.key_env", name);
+    }
+    let Some(file) = &seal.key_file else {
+        return;
+    };
+    if file.as_os_str().is_empty() {
+        errors.add("seal.key_file", "must not be empty");
+        return;
+    }
+    if lexically_inside(file, &config.data_dir) {
+        errors.add(
+            "seal.key_file",
+            format!(
+                "{} is inside data_dir ({}): keep the signing key where the data volume cannot reach it",
+                file.display(),
+                config.data_dir.display()
+            ),
+        );
+    }
+}
+
+/// Whether `path` lies under `dir`, comparing their components after removing `.` (without
+/// touching the file system: relative paths are taken from the same working directory).
+fn lexically_inside(path: &std::path::Path, dir: &std::path::Path) -> bool {
+    use std::path::Component;
+    fn clean(p: &std::path::Path) -> Vec<Component<'_>> {
+        p.components().filter(|c| *c != Component::CurDir).collect()
+    }
+    let (path, dir) = (clean(path), clean(dir));
+    path.len() > dir.len() && path.starts_with(&dir)
 }
 
 fn validate_detection(config: &Config, errors: &mut Errors) {
