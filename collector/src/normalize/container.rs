@@ -71,6 +71,7 @@ impl ContainerPipeline {
             }
             None => {
                 let mut joined = std::mem::take(&mut self.joined);
+                out.reserve(joined.len());
                 for record in joined.drain(..) {
                     out.push(self.event(record));
                 }
@@ -81,6 +82,7 @@ impl ContainerPipeline {
 
     fn emit_grouped(&mut self, out: &mut Vec<Output>) {
         let mut grouped = std::mem::take(&mut self.grouped);
+        out.reserve(grouped.len());
         for record in grouped.drain(..) {
             out.push(self.event(record));
         }

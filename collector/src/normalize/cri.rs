@@ -6,6 +6,8 @@
 //! (`F:x`); only the first is read. A message that is itself a JSON object is also parsed
 //! into `json`. Text that is not UTF-8 is kept with replacement characters.
 
+use std::borrow::Cow;
+
 use kestrel_event::{parse_timestamp, Stream, Timestamp};
 
 use super::assemble::Chunk;
@@ -98,7 +100,9 @@ impl Normalizer for CriNormalizer {
             }
         };
         let chunk = Chunk {
-            text: String::from_utf8_lossy(parsed.message),
+            // The validation's ASCII fast path first; invalid sequences are rare.
+            text: std::str::from_utf8(parsed.message)
+                .map_or_else(|_| String::from_utf8_lossy(parsed.message), Cow::Borrowed),
             last: !parsed.partial,
             stream: Some(parsed.stream),
             timestamp: parsed.time,

@@ -259,6 +259,7 @@ pub async fn run_tailer(
             ack_tx,
             stats,
             buffer: Vec::new(),
+            outputs: Vec::new(),
             sequence: 0,
             unpersisted: VecDeque::new(),
             persisted,
@@ -338,6 +339,8 @@ struct Tailer {
     ack_tx: mpsc::Sender<Published>,
     stats: Arc<TailStats>,
     buffer: Vec<u8>,
+    /// The normalizers' outputs of one read, reused from read to read.
+    outputs: Vec<Output>,
     /// Number of the last batch published.
     sequence: u64,
     /// Batches carrying checkpoints not yet on disk, with when they were published.
@@ -765,7 +768,8 @@ impl Tailer {
             path: PathBuf::from(&path),
             source,
         };
-        let mut outputs = Vec::new();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        outputs.clear();
         let previous = tailed.cursor;
         let size = tailed
             .reader
@@ -839,13 +843,14 @@ impl Tailer {
         }
         let idle_refresh = tailed.last_checkpoint.elapsed() >= REFRESH_IDLE;
         if tailed.cursor == previous && outputs.is_empty() && !idle_refresh {
+            self.outputs = outputs;
             return Ok(None);
         }
         tailed.last_checkpoint = Instant::now();
         let position = position_of(tailed);
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(outputs.len());
         let mut letters = Vec::new();
-        for output in outputs {
+        for output in outputs.drain(..) {
             match output {
                 Output::Event(mut event) => {
                     crate::enrich::enrich_all(&self.options.enrichers, &mut event);
@@ -860,6 +865,7 @@ impl Tailer {
                 }
             }
         }
+        self.outputs = outputs;
         self.stats
             .dead_letters
             .fetch_add(letters.len() as u64, Ordering::Relaxed);
