@@ -48,6 +48,7 @@ fn options() -> IndexerOptions {
         writer_memory_bytes: 15_000_000,
         max_open_partitions: 4,
         writer_threads: 1,
+        classifier: None,
     }
 }
 

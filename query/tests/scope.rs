@@ -57,6 +57,7 @@ fn build() -> Data {
             writer_memory_bytes: 15_000_000,
             max_open_partitions: 8,
             writer_threads: 1,
+            classifier: None,
         },
     )
     .unwrap();
