@@ -270,10 +270,22 @@ fn example_optional_settings_are_valid() {
         Some(Duration::from_secs(400 * 86_400))
     );
     let retention = &mut config.retention;
-    assert_eq!(retention.default.take(), Some(Duration::from_secs(30 * 86_400)));
-    assert_eq!(retention.alerts.take(), Some(Duration::from_secs(400 * 86_400)));
-    assert_eq!(retention.dead_letters.take(), Some(Duration::from_secs(30 * 86_400)));
-    assert_eq!(retention.outbox.take(), Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(
+        retention.default.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(
+        retention.alerts.take(),
+        Some(Duration::from_secs(400 * 86_400))
+    );
+    assert_eq!(
+        retention.dead_letters.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(
+        retention.outbox.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
     assert_eq!(
         std::mem::take(&mut retention.rules),
         [RetentionRule {
@@ -1095,7 +1107,10 @@ fn retention_is_validated_naming_the_key() {
     c.validate().unwrap();
 
     let mut c = Config::default();
-    c.retention.rules = vec![rule("audit", "event.kind:k8s_audit", 400), rule("audit", "x", 1)];
+    c.retention.rules = vec![
+        rule("audit", "event.kind:k8s_audit", 400),
+        rule("audit", "x", 1),
+    ];
     assert_eq!(
         invalid(&c),
         "retention.rules[1].name: duplicate rule name \"audit\""
@@ -1127,13 +1142,23 @@ fn retention_rules_load_from_toml_and_bad_durations_name_the_rule() {
          match = \"event.kind:k8s_audit\"\nkeep = \"400d\"\n",
     );
     let c = file.load().unwrap();
-    assert_eq!(c.retention.rules, [rule("audit", "event.kind:k8s_audit", 400)]);
-    assert_eq!(c.default_retention(), Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(
+        c.retention.rules,
+        [rule("audit", "event.kind:k8s_audit", 400)]
+    );
+    assert_eq!(
+        c.default_retention(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
     assert!(c.deprecations().is_empty());
 
-    let (_, err) = load_toml("[[retention.rules]]\nname = \"a\"\nmatch = \"*\"\nkeep = \"forever\"");
+    let (_, err) =
+        load_toml("[[retention.rules]]\nname = \"a\"\nmatch = \"*\"\nkeep = \"forever\"");
     assert_eq!(err.key(), Some("retention.rules[0].keep"));
-    assert!(err.to_string().contains("invalid duration \"forever\""), "{err}");
+    assert!(
+        err.to_string().contains("invalid duration \"forever\""),
+        "{err}"
+    );
 }
 
 #[test]

@@ -734,7 +734,10 @@ fn validate_retention(config: &Config, errors: &mut Errors) {
         ("indexer.retention", ix.retention),
     ] {
         if value.is_some_and(|d| d.is_zero()) {
-            errors.add(key, "must be greater than 0s (leave it out to keep events forever)");
+            errors.add(
+                key,
+                "must be greater than 0s (leave it out to keep events forever)",
+            );
         }
     }
     let audit_key = match ix.audit_retention {
@@ -760,7 +763,10 @@ fn validate_retention(config: &Config, errors: &mut Errors) {
         ("retention.outbox", r.outbox),
     ] {
         if value.is_some_and(|d| d.is_zero()) {
-            errors.add(key, "must be greater than 0s (leave it out to keep forever)");
+            errors.add(
+                key,
+                "must be greater than 0s (leave it out to keep forever)",
+            );
         }
     }
     let mut names = HashSet::new();

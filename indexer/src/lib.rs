@@ -21,8 +21,7 @@ pub mod writer;
 
 pub use error::IndexError;
 pub use partition::{
-    list_partition_dirs, list_partitions, PartitionDir, PartitionKey, PartitionKind,
-    RetentionClass,
+    list_partition_dirs, list_partitions, PartitionDir, PartitionKey, PartitionKind, RetentionClass,
 };
 pub use retention::{
     Classifier, Classify, Deletion, NoHooks, RetentionHooks, RetentionOutcome, RetentionPolicy,

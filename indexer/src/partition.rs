@@ -289,7 +289,11 @@ mod tests {
             std::fs::create_dir_all(k.dir(dir.path())).unwrap();
             std::fs::write(k.dir(dir.path()).join("meta.json"), "{}").unwrap();
         }
-        for junk in ["2024-03-01.keep-0d", "2024-03-01.keep-x", "2024-03-01.other"] {
+        for junk in [
+            "2024-03-01.keep-0d",
+            "2024-03-01.keep-x",
+            "2024-03-01.other",
+        ] {
             let path = dir.path().join("k8s_audit").join(junk);
             std::fs::create_dir_all(&path).unwrap();
             std::fs::write(path.join("meta.json"), "{}").unwrap();

@@ -88,7 +88,10 @@ impl RetentionPolicy {
     /// `retention.default 30d`, `retention.audit 400d`.
     pub fn source(&self, key: &PartitionKey) -> String {
         let days = |d: Option<Duration>| {
-            d.map_or_else(|| "forever".to_owned(), |d| format!("{}d", d.as_secs() / 86_400))
+            d.map_or_else(
+                || "forever".to_owned(),
+                |d| format!("{}d", d.as_secs() / 86_400),
+            )
         };
         match (key.class, key.kind) {
             (Some(class), _) => format!("class {class}"),
@@ -224,10 +227,12 @@ pub fn any_source(dir: &Path, mut visit: impl FnMut(&str) -> bool) -> Result<boo
     let index = open_index(dir, &schema, false)?;
     let searcher = index.reader().map_err(tantivy_err)?.searcher();
     for segment in searcher.segment_readers() {
-        let store = segment.get_store_reader(4).map_err(|source| IndexError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+        let store = segment
+            .get_store_reader(4)
+            .map_err(|source| IndexError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
         for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
             let doc = doc.map_err(tantivy_err)?;
             let source = doc

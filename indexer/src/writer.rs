@@ -10,7 +10,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::document::value_to_document;
 use crate::error::IndexError;
-use crate::partition::{list_partitions, PartitionKey, PartitionKind};
+use crate::partition::{list_partitions, PartitionKey};
 use crate::retention::{Classifier, Deletion};
 use crate::schema::EventSchema;
 use crate::storage::open_index;
@@ -391,7 +391,7 @@ pub fn commit_payloads(root: &Path) -> Result<Vec<(PartitionKey, Option<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partition::RetentionClass;
+    use crate::partition::{PartitionKind, RetentionClass};
     use crate::retention::{NoHooks, RetentionPolicy};
     use kestrel_event::{parse_timestamp, EventKind};
 
@@ -480,7 +480,10 @@ mod tests {
         assert_eq!(days, ["2024-01-01", "2024-01-02"]);
         let first = &outcome.deleted[0];
         assert_eq!(first.events, 1);
-        assert_eq!(first.first, Some(parse_timestamp("2024-01-01T12:00:00Z").unwrap()));
+        assert_eq!(
+            first.first,
+            Some(parse_timestamp("2024-01-01T12:00:00Z").unwrap())
+        );
         assert_eq!(first.last, first.first);
         assert_eq!(first.why, "retention.default 1d");
         let left: Vec<String> = list_partitions(dir.path())

@@ -779,6 +779,7 @@ fn settings() -> ApiSettings {
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
         limits: kestrel_query::limits::QueryLimits::default(),
+        holds: None,
     }
 }
 

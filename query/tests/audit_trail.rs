@@ -77,6 +77,7 @@ fn settings(tokens: Vec<String>) -> ApiSettings {
         placeholders: Default::default(),
         filters: Vec::new(),
         limits: Default::default(),
+        holds: None,
     }
 }
 

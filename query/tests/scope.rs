@@ -466,6 +466,7 @@ fn settings(alerts: Option<kestrel_detect::AlertStore>) -> ApiSettings {
         placeholders: Default::default(),
         filters: Vec::new(),
         limits: Default::default(),
+        holds: None,
     }
 }
 

@@ -786,6 +786,7 @@ async fn serve_api(
         placeholders: crate::detection::placeholders(&config)?,
         filters: crate::detection::configured_filters(&config)?,
         limits: QueryLimits::from(&config.query.limits),
+        holds: Some(kestrel_query::holds::HoldStore::new(&config.data_dir)),
     };
     // Without a bus of its own, the query process writes the kestrel_audit partitions itself.
     let trail = AuditTrail::start(IndexSink::new(config.index_dir()), AUDIT_QUEUE);

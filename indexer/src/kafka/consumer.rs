@@ -242,10 +242,11 @@ impl Shards {
     }
 
     fn commit_due(&mut self, stats: &IndexingStats) -> Result<Vec<(i32, i64)>, IndexError> {
-        let (max_events, interval) = (self.settings.policy.max_events, self.settings.policy.interval);
-        self.commit_where(stats, |shard| {
-            shard.commit_due(max_events, interval)
-        })
+        let (max_events, interval) = (
+            self.settings.policy.max_events,
+            self.settings.policy.interval,
+        );
+        self.commit_where(stats, |shard| shard.commit_due(max_events, interval))
     }
 
     fn commit_all(&mut self, stats: &IndexingStats) -> Result<Vec<(i32, i64)>, IndexError> {
