@@ -122,8 +122,9 @@ pub struct Deletion {
 pub trait RetentionHooks: Send + Sync {
     /// The name of a standing hold that keeps the partition `key` (in `dir`), if any.
     fn hold_on(&self, key: &PartitionKey, dir: &Path) -> Result<Option<String>, IndexError>;
-    /// The audit trail event recording `deletion`, added to the index that deleted it.
-    fn record(&self, deletion: &Deletion) -> Option<Event>;
+    /// The audit trail event recording `deletion`, made at `now` (the retention pass's
+    /// instant), added to the index that deleted it.
+    fn record(&self, deletion: &Deletion, now: Timestamp) -> Option<Event>;
 }
 
 /// No holds and no records (tests, and tools without an audit trail).
@@ -135,7 +136,7 @@ impl RetentionHooks for NoHooks {
         Ok(None)
     }
 
-    fn record(&self, _: &Deletion) -> Option<Event> {
+    fn record(&self, _: &Deletion, _: Timestamp) -> Option<Event> {
         None
     }
 }
@@ -172,7 +173,7 @@ impl Indexer {
                 continue;
             }
             let deletion = self.delete_partition(key, &policy.source(&key))?;
-            if let Some(record) = hooks.record(&deletion) {
+            if let Some(record) = hooks.record(&deletion, now) {
                 self.add(&record)?;
             }
             outcome.deleted.push(deletion);
@@ -182,6 +183,16 @@ impl Indexer {
         }
         Ok(outcome)
     }
+}
+
+/// A searcher of the index as it is, without the file watcher of a reloading reader (which
+/// would go on polling a directory about to be deleted).
+fn read_once(index: &tantivy::Index) -> tantivy::Result<tantivy::Searcher> {
+    let reader: tantivy::IndexReader = index
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()?;
+    Ok(reader.searcher())
 }
 
 /// Events, earliest and latest `@timestamp` of the partition in `dir`.
@@ -194,7 +205,7 @@ pub(crate) fn contents_summary(
         source,
     };
     let index = open_index(dir, schema, false)?;
-    let searcher = index.reader().map_err(tantivy_err)?.searcher();
+    let searcher = read_once(&index).map_err(tantivy_err)?;
     let column_name = tantivy_name("@timestamp");
     let mut range: Option<(i64, i64)> = None;
     for segment in searcher.segment_readers() {
@@ -225,7 +236,7 @@ pub fn any_source(dir: &Path, mut visit: impl FnMut(&str) -> bool) -> Result<boo
         source,
     };
     let index = open_index(dir, &schema, false)?;
-    let searcher = index.reader().map_err(tantivy_err)?.searcher();
+    let searcher = read_once(&index).map_err(tantivy_err)?;
     for segment in searcher.segment_readers() {
         let store = segment
             .get_store_reader(4)

@@ -310,10 +310,18 @@ impl Indexer {
         key: PartitionKey,
         why: &str,
     ) -> Result<Deletion, IndexError> {
+        let dir = key.dir(&self.root);
         if let Some(mut partition) = self.partitions.remove(&key) {
             partition.commit(self.payload.as_deref(), false)?;
+            // Merges write into the directory: let them finish before it goes.
+            partition
+                .writer
+                .wait_merging_threads()
+                .map_err(|source| IndexError::Tantivy {
+                    path: dir.clone(),
+                    source,
+                })?;
         }
-        let dir = key.dir(&self.root);
         let (events, first, last) = crate::retention::contents_summary(&dir, &self.schema)?;
         std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io {
             path: dir.clone(),

@@ -146,8 +146,8 @@ impl RetentionHooks for AuditedHolds {
         HoldSet::new(holds).keeps(key, dir)
     }
 
-    fn record(&self, deletion: &Deletion) -> Option<Event> {
-        Some(deletion_event(deletion, &self.rule_label(deletion)).to_event(Utc::now()))
+    fn record(&self, deletion: &Deletion, now: DateTime<Utc>) -> Option<Event> {
+        Some(deletion_event(deletion, &self.rule_label(deletion)).to_event(now))
     }
 }
 
