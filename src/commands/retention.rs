@@ -120,5 +120,10 @@ fn apply(config: &Config, now: DateTime<Utc>) -> anyhow::Result<()> {
             println!("kept {} (hold {hold})", key.name());
         }
     }
+    let pruned = crate::store_retention::prune(config, now)?;
+    println!(
+        "pruned {} alerts, {} dead-letter files, {} dead outbox deliveries",
+        pruned.alerts, pruned.dead_letter_files, pruned.outbox
+    );
     Ok(())
 }

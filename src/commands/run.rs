@@ -124,6 +124,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+        if roles.indexer && config.indexer.enabled {
+            crate::store_retention::spawn(&config, shutdown_rx.clone());
+        }
         readiness.set_ready();
         let lifecycle = pipeline_roles(&config, roles);
         record_lifecycle(&config, "start", &lifecycle).await;
