@@ -2,7 +2,7 @@
 //! /api/v1/holds` lists them, `DELETE /api/v1/holds/{name}` releases one (with a `reason`).
 //! The same store as `kestrel hold`; every change is recorded in the audit trail.
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -42,10 +42,11 @@ struct CreateParams {
     reason: String,
 }
 
-/// Body of `DELETE /api/v1/holds/{name}`.
+/// Body or query string of `DELETE /api/v1/holds/{name}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReleaseParams {
+    #[serde(default)]
     reason: String,
 }
 
@@ -154,14 +155,18 @@ async fn release(
     State(HoldApiState(store)): State<HoldApiState>,
     Extension(caller): Extension<Identity>,
     Path(name): Path<String>,
+    Query(query): Query<ReleaseParams>,
     body: axum::body::Bytes,
 ) -> Response {
     let Some(store) = store else {
         return no_store();
     };
-    let params: ReleaseParams = match parse_body(&body) {
-        Ok(params) => params,
-        Err(response) => return response,
+    let params: ReleaseParams = match body.is_empty() {
+        true => query,
+        false => match parse_body(&body) {
+            Ok(params) => params,
+            Err(response) => return response,
+        },
     };
     let who = caller.name.clone();
     match blocking(move || store.release(&name, &params.reason, &who, Utc::now())).await {

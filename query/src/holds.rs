@@ -228,12 +228,6 @@ impl HoldStore {
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<Hold, HoldError> {
-        if reason.trim().is_empty() {
-            return Err(HoldError::BadArgument {
-                argument: "--reason",
-                reason: "must not be empty".into(),
-            });
-        }
         self.update(|file| {
             let hold = file
                 .holds
@@ -242,6 +236,12 @@ impl HoldStore {
                 .ok_or_else(|| HoldError::UnknownName(name.to_owned()))?;
             if !hold.is_standing() {
                 return Err(HoldError::AlreadyReleased(name.to_owned()));
+            }
+            if reason.trim().is_empty() {
+                return Err(HoldError::BadArgument {
+                    argument: "--reason",
+                    reason: "must not be empty".into(),
+                });
             }
             hold.released = Some(Release {
                 by: who.to_owned(),
