@@ -719,7 +719,7 @@ fn validate_indexer(config: &Config, errors: &mut Errors) {
 }
 
 fn days(d: Duration) -> String {
-    if d.as_secs() % 86_400 == 0 {
+    if d.as_secs().is_multiple_of(86_400) {
         format!("{}d", d.as_secs() / 86_400)
     } else {
         humantime::format_duration(d).to_string()
@@ -776,7 +776,9 @@ fn validate_retention(config: &Config, errors: &mut Errors) {
             errors.add(key("name"), format!("duplicate rule name {:?}", rule.name));
         }
         errors.not_blank(&key("match"), &rule.query);
-        if rule.keep.is_zero() || rule.keep.as_secs() % 86_400 != 0 || rule.keep.subsec_nanos() != 0
+        if rule.keep.is_zero()
+            || !rule.keep.as_secs().is_multiple_of(86_400)
+            || rule.keep.subsec_nanos() != 0
         {
             errors.add(
                 key("keep"),

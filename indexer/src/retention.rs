@@ -215,7 +215,7 @@ pub(crate) fn contents_summary(
         let column = segment
             .fast_fields()
             .column_opt::<i64>(&column_name)
-            .map_err(|e| tantivy_err(e.into()))?;
+            .map_err(tantivy_err)?;
         let Some(column) = column else { continue };
         let (low, high) = (column.min_value(), column.max_value());
         range = Some(range.map_or((low, high), |(l, h)| (l.min(low), h.max(high))));

@@ -92,13 +92,9 @@ fn no_store() -> Response {
     )
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid hold request: {e}"),
-        )
-    })
+/// The JSON body, or the message of a 400 answer.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid hold request: {e}"))
 }
 
 async fn create(
@@ -111,7 +107,7 @@ async fn create(
     };
     let params: CreateParams = match parse_body(&body) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let now = Utc::now();
     let new = match NewHold::parse(
@@ -165,7 +161,7 @@ async fn release(
         true => query,
         false => match parse_body(&body) {
             Ok(params) => params,
-            Err(response) => return response,
+            Err(message) => return error(StatusCode::BAD_REQUEST, message),
         },
     };
     let who = caller.name.clone();

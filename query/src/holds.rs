@@ -412,7 +412,7 @@ mod tests {
             store.create(new, "bob", now),
             Err(HoldError::DuplicateName(_))
         ));
-        assert_eq!(store.standing().unwrap(), [hold.clone()]);
+        assert_eq!(store.standing().unwrap(), std::slice::from_ref(&hold));
         let released = store.release("case-1", "case closed", "bob", now).unwrap();
         assert_eq!(released.released.as_ref().unwrap().by, "bob");
         assert!(store.standing().unwrap().is_empty());

@@ -324,6 +324,9 @@ fn a_simulated_clock_across_sixteen_months_deletes_exactly_what_the_rules_say() 
     );
 }
 
+/// Partition, rule, expiry, due, hold.
+type PlanRow = (String, String, Option<DateTime<Utc>>, bool, Option<String>);
+
 #[test]
 fn the_plan_names_the_rule_the_expiry_and_the_hold() {
     let data = tempfile::tempdir().unwrap();
@@ -350,7 +353,7 @@ fn the_plan_names_the_rule_the_expiry_and_the_hold() {
         .create(new, "legal", now)
         .unwrap();
     let planned = plan(&config, &config.index_dir(), now).unwrap();
-    let rows: Vec<(String, String, Option<DateTime<Utc>>, bool, Option<String>)> = planned
+    let rows: Vec<PlanRow> = planned
         .iter()
         .map(|p| {
             (
