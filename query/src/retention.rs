@@ -2,8 +2,10 @@
 //! the hooks that consult legal holds and record deletions in the audit trail, and the plan
 //! of what retention will delete and when.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use kestrel_config::{Config, RetentionConfig};
@@ -109,10 +111,16 @@ pub fn rules_of_class(retention: &RetentionConfig, class: RetentionClass) -> Vec
     names
 }
 
+/// Which hold kept a partition, as of its `meta.json`'s modification time: a partition past
+/// its lifetime is not written any more, so a hold's verdict on it is scanned once, not at
+/// every pass.
+type Verdicts = HashMap<PathBuf, (Option<SystemTime>, Vec<String>, Option<String>)>;
+
 /// Holds from the data directory's store and deletion records for the audit trail.
 pub struct AuditedHolds {
     store: HoldStore,
     retention: RetentionConfig,
+    verdicts: Mutex<Verdicts>,
 }
 
 impl AuditedHolds {
@@ -121,6 +129,7 @@ impl AuditedHolds {
         AuditedHolds {
             store: HoldStore::new(&config.data_dir),
             retention: config.retention.clone(),
+            verdicts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -143,7 +152,19 @@ impl RetentionHooks for AuditedHolds {
             path: self.store.path(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        HoldSet::new(holds).keeps(key, dir)
+        let names: Vec<String> = holds.iter().map(|h| h.name.clone()).collect();
+        let modified = std::fs::metadata(dir.join("meta.json"))
+            .and_then(|m| m.modified())
+            .ok();
+        let mut verdicts = self.verdicts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, standing, verdict)) = verdicts.get(dir) {
+            if *at == modified && *standing == names {
+                return Ok(verdict.clone());
+            }
+        }
+        let verdict = HoldSet::new(holds).keeps(key, dir)?;
+        verdicts.insert(dir.to_owned(), (modified, names, verdict.clone()));
+        Ok(verdict)
     }
 
     fn record(&self, deletion: &Deletion, now: DateTime<Utc>) -> Option<Event> {

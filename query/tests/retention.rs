@@ -166,6 +166,9 @@ fn a_simulated_clock_across_sixteen_months_deletes_exactly_what_the_rules_say() 
     let mut audit_days: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut ingested = 0;
     let mut indexer = indexer(&config);
+    // One set of hooks across steps, as an indexer keeps them: their verdicts on held
+    // partitions are remembered until the standing holds change.
+    let mut hooks = AuditedHolds::new(&config);
     let mut total_deleted = 0;
     let mut now = at("2024-02-01T00:00:00Z");
     while now <= at("2026-03-01T00:00:00Z") {
@@ -205,9 +208,9 @@ fn a_simulated_clock_across_sixteen_months_deletes_exactly_what_the_rules_say() 
             drop(indexer);
             config = crate::config(data.path(), 90);
             indexer = crate::indexer(&config);
+            hooks = AuditedHolds::new(&config);
         }
 
-        let hooks = AuditedHolds::new(&config);
         let outcome = indexer
             .apply_retention(&policy(&config), &hooks, now)
             .unwrap();
