@@ -180,6 +180,9 @@ impl Indexer {
         }
         if !outcome.deleted.is_empty() {
             self.commit()?;
+            // The records went to the audit trail's partition, whose writer the query API
+            // takes in turn: let go of it.
+            self.close_kind(PartitionKind::KestrelAudit)?;
         }
         Ok(outcome)
     }

@@ -343,6 +343,26 @@ impl Indexer {
         })
     }
 
+    /// Commits and closes the open writers of `kind`'s partitions, releasing their locks (the
+    /// audit trail's partitions are shared with the query API's own writer).
+    pub(crate) fn close_kind(
+        &mut self,
+        kind: crate::partition::PartitionKind,
+    ) -> Result<(), IndexError> {
+        let keys: Vec<PartitionKey> = self
+            .partitions
+            .keys()
+            .filter(|k| k.kind == kind)
+            .copied()
+            .collect();
+        for key in keys {
+            if let Some(mut partition) = self.partitions.remove(&key) {
+                partition.commit(self.payload.as_deref(), false)?;
+            }
+        }
+        Ok(())
+    }
+
     fn partition(&mut self, key: PartitionKey) -> Result<&mut PartitionWriter, IndexError> {
         self.clock += 1;
         if !self.partitions.contains_key(&key) {
@@ -534,6 +554,45 @@ mod tests {
             .unwrap();
         assert_eq!(outcome.deleted.len(), 1);
         assert!(kinds(dir.path()).is_empty());
+    }
+
+    struct Recording;
+
+    impl crate::retention::RetentionHooks for Recording {
+        fn hold_on(&self, _: &PartitionKey, _: &Path) -> Result<Option<String>, IndexError> {
+            Ok(None)
+        }
+
+        fn record(
+            &self,
+            deletion: &crate::retention::Deletion,
+            now: kestrel_event::Timestamp,
+        ) -> Option<Event> {
+            let id = format!("deleted {}", deletion.key.name());
+            Some(Event::new(EventKind::KestrelAudit, id, now, now))
+        }
+    }
+
+    #[test]
+    fn records_of_deletions_are_committed_and_their_writer_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        indexer.add(&event("a", "2024-01-01T12:00:00Z")).unwrap();
+        indexer.commit().unwrap();
+        let now = parse_timestamp("2024-03-01T00:00:00Z").unwrap();
+        let outcome = indexer
+            .apply_retention(&policy(86_400, 400 * 86_400), &Recording, now)
+            .unwrap();
+        assert_eq!(outcome.deleted.len(), 1);
+        let audit = PartitionKey::of(EventKind::KestrelAudit, &now);
+        assert_eq!(count(dir.path(), audit), 1);
+        // Another writer (the query API's audit trail) can take the partition at once.
+        let mut other = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        other
+            .add(&Event::new(EventKind::KestrelAudit, "api".into(), now, now))
+            .unwrap();
+        other.commit().unwrap();
+        assert_eq!(count(dir.path(), audit), 2);
     }
 
     struct ByNamespace;
