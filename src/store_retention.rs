@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kestrel_config::Config;
+use kestrel_query::audit_trail::AuditEvent;
 use tokio::sync::watch;
 
 /// What one pass removed.
@@ -23,7 +24,9 @@ fn horizon(now: DateTime<Utc>, keep: Duration) -> Option<DateTime<Utc>> {
     now.checked_sub_signed(chrono::Duration::from_std(keep).ok()?)
 }
 
-/// Removes what the configured retention of each store says is over at `now`.
+/// Removes what the configured retention of each store says is over at `now`, and records in
+/// the audit trail what each store lost (`retention_prune`: the store, the count removed, the
+/// setting). Blocking.
 pub fn prune(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Pruned> {
     let retention = &config.retention;
     let mut pruned = Pruned::default();
@@ -41,6 +44,40 @@ pub fn prune(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Pruned> {
             let outbox = kestrel_alerting::Outbox::open(&dir)?;
             pruned.outbox = outbox.prune_dead(horizon.into())?;
         }
+    }
+    for (store, key, keep, count) in [
+        (
+            "alerts",
+            "retention.alerts",
+            retention.alerts,
+            pruned.alerts,
+        ),
+        (
+            "dead-letters",
+            "retention.dead_letters",
+            retention.dead_letters,
+            pruned.dead_letter_files,
+        ),
+        (
+            "outbox",
+            "retention.outbox",
+            retention.outbox,
+            pruned.outbox,
+        ),
+    ] {
+        let Some(keep) = keep.filter(|_| count > 0) else {
+            continue;
+        };
+        let mut record = AuditEvent::new("retention_prune");
+        record.who = Some("retention".into());
+        record.identity_source = Some("indexer".into());
+        record.partition = Some(store.into());
+        record.events = Some(count as u64);
+        record.rule = Some(match keep.as_secs() % 86_400 {
+            0 => format!("{key} {}d", keep.as_secs() / 86_400),
+            _ => format!("{key} {}s", keep.as_secs()),
+        });
+        crate::cli_audit::record_event(config, record);
     }
     if pruned != Pruned::default() {
         tracing::info!(

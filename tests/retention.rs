@@ -312,3 +312,109 @@ fn holds_keep_partitions_until_released_and_every_change_is_in_the_audit_trail()
     }
     server.stop();
 }
+
+#[test]
+fn alerts_dead_letters_and_the_outbox_have_their_own_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_kestrel_config(
+        dir.path(),
+        &format!(
+            "[collector]\nenabled = false\n[metrics]\nlisten = \"127.0.0.1:{}\"\n\
+             [query]\nlisten = \"127.0.0.1:{port}\"\n[query.auth]\ntokens = [\"{TOKEN}\"]\n\
+             [retention]\nalerts = \"30d\"\ndead_letters = \"30d\"\noutbox = \"30d\"\n",
+            free_port()
+        ),
+    );
+    let data = dir.path().join("data");
+    let now = chrono::Utc::now();
+    let recent = (now - chrono::Duration::days(2)).to_rfc3339();
+    let alerts = data.join("alerts");
+    std::fs::create_dir_all(alerts.join("outbox").join("dead")).unwrap();
+    std::fs::create_dir_all(alerts.join("outbox").join("pending")).unwrap();
+    let lines = [
+        json!({"id": "old", "first_seen": "2020-01-01T00:00:00Z", "last_seen": "2020-01-02T00:00:00Z"}),
+        json!({"id": "new", "first_seen": recent, "last_seen": recent}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(alerts.join("alerts.ndjson"), text).unwrap();
+    let letters = data.join("dead-letters");
+    std::fs::create_dir_all(&letters).unwrap();
+    let today = format!("{}.ndjson", now.date_naive());
+    for name in ["2020-01-01.ndjson", today.as_str()] {
+        std::fs::write(letters.join(name), "").unwrap();
+    }
+    let delivery = |id: &str| {
+        json!({"id": id, "destination": "hook", "alert": {"id": id}, "attempts": 8, "next_at_ms": 0})
+            .to_string()
+    };
+    let dead = alerts.join("outbox").join("dead");
+    for id in ["old-hook", "new-hook"] {
+        std::fs::write(dead.join(format!("{id}.json")), delivery(id)).unwrap();
+    }
+    std::fs::write(
+        alerts
+            .join("outbox")
+            .join("pending")
+            .join("waiting-hook.json"),
+        delivery("waiting-hook"),
+    )
+    .unwrap();
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(90 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(dead.join("old-hook.json"))
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+
+    let output = kestrel_with(&config, &["retention", "apply"]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("pruned 1 alerts, 1 dead-letter files, 1 dead outbox deliveries"),
+        "{output:?}"
+    );
+    let kept = std::fs::read_to_string(alerts.join("alerts.ndjson")).unwrap();
+    assert!(
+        kept.contains("\"new\"") && !kept.contains("\"old\""),
+        "{kept}"
+    );
+    assert!(!letters.join("2020-01-01.ndjson").exists());
+    assert!(letters.join(&today).exists());
+    assert!(!dead.join("old-hook.json").exists());
+    assert!(dead.join("new-hook.json").exists());
+    assert!(alerts
+        .join("outbox")
+        .join("pending")
+        .join("waiting-hook.json")
+        .exists());
+
+    let server = KestrelServer::start(&config, port);
+    let url = server.url("/api/v1/audit?q=kestrel.action:retention_prune&limit=10&sort=asc");
+    let (status, body) = call("GET", &url, None);
+    assert_eq!(status, 200, "{body}");
+    let mut records: Vec<(String, u64, String)> = body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let k = &h["kestrel"];
+            (
+                k["partition"].as_str().unwrap().to_owned(),
+                k["events"].as_u64().unwrap(),
+                k["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    records.sort();
+    let record = |store: &str, key: &str| (store.to_owned(), 1, format!("{key} 30d"));
+    assert_eq!(
+        records,
+        [
+            record("alerts", "retention.alerts"),
+            record("dead-letters", "retention.dead_letters"),
+            record("outbox", "retention.outbox"),
+        ]
+    );
+    drop(server);
+}
