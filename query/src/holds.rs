@@ -17,7 +17,10 @@ use chrono::{DateTime, Utc};
 use kestrel_indexer::{IndexError, PartitionKey};
 use serde::{Deserialize, Serialize};
 
-use crate::language::{parse, parse_time, Matcher};
+use std::sync::Arc;
+
+use crate::language::{parse, parse_time, Query};
+use crate::search::SearchEngine;
 
 /// What can go wrong with holds.
 #[derive(Debug, thiserror::Error)]
@@ -337,7 +340,8 @@ pub fn hold_event(action: &str, hold: &Hold) -> crate::audit_trail::AuditEvent {
 
 /// The standing holds, compiled to decide which partitions they keep.
 pub struct HoldSet {
-    holds: Vec<(Hold, Matcher)>,
+    holds: Vec<(Hold, Query)>,
+    engine: Arc<SearchEngine>,
 }
 
 impl HoldSet {
@@ -348,34 +352,53 @@ impl HoldSet {
             .into_iter()
             .filter(Hold::is_standing)
             .map(|hold| {
-                let query = parse(&hold.query).unwrap_or(crate::language::Query::All);
-                let matcher = Matcher::new(&query);
-                (hold, matcher)
+                let query = parse(&hold.query).unwrap_or(Query::All);
+                (hold, query)
             })
             .collect();
-        HoldSet { holds }
+        HoldSet {
+            holds,
+            // Only its translation of queries is used, never its root.
+            engine: SearchEngine::new(PathBuf::new()),
+        }
     }
 
     /// The name of the first standing hold that keeps the partition `key` in `dir`: its range
-    /// overlaps the partition's day and its query matches an event of the partition whose
-    /// `@timestamp` lies in the range.
+    /// overlaps the partition's day and its query, as a search would run it, matches an event
+    /// of the partition whose `@timestamp` lies in the range (found through the partition's
+    /// index, without reading its events).
     pub fn keeps(&self, key: &PartitionKey, dir: &Path) -> Result<Option<String>, IndexError> {
-        for (hold, matcher) in &self.holds {
-            if !key.overlaps(Some(&hold.from), Some(&hold.to)) {
-                continue;
-            }
-            let found = kestrel_indexer::retention::any_source(dir, |source| {
-                let Ok(event) = serde_json::from_str::<serde_json::Value>(source) else {
-                    return false;
-                };
-                let in_range = event
-                    .get("@timestamp")
-                    .and_then(|t| t.as_str())
-                    .and_then(|t| kestrel_event::parse_timestamp(t).ok())
-                    .is_some_and(|t| t >= hold.from && t <= hold.to);
-                in_range && matcher.matches(&event)
-            })?;
-            if found {
+        let overlapping: Vec<&(Hold, Query)> = self
+            .holds
+            .iter()
+            .filter(|(hold, _)| key.overlaps(Some(&hold.from), Some(&hold.to)))
+            .collect();
+        if overlapping.is_empty() {
+            return Ok(None);
+        }
+        let tantivy_err = |source| IndexError::Tantivy {
+            path: dir.to_owned(),
+            source,
+        };
+        let index = kestrel_indexer::open_index(dir, self.engine.schema(), false)?;
+        let reader: tantivy::IndexReader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tantivy_err)?;
+        let searcher = reader.searcher();
+        for (hold, query) in overlapping {
+            let compiled = self
+                .engine
+                .compile(query, Some(&hold.from), Some(&hold.to))
+                .map_err(|e| IndexError::Io {
+                    path: dir.to_owned(),
+                    source: std::io::Error::other(format!("hold {}: {e}", hold.name)),
+                })?;
+            let found = searcher
+                .search(&*compiled, &tantivy::collector::Count)
+                .map_err(tantivy_err)?;
+            if found > 0 {
                 return Ok(Some(hold.name.clone()));
             }
         }
