@@ -65,11 +65,82 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Legal holds: partitions holding matching events are not deleted by retention while
+    /// the hold stands.
+    Hold {
+        #[command(subcommand)]
+        command: HoldCommand,
+    },
+    /// Retention tools.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Place a hold: events matching the query in the range are kept while it stands.
+    Create {
+        /// Unique name (ASCII letters, digits, '.', '_', '-'; at most 64), never reused.
+        #[arg(long)]
+        name: String,
+        /// The events to keep, in the query language.
+        #[arg(long)]
+        query: String,
+        /// Start of the held range: RFC 3339, a date, or relative (now-90d).
+        #[arg(long)]
+        from: String,
+        /// End of the held range.
+        #[arg(long)]
+        to: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Who places it (default: the OS user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the holds, released ones included.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release a hold: retention may delete what it kept at its next pass.
+    Release {
+        /// The hold's name.
+        name: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Who releases it (default: the OS user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// What retention would delete and when: each partition's rule and expiry, and the
+    /// holds that keep expired ones.
+    Plan {
+        /// The instant to plan at (RFC 3339, a date or now+30d); default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply retention once, now, as the indexer does every minute: deletes the expired
+    /// partitions no hold keeps and records each deletion. Only while no indexer runs on the
+    /// data directory.
+    Apply,
 }
 
 #[derive(Debug, Args)]

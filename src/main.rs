@@ -9,6 +9,7 @@ mod memory;
 mod metrics_catalog;
 mod pipeline;
 mod serve;
+mod store_retention;
 mod telemetry;
 
 use clap::Parser;

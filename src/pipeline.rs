@@ -15,7 +15,8 @@ use kestrel_collector::redact::{
 use kestrel_config::{BusKind, Config, SourceFormat};
 use kestrel_indexer::kafka::{run_kafka_indexer, KafkaIndexerSettings};
 use kestrel_indexer::service::{run_indexer, CommitPolicy, IndexingStats};
-use kestrel_indexer::{Indexer, IndexerOptions};
+use kestrel_indexer::{Classifier, Indexer, IndexerOptions};
+use kestrel_query::retention::RuleClassifier;
 use tokio::task::JoinHandle;
 
 /// A running indexing loop fed by the embedded bus.
@@ -35,22 +36,13 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
             "bus.kind = \"kafka\": this command indexes in process; use kestrel run, collector or indexer"
         );
     }
-    let options = IndexerOptions {
-        writer_memory_bytes: config.indexer.writer_memory_mb << 20,
-        writer_threads: writer_threads(config),
-        ..IndexerOptions::default()
-    };
+    let options = indexer_options(config)?;
     let indexer = Indexer::open(config.index_dir(), options)
         .with_context(|| format!("opening index {}", config.index_dir().display()))?;
     let batch = config.collector.batch_max_events.max(1);
     let (publisher, subscriber) = kestrel_bus::embedded((config.bus.capacity / batch).max(2));
     let stats = Arc::new(IndexingStats::default());
-    let policy = CommitPolicy {
-        interval: config.indexer.commit_interval,
-        max_events: config.indexer.commit_max_events,
-        retention: config.indexer.retention,
-        audit_retention: Some(config.indexer.audit_retention),
-    };
+    let policy = commit_policy(config);
     let observer = crate::detection::observer(config)?;
     let task = tokio::spawn(run_indexer(
         indexer,
@@ -78,22 +70,35 @@ pub fn start_kafka_indexer(
     let settings = KafkaIndexerSettings {
         kafka: config.bus.kafka.clone(),
         index_root: config.index_dir(),
-        options: IndexerOptions {
-            writer_memory_bytes: config.indexer.writer_memory_mb << 20,
-            writer_threads: writer_threads(config),
-            ..IndexerOptions::default()
-        },
-        policy: CommitPolicy {
-            interval: config.indexer.commit_interval,
-            max_events: config.indexer.commit_max_events,
-            retention: config.indexer.retention,
-            audit_retention: Some(config.indexer.audit_retention),
-        },
+        options: indexer_options(config)?,
+        policy: commit_policy(config),
     };
     let runtime = tokio::runtime::Handle::current();
     Ok(tokio::task::spawn_blocking(move || {
         run_kafka_indexer(settings, dead_letters, runtime, stop, stats, observer)
     }))
+}
+
+/// The writer options of an indexer: memory, threads, and the retention rules' classifier
+/// (events are routed to the partition of their retention class as they are indexed).
+pub fn indexer_options(config: &Config) -> anyhow::Result<IndexerOptions> {
+    let classify = RuleClassifier::new(&config.retention)?;
+    Ok(IndexerOptions {
+        writer_memory_bytes: config.indexer.writer_memory_mb << 20,
+        writer_threads: writer_threads(config),
+        classifier: Some(Classifier::new(classify)),
+        ..IndexerOptions::default()
+    })
+}
+
+/// When to commit, and the retention the indexing loop enforces: the configured lifetimes,
+/// the data directory's legal holds, deletions recorded in the audit trail.
+pub fn commit_policy(config: &Config) -> CommitPolicy {
+    CommitPolicy {
+        interval: config.indexer.commit_interval,
+        max_events: config.indexer.commit_max_events,
+        retention: Some(kestrel_query::retention::enforcement(config)),
+    }
 }
 
 /// Indexing threads per writer: the configured number, or the cores (at most 4) when 0.

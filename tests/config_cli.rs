@@ -43,6 +43,14 @@ fn bad_configurations_are_explained() {
         ("data_dirr = \"/x\"\n", "data_dirr"),
         ("[bus]\nkind = \"kafka\"\n", "bus.kafka.brokers"),
         ("[collector\n", "kestrel.toml"),
+        (
+            "[[retention.rules]]\nname = \"a\"\nmatch = \"verb:(\"\nkeep = \"30d\"\n",
+            "retention.rules[0].match: ",
+        ),
+        (
+            "[[retention.rules]]\nname = \"a\"\nmatch = \"*\"\nkeep = \"36h\"\n",
+            "retention.rules[0].keep: must be a whole number of days",
+        ),
     ];
     for (contents, key) in cases {
         let (code, _, stderr) = check(contents);

@@ -106,6 +106,27 @@ impl Outbox {
         std::fs::remove_file(&path).map_err(io(&path))
     }
 
+    /// Deletes the dead deliveries whose last attempt (when they were moved to `dead/`) is
+    /// before `horizon` (retention); delivered ones are removed at once and pending ones are
+    /// kept until delivered. Returns how many.
+    pub fn prune_dead(&self, horizon: std::time::SystemTime) -> Result<usize, AlertingError> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dead).map_err(io(&self.dead))? {
+            let path = entry.map_err(io(&self.dead))?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let modified = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .map_err(io(&path))?;
+            if modified < horizon {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Moves dead deliveries (all, or the one with `id`) back to pending, due now with their
     /// attempts reset. Returns how many.
     pub fn redeliver(&self, id: Option<&str>, now_ms: i64) -> Result<usize, AlertingError> {
@@ -236,5 +257,30 @@ mod tests {
             .unwrap();
         assert_eq!(update.alert["id"], "abc", "same alert id");
         assert_eq!(update.alert["suppressed"], 4);
+    }
+
+    #[test]
+    fn prune_deletes_dead_deliveries_older_than_the_horizon_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        for id in ["old", "new", "waiting"] {
+            outbox.enqueue(&json!({"id": id}), "hook", 0).unwrap();
+        }
+        for d in outbox.pending().unwrap() {
+            if d.id != "waiting-hook" {
+                outbox.bury(&d).unwrap();
+            }
+        }
+        let now = std::time::SystemTime::now();
+        let day = std::time::Duration::from_secs(86_400);
+        let old = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("dead").join("old-hook.json"))
+            .unwrap();
+        old.set_modified(now - 10 * day).unwrap();
+        assert_eq!(outbox.prune_dead(now - 5 * day).unwrap(), 1);
+        let dead: Vec<String> = outbox.dead().unwrap().into_iter().map(|d| d.id).collect();
+        assert_eq!(dead, ["new-hook"]);
+        assert_eq!(outbox.pending().unwrap().len(), 1);
     }
 }

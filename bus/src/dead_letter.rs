@@ -84,6 +84,39 @@ impl DeadLetterStore {
         Ok(())
     }
 
+    /// Deletes the files of the UTC days that ended before `horizon` (retention). Returns the
+    /// files deleted.
+    pub fn prune(
+        &self,
+        horizon: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PathBuf>, DeadLetterError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| DeadLetterError::Io { path, source }
+        };
+        let mut deleted = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let path = entry.map_err(io_err(&self.dir))?.path();
+            let Some(day) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".ndjson"))
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            let Some(end) = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)) else {
+                continue;
+            };
+            if end.and_utc() <= horizon {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+                deleted.push(path);
+            }
+        }
+        deleted.sort();
+        Ok(deleted)
+    }
+
     /// Reads every stored letter, oldest file first.
     pub fn read_all(&self) -> Result<Vec<DeadLetter>, DeadLetterError> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
@@ -142,5 +175,36 @@ mod tests {
         store.append(std::slice::from_ref(&letter)).unwrap();
         let back = store.read_all().unwrap();
         assert_eq!(back, vec![letter.clone(), letter]);
+    }
+
+    #[test]
+    fn prune_deletes_the_files_of_days_ended_before_the_horizon() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::open(dir.path()).unwrap();
+        for name in [
+            "2024-01-01.ndjson",
+            "2024-01-02.ndjson",
+            "2024-01-03.ndjson",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let horizon = chrono::DateTime::parse_from_rfc3339("2024-01-03T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let deleted = store.prune(horizon).unwrap();
+        assert_eq!(
+            deleted,
+            [
+                dir.path().join("2024-01-01.ndjson"),
+                dir.path().join("2024-01-02.ndjson")
+            ]
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2024-01-03.ndjson", "notes.txt"]);
     }
 }

@@ -75,6 +75,8 @@ pub struct Config {
     pub alerting: AlertingConfig,
     /// The key that signs sealed partitions and exports.
     pub seal: SealConfig,
+    /// How long events, alerts, dead letters and the audit trail are kept.
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -91,7 +93,105 @@ impl Default for Config {
             detection: DetectionConfig::default(),
             alerting: AlertingConfig::default(),
             seal: SealConfig::default(),
+            retention: RetentionConfig::default(),
         }
+    }
+}
+
+/// How long Kestrel keeps what it stores (`[retention]`).
+///
+/// Collected events are routed when indexed to the partition of their retention class: the
+/// longest `keep` among the rules they match, or the default class when they match none. A
+/// rule change thus applies to events indexed after it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How long events no rule matches are kept. Default: unset, keep forever.
+    #[serde(with = "serde_helpers::option_duration")]
+    pub default: Option<Duration>,
+    /// Rules: events matching one are kept its `keep`; among several, the longest wins.
+    /// Default: none.
+    pub rules: Vec<RetentionRule>,
+    /// How long Kestrel's own audit trail (`kestrel_audit` partitions) is kept; never shorter
+    /// than `default`. Default: `400d`.
+    #[serde(with = "serde_helpers::duration")]
+    pub audit: Duration,
+    /// How long alerts (`alerts/alerts.ndjson`) are kept after they were raised. Default:
+    /// unset, keep forever.
+    #[serde(with = "serde_helpers::option_duration")]
+    pub alerts: Option<Duration>,
+    /// How long dead letters (events that could not be indexed) are kept. Default: unset,
+    /// keep forever.
+    #[serde(with = "serde_helpers::option_duration")]
+    pub dead_letters: Option<Duration>,
+    /// How long the alert outbox keeps delivered and dead entries after their last attempt
+    /// (pending ones are kept until delivered). Default: unset, keep forever.
+    #[serde(with = "serde_helpers::option_duration")]
+    pub outbox: Option<Duration>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            default: None,
+            rules: Vec::new(),
+            audit: Duration::from_secs(400 * 86_400),
+            alerts: None,
+            dead_letters: None,
+            outbox: None,
+        }
+    }
+}
+
+/// One retention rule (`[[retention.rules]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// Name, unique among the rules; deletions and `kestrel retention plan` name it.
+    pub name: String,
+    /// The events it keeps, in Kestrel's query language (`event.kind:k8s_audit`).
+    #[serde(rename = "match")]
+    pub query: String,
+    /// How long they are kept after their day ends, in whole days (`400d`).
+    #[serde(with = "serde_helpers::duration")]
+    pub keep: Duration,
+}
+
+impl Config {
+    /// Lifetime of the default retention class: `retention.default`, or the deprecated
+    /// `indexer.retention`.
+    pub fn default_retention(&self) -> Option<Duration> {
+        self.retention.default.or(self.indexer.retention)
+    }
+
+    /// Lifetime of Kestrel's own audit trail: `retention.audit`, or the deprecated
+    /// `indexer.audit_retention` when set and `retention.audit` is left at its default.
+    pub fn audit_retention(&self) -> Duration {
+        if self.retention.audit != RetentionConfig::default().audit {
+            return self.retention.audit;
+        }
+        self.indexer.audit_retention.unwrap_or(self.retention.audit)
+    }
+
+    /// Warnings about deprecated keys in use, for the log at start.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        match (self.indexer.retention, self.retention.default) {
+            (Some(_), Some(_)) => warnings.push(
+                "indexer.retention is deprecated and ignored: retention.default is set".to_owned(),
+            ),
+            (Some(_), None) => {
+                warnings.push("indexer.retention is deprecated: use retention.default".to_owned())
+            }
+            _ => {}
+        }
+        if self.indexer.audit_retention.is_some() {
+            warnings.push(
+                "indexer.audit_retention is deprecated: use retention.audit (which wins when set)"
+                    .to_owned(),
+            );
+        }
+        warnings
     }
 }
 
@@ -844,14 +944,12 @@ pub struct IndexerConfig {
     /// Indexing threads per index writer; `0` picks the number of cores, at most 4.
     /// Default: `0`.
     pub writer_threads: usize,
-    /// How long to keep events; older ones are deleted. Default: `None`,
-    /// keep forever.
+    /// Deprecated alias of `retention.default`. Default: unset.
     #[serde(with = "serde_helpers::option_duration")]
     pub retention: Option<Duration>,
-    /// How long to keep Kestrel's own audit trail (`kestrel_audit` partitions); never shorter
-    /// than `retention`. Default: `400d`.
-    #[serde(with = "serde_helpers::duration")]
-    pub audit_retention: Duration,
+    /// Deprecated alias of `retention.audit`. Default: unset.
+    #[serde(with = "serde_helpers::option_duration")]
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for IndexerConfig {
@@ -863,7 +961,7 @@ impl Default for IndexerConfig {
             writer_memory_mb: 64,
             writer_threads: 0,
             retention: None,
-            audit_retention: Duration::from_secs(400 * 86_400),
+            audit_retention: None,
         }
     }
 }

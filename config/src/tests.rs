@@ -265,6 +265,35 @@ fn example_optional_settings_are_valid() {
         config.indexer.retention.take(),
         Some(Duration::from_secs(30 * 86_400))
     );
+    assert_eq!(
+        config.indexer.audit_retention.take(),
+        Some(Duration::from_secs(400 * 86_400))
+    );
+    let retention = &mut config.retention;
+    assert_eq!(
+        retention.default.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(
+        retention.alerts.take(),
+        Some(Duration::from_secs(400 * 86_400))
+    );
+    assert_eq!(
+        retention.dead_letters.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(
+        retention.outbox.take(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(
+        std::mem::take(&mut retention.rules),
+        [RetentionRule {
+            name: "audit".into(),
+            query: "event.kind:k8s_audit".into(),
+            keep: Duration::from_secs(400 * 86_400),
+        }]
+    );
     let tls = config.query.tls.take().unwrap();
     assert_eq!(tls.cert, PathBuf::from("/etc/kestrel/tls/tls.crt"));
     assert_eq!(tls.key, PathBuf::from("/etc/kestrel/tls/tls.key"));
@@ -368,6 +397,7 @@ fn field_names(table: &str) -> Vec<&'static str> {
         "collector.redaction.patterns" => {
             "[[collector.redaction.patterns]]\nzz_probe = 1".to_owned()
         }
+        "retention.rules" => "[[retention.rules]]\nzz_probe = 1".to_owned(),
         t => format!("[{t}]\nzz_probe = 1"),
     };
     let err = Figment::from(Toml::string(&toml))
@@ -432,6 +462,8 @@ fn example_documents_every_key() {
         "detection",
         "alerting",
         "alerting.destinations",
+        "retention",
+        "retention.rules",
     ];
     for table in tables {
         assert!(sections.contains(table), "example lacks [{table}]");
@@ -1043,11 +1075,112 @@ fn indexer_limits() {
 
     let mut c = Config::default();
     c.indexer.retention = Some(Duration::from_secs(500 * 86_400));
-    assert!(invalid(&c).starts_with(
-        "indexer.audit_retention: 34560000s is shorter than indexer.retention (43200000s)"
-    ));
-    c.indexer.audit_retention = Duration::from_secs(500 * 86_400);
+    assert!(invalid(&c)
+        .starts_with("retention.audit: 400d is shorter than the default retention (500d)"));
+    c.indexer.audit_retention = Some(Duration::from_secs(500 * 86_400));
     c.validate().unwrap();
+    assert_eq!(c.audit_retention(), Duration::from_secs(500 * 86_400));
+}
+
+fn rule(name: &str, query: &str, keep_days: u64) -> RetentionRule {
+    RetentionRule {
+        name: name.into(),
+        query: query.into(),
+        keep: Duration::from_secs(keep_days * 86_400),
+    }
+}
+
+#[test]
+fn retention_is_validated_naming_the_key() {
+    let mut c = Config::default();
+    c.retention.default = Some(Duration::ZERO);
+    assert_eq!(
+        invalid(&c),
+        "retention.default: must be greater than 0s (leave it out to keep events forever)"
+    );
+
+    let mut c = Config::default();
+    c.retention.default = Some(Duration::from_secs(500 * 86_400));
+    assert!(invalid(&c)
+        .starts_with("retention.audit: 400d is shorter than the default retention (500d)"));
+    c.retention.audit = Duration::from_secs(500 * 86_400);
+    c.validate().unwrap();
+
+    let mut c = Config::default();
+    c.retention.rules = vec![
+        rule("audit", "event.kind:k8s_audit", 400),
+        rule("audit", "x", 1),
+    ];
+    assert_eq!(
+        invalid(&c),
+        "retention.rules[1].name: duplicate rule name \"audit\""
+    );
+    c.retention.rules[1] = rule("payments", " ", 365);
+    assert_eq!(invalid(&c), "retention.rules[1].match: must not be empty");
+    c.retention.rules[1] = rule("payments", "kubernetes.namespace:payments", 365);
+    c.retention.rules[1].keep = Duration::from_secs(36 * 3600);
+    assert_eq!(
+        invalid(&c),
+        "retention.rules[1].keep: must be a whole number of days such as \"400d\" (a partition's \
+         lifetime counts whole days), got 1day 12h"
+    );
+    c.retention.rules[1].keep = Duration::from_secs(365 * 86_400);
+    c.validate().unwrap();
+
+    let mut c = Config::default();
+    c.retention.outbox = Some(Duration::ZERO);
+    assert_eq!(
+        invalid(&c),
+        "retention.outbox: must be greater than 0s (leave it out to keep forever)"
+    );
+}
+
+#[test]
+fn retention_rules_load_from_toml_and_bad_durations_name_the_rule() {
+    let file = TempConfig::new(
+        "[retention]\ndefault = \"30d\"\n[[retention.rules]]\nname = \"audit\"\n\
+         match = \"event.kind:k8s_audit\"\nkeep = \"400d\"\n",
+    );
+    let c = file.load().unwrap();
+    assert_eq!(
+        c.retention.rules,
+        [rule("audit", "event.kind:k8s_audit", 400)]
+    );
+    assert_eq!(
+        c.default_retention(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert!(c.deprecations().is_empty());
+
+    let (_, err) =
+        load_toml("[[retention.rules]]\nname = \"a\"\nmatch = \"*\"\nkeep = \"forever\"");
+    assert_eq!(err.key(), Some("retention.rules[0].keep"));
+    assert!(
+        err.to_string().contains("invalid duration \"forever\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn deprecated_retention_keys_still_work_with_a_warning() {
+    let mut c = Config::default();
+    c.indexer.retention = Some(Duration::from_secs(7 * 86_400));
+    c.indexer.audit_retention = Some(Duration::from_secs(500 * 86_400));
+    assert_eq!(c.default_retention(), Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(c.audit_retention(), Duration::from_secs(500 * 86_400));
+    assert_eq!(
+        c.deprecations(),
+        [
+            "indexer.retention is deprecated: use retention.default",
+            "indexer.audit_retention is deprecated: use retention.audit (which wins when set)"
+        ]
+    );
+    c.retention.default = Some(Duration::from_secs(86_400));
+    assert_eq!(c.default_retention(), Some(Duration::from_secs(86_400)));
+    assert_eq!(
+        c.deprecations()[0],
+        "indexer.retention is deprecated and ignored: retention.default is set"
+    );
 }
 
 #[test]

@@ -87,6 +87,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_collector(config, &mut errors);
     validate_bus(config, &mut errors);
     validate_indexer(config, &mut errors);
+    validate_retention(config, &mut errors);
     validate_query(config, &mut errors);
     validate_alerting(config, &mut errors);
     validate_detection(config, &mut errors);
@@ -715,22 +716,79 @@ fn validate_indexer(config: &Config, errors: &mut Errors) {
         ix.writer_memory_mb,
         MIN_WRITER_MEMORY_MB,
     );
-    if ix.retention.is_some_and(|r| r.is_zero()) {
-        errors.add(
-            "indexer.retention",
-            "must be greater than 0s (leave it out to keep events forever)",
-        );
+}
+
+fn days(d: Duration) -> String {
+    if d.as_secs().is_multiple_of(86_400) {
+        format!("{}d", d.as_secs() / 86_400)
+    } else {
+        humantime::format_duration(d).to_string()
     }
-    if let Some(retention) = ix.retention.filter(|r| ix.audit_retention < *r) {
+}
+
+fn validate_retention(config: &Config, errors: &mut Errors) {
+    let r = &config.retention;
+    let ix = &config.indexer;
+    for (key, value) in [
+        ("retention.default", r.default),
+        ("indexer.retention", ix.retention),
+    ] {
+        if value.is_some_and(|d| d.is_zero()) {
+            errors.add(
+                key,
+                "must be greater than 0s (leave it out to keep events forever)",
+            );
+        }
+    }
+    let audit_key = match ix.audit_retention {
+        Some(_) if r.audit == crate::RetentionConfig::default().audit => "indexer.audit_retention",
+        _ => "retention.audit",
+    };
+    let audit = config.audit_retention();
+    errors.positive_duration(audit_key, audit);
+    if let Some(default) = config.default_retention().filter(|d| audit < *d) {
         errors.add(
-            "indexer.audit_retention",
+            audit_key,
             format!(
-                "{}s is shorter than indexer.retention ({}s): Kestrel's audit trail must be kept \
-                 at least as long as the events it records access to",
-                ix.audit_retention.as_secs(),
-                retention.as_secs()
+                "{} is shorter than the default retention ({}): Kestrel's audit trail must be \
+                 kept at least as long as the events it records access to",
+                days(audit),
+                days(default)
             ),
         );
+    }
+    for (key, value) in [
+        ("retention.alerts", r.alerts),
+        ("retention.dead_letters", r.dead_letters),
+        ("retention.outbox", r.outbox),
+    ] {
+        if value.is_some_and(|d| d.is_zero()) {
+            errors.add(
+                key,
+                "must be greater than 0s (leave it out to keep forever)",
+            );
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, rule) in r.rules.iter().enumerate() {
+        let key = |field: &str| format!("retention.rules[{i}].{field}");
+        if errors.not_blank(&key("name"), &rule.name) && !names.insert(rule.name.trim()) {
+            errors.add(key("name"), format!("duplicate rule name {:?}", rule.name));
+        }
+        errors.not_blank(&key("match"), &rule.query);
+        if rule.keep.is_zero()
+            || !rule.keep.as_secs().is_multiple_of(86_400)
+            || rule.keep.subsec_nanos() != 0
+        {
+            errors.add(
+                key("keep"),
+                format!(
+                    "must be a whole number of days such as \"400d\" (a partition's lifetime \
+                     counts whole days), got {}",
+                    days(rule.keep)
+                ),
+            );
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - [`schema`]: the Tantivy mapping of the event schema.
 //! - [`document`]: event → Tantivy document.
-//! - [`partition`]: one index per event kind and UTC day.
+//! - [`partition`]: one index per event kind, UTC day and retention class.
+//! - [`retention`]: partition lifetimes, holds and the deletion of expired partitions.
 //! - [`writer`]: the [`Indexer`], which adds each event at most once and commits.
 //! - [`service`]: the indexing loop that drains the bus and acknowledges what it committed.
 //! - [`kafka`]: the Kafka consumer, exactly once through offsets kept in the index commits.
@@ -12,6 +13,7 @@ mod error;
 pub mod kafka;
 pub mod partition;
 mod reader_directory;
+pub mod retention;
 pub mod schema;
 pub mod service;
 mod storage;
@@ -19,7 +21,10 @@ pub mod writer;
 
 pub use error::IndexError;
 pub use partition::{
-    list_partition_dirs, list_partitions, PartitionDir, PartitionKey, PartitionKind,
+    list_partition_dirs, list_partitions, PartitionDir, PartitionKey, PartitionKind, RetentionClass,
+};
+pub use retention::{
+    Classifier, Classify, Deletion, NoHooks, RetentionHooks, RetentionOutcome, RetentionPolicy,
 };
 pub use schema::{EventSchema, FieldKind, ResolvedField};
 pub use storage::open_index;

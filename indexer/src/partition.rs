@@ -1,7 +1,11 @@
-//! Time partitions: one Tantivy index per event kind and UTC day.
+//! Time partitions: one Tantivy index per event kind, UTC day and retention class.
 //!
-//! Layout: `<index root>/<event kind>/<YYYY-MM-DD>/`. Retention drops whole directories, and a
-//! search opens only the partitions whose day overlaps its time range.
+//! Layout: `<index root>/<event kind>/<YYYY-MM-DD>/` for the default class (events no
+//! retention rule matched, Kestrel's own audit trail, and every partition written before
+//! retention classes existed), and `<index root>/<event kind>/<YYYY-MM-DD>.keep-<N>d/` for
+//! the class of events kept `N` days by a retention rule. A partition's lifetime is thus known
+//! when it is created. Retention drops whole directories, and a search opens only the
+//! partitions whose day overlaps its time range, whatever their class.
 //!
 //! An indexer fed by Kafka writes one such tree per Kafka partition, a shard, under
 //! `<index root>/shards/<topic>-<partition>/`, so that whoever owns the Kafka partition owns
@@ -20,6 +24,53 @@ pub struct PartitionKey {
     pub day: NaiveDate,
     /// The events' kind.
     pub kind: PartitionKind,
+    /// The retention class its events were routed to at ingestion; `None` for the default
+    /// class.
+    pub class: Option<RetentionClass>,
+}
+
+/// A retention class: events kept this many whole days after their day ends, whatever the
+/// rules say later (a rule change applies to new partitions only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RetentionClass {
+    /// Days the partition is kept after its day ends.
+    pub keep_days: u32,
+}
+
+impl RetentionClass {
+    /// The class of `keep`, rounded up to whole days (at least one).
+    pub fn of_keep(keep: std::time::Duration) -> RetentionClass {
+        let days = keep.as_secs().div_ceil(86_400).max(1);
+        RetentionClass {
+            keep_days: u32::try_from(days).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// How long partitions of the class are kept after their day ends.
+    pub fn keep(self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.keep_days) * 86_400)
+    }
+
+    /// The suffix of the partition directories of the class: `keep-400d`.
+    pub fn label(self) -> String {
+        format!("keep-{}d", self.keep_days)
+    }
+
+    fn parse(label: &str) -> Option<RetentionClass> {
+        let days = label.strip_prefix("keep-")?.strip_suffix('d')?;
+        if days.starts_with('0') || !days.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(RetentionClass {
+            keep_days: days.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for RetentionClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
 }
 
 /// The event kind of a partition, ordered for stable listings.
@@ -70,18 +121,47 @@ impl PartitionKind {
 }
 
 impl PartitionKey {
-    /// The partition of an event.
+    /// The partition of an event, in the default class.
     pub fn of(kind: EventKind, ts: &Timestamp) -> PartitionKey {
         PartitionKey {
             day: ts.date_naive(),
             kind: kind.into(),
+            class: None,
+        }
+    }
+
+    /// The same partition in `class`.
+    pub fn with_class(self, class: Option<RetentionClass>) -> PartitionKey {
+        PartitionKey { class, ..self }
+    }
+
+    /// The partition's directory name under its kind: `2024-01-31` or `2024-01-31.keep-400d`.
+    pub fn dir_name(&self) -> String {
+        let day = self.day.format("%Y-%m-%d");
+        match self.class {
+            None => day.to_string(),
+            Some(class) => format!("{day}.{}", class.label()),
         }
     }
 
     /// The partition's directory under `root`.
     pub fn dir(&self, root: &Path) -> PathBuf {
-        root.join(self.kind.as_str())
-            .join(self.day.format("%Y-%m-%d").to_string())
+        root.join(self.kind.as_str()).join(self.dir_name())
+    }
+
+    /// `kind/dir_name`, how logs and records name the partition.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.kind.as_str(), self.dir_name())
+    }
+
+    /// Reads a directory name made by [`PartitionKey::dir_name`].
+    fn parse_dir_name(kind: PartitionKind, name: &str) -> Option<PartitionKey> {
+        let (day, class) = match name.split_once('.') {
+            Some((day, label)) => (day, Some(RetentionClass::parse(label)?)),
+            None => (name, None),
+        };
+        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        Some(PartitionKey { day, kind, class })
     }
 
     /// First instant of the partition's day.
@@ -123,14 +203,14 @@ pub fn list_partitions(root: &Path) -> std::io::Result<Vec<PartitionKey>> {
         for day_entry in std::fs::read_dir(kind_entry.path())? {
             let day_entry = day_entry?;
             let name = day_entry.file_name();
-            let Some(day) = name
+            let Some(key) = name
                 .to_str()
-                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
+                .and_then(|n| PartitionKey::parse_dir_name(kind, n))
             else {
                 continue;
             };
             if day_entry.path().join("meta.json").exists() {
-                keys.push(PartitionKey { day, kind });
+                keys.push(key);
             }
         }
     }
@@ -192,6 +272,42 @@ mod tests {
             key.dir(Path::new("/d")),
             PathBuf::from("/d/k8s_audit/2024-02-29")
         );
+    }
+
+    #[test]
+    fn a_class_is_in_the_directory_name_and_read_back() {
+        let ts = parse_timestamp("2024-03-01T12:00:00Z").unwrap();
+        let class = RetentionClass::of_keep(std::time::Duration::from_secs(400 * 86_400));
+        let key = PartitionKey::of(EventKind::K8sAudit, &ts).with_class(Some(class));
+        assert_eq!(
+            key.dir(Path::new("/d")),
+            PathBuf::from("/d/k8s_audit/2024-03-01.keep-400d")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let plain = PartitionKey::of(EventKind::K8sAudit, &ts);
+        for k in [key, plain] {
+            std::fs::create_dir_all(k.dir(dir.path())).unwrap();
+            std::fs::write(k.dir(dir.path()).join("meta.json"), "{}").unwrap();
+        }
+        for junk in [
+            "2024-03-01.keep-0d",
+            "2024-03-01.keep-x",
+            "2024-03-01.other",
+        ] {
+            let path = dir.path().join("k8s_audit").join(junk);
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::write(path.join("meta.json"), "{}").unwrap();
+        }
+        assert_eq!(list_partitions(dir.path()).unwrap(), [plain, key]);
+    }
+
+    #[test]
+    fn a_keep_is_rounded_up_to_whole_days() {
+        let class = |secs| RetentionClass::of_keep(std::time::Duration::from_secs(secs));
+        assert_eq!(class(86_400).keep_days, 1);
+        assert_eq!(class(86_401).keep_days, 2);
+        assert_eq!(class(1).keep_days, 1);
+        assert_eq!(class(365 * 86_400).label(), "keep-365d");
     }
 
     #[test]

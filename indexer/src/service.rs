@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::error::IndexError;
 use crate::partition::PartitionKey;
+use crate::retention::{RetentionHooks, RetentionOutcome, RetentionPolicy};
 use crate::writer::{AddOutcome, Indexer};
 
 /// Sees every event the index newly accepts (never a duplicate) and every commit: how
@@ -43,28 +44,51 @@ pub fn with_observer(observer: Option<&SharedObserver>, f: impl FnOnce(&mut dyn 
     }
 }
 
-/// When to commit.
-#[derive(Debug, Clone, Copy)]
+/// When to commit, and what retention to enforce between commits.
+#[derive(Debug, Clone, Default)]
 pub struct CommitPolicy {
     /// Commit at the latest this long after the first uncommitted event arrived.
     pub interval: Duration,
     /// Commit as soon as this many events are uncommitted.
     pub max_events: usize,
-    /// Delete partitions of collected events older than this (checked after commits, at most
-    /// every minute).
-    pub retention: Option<Duration>,
-    /// Delete partitions of Kestrel's own audit trail older than this.
-    pub audit_retention: Option<Duration>,
+    /// Retention, applied at most every minute; `None` deletes nothing.
+    pub retention: Option<Retention>,
 }
 
-impl Default for CommitPolicy {
-    fn default() -> Self {
+impl CommitPolicy {
+    /// Commits every `interval` or `max_events`, without retention.
+    pub fn new(interval: Duration, max_events: usize) -> CommitPolicy {
         CommitPolicy {
-            interval: Duration::from_secs(1),
-            max_events: 50_000,
+            interval,
+            max_events,
             retention: None,
-            audit_retention: None,
         }
+    }
+}
+
+/// Retention as the indexing loops enforce it.
+#[derive(Clone)]
+pub struct Retention {
+    /// The lifetimes of the partitions without a class of their own.
+    pub policy: RetentionPolicy,
+    /// Holds and the audit trail.
+    pub hooks: Arc<dyn RetentionHooks>,
+    /// The clock that says which lifetimes are over.
+    pub clock: fn() -> chrono::DateTime<chrono::Utc>,
+}
+
+impl std::fmt::Debug for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retention")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Retention {
+    /// Applies retention to `indexer` at the clock's instant.
+    pub fn apply(&self, indexer: &mut Indexer) -> Result<RetentionOutcome, IndexError> {
+        indexer.apply_retention(&self.policy, self.hooks.as_ref(), (self.clock)())
     }
 }
 
@@ -132,10 +156,11 @@ pub async fn run_indexer(
     let mut deadline: Option<Instant> = None;
     let mut retention_checked: Option<Instant> = None;
     loop {
-        let retains = policy.retention.is_some() || policy.audit_retention.is_some();
-        if retains && retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-            retention_checked = Some(Instant::now());
-            indexer = apply_retention(indexer, policy).await?;
+        if let Some(retention) = policy.retention.as_ref() {
+            if retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                retention_checked = Some(Instant::now());
+                indexer = apply_retention(indexer, retention.clone()).await?;
+            }
         }
         let next = match deadline {
             Some(at) => match tokio::time::timeout_at(at, subscriber.next()).await {
@@ -247,18 +272,10 @@ async fn commit(
     Ok(indexer)
 }
 
-async fn apply_retention(indexer: Indexer, policy: CommitPolicy) -> Result<Indexer, IndexError> {
+async fn apply_retention(indexer: Indexer, retention: Retention) -> Result<Indexer, IndexError> {
     let (indexer, result) = tokio::task::spawn_blocking(move || {
         let mut indexer = indexer;
-        let now = chrono::Utc::now();
-        let result = policy
-            .retention
-            .map_or(Ok(Vec::new()), |r| indexer.apply_retention(r, now))
-            .and_then(|_| {
-                policy
-                    .audit_retention
-                    .map_or(Ok(Vec::new()), |r| indexer.apply_audit_retention(r, now))
-            });
+        let result = retention.apply(&mut indexer);
         (indexer, result)
     })
     .await

@@ -10,7 +10,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::document::value_to_document;
 use crate::error::IndexError;
-use crate::partition::{list_partitions, PartitionKey, PartitionKind};
+use crate::partition::{list_partitions, PartitionKey};
+use crate::retention::{Classifier, Deletion};
 use crate::schema::EventSchema;
 use crate::storage::open_index;
 
@@ -25,6 +26,10 @@ pub struct IndexerOptions {
     /// Indexing threads per partition writer (each needs at least 15 MB of the memory
     /// budget, which grows to match).
     pub writer_threads: usize,
+    /// Routes each collected event to the partition of its retention class; without one,
+    /// every event goes to the default class. Kestrel's own audit trail always stays in the
+    /// default class (it has its own retention).
+    pub classifier: Option<Classifier>,
 }
 
 impl Default for IndexerOptions {
@@ -33,6 +38,7 @@ impl Default for IndexerOptions {
             writer_memory_bytes: 64 << 20,
             max_open_partitions: 8,
             writer_threads: 1,
+            classifier: None,
         }
     }
 }
@@ -193,7 +199,13 @@ impl Indexer {
         source: Option<&str>,
         added: impl FnOnce(&serde_json::Value),
     ) -> Result<AddOutcome, IndexError> {
-        let key = PartitionKey::of(event.kind(), &event.timestamp);
+        // An `Event` always serializes to a JSON object (see kestrel_event::Event::to_json).
+        let value = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+        let class = match (&self.options.classifier, event.kind()) {
+            (_, kestrel_event::EventKind::KestrelAudit) | (None, _) => None,
+            (Some(classifier), _) => classifier.class_of(&value),
+        };
+        let key = PartitionKey::of(event.kind(), &event.timestamp).with_class(class);
         let id_field = self
             .schema
             .typed("event.id")
@@ -207,8 +219,6 @@ impl Indexer {
             return Ok(AddOutcome::Duplicate);
         }
         let source = source.map_or_else(|| event.to_json(), str::to_owned);
-        // An `Event` always serializes to a JSON object (see kestrel_event::Event::to_json).
-        let value = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
         let doc = value_to_document(&schema, &value, source);
         partition
             .writer
@@ -289,55 +299,68 @@ impl Indexer {
         Ok((members, stats))
     }
 
-    /// Deletes every partition of collected events (not Kestrel's own audit trail) whose whole
-    /// day is older than `retention` before `now` (committing and closing its writer first if
-    /// open). Returns the partitions deleted.
-    pub fn apply_retention(
+    /// Deletes the partition `key` of this root, committing and closing its writer first if
+    /// open, and says what it held. `why` names the rule or setting that expired it (it is
+    /// logged and returned in the [`Deletion`]).
+    ///
+    /// Every deletion of a partition goes through here: nothing else in Kestrel removes a
+    /// partition directory.
+    pub fn delete_partition(
         &mut self,
-        retention: std::time::Duration,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<PartitionKey>, IndexError> {
-        self.drop_older(retention, now, |kind| kind != PartitionKind::KestrelAudit)
-    }
-
-    /// Deletes every partition of Kestrel's own audit trail (`kestrel_audit`) whose whole day
-    /// is older than `retention` before `now`. Returns the partitions deleted.
-    pub fn apply_audit_retention(
-        &mut self,
-        retention: std::time::Duration,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<PartitionKey>, IndexError> {
-        self.drop_older(retention, now, |kind| kind == PartitionKind::KestrelAudit)
-    }
-
-    fn drop_older(
-        &mut self,
-        retention: std::time::Duration,
-        now: chrono::DateTime<chrono::Utc>,
-        applies: impl Fn(PartitionKind) -> bool,
-    ) -> Result<Vec<PartitionKey>, IndexError> {
-        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        let Some(horizon) = now.checked_sub_signed(retention) else {
-            return Ok(Vec::new());
-        };
-        let keys = list_partitions(&self.root).map_err(|source| IndexError::Io {
-            path: self.root.clone(),
+        key: PartitionKey,
+        why: &str,
+    ) -> Result<Deletion, IndexError> {
+        let dir = key.dir(&self.root);
+        if let Some(mut partition) = self.partitions.remove(&key) {
+            partition.commit(self.payload.as_deref(), false)?;
+            // Merges write into the directory: let them finish before it goes.
+            partition
+                .writer
+                .wait_merging_threads()
+                .map_err(|source| IndexError::Tantivy {
+                    path: dir.clone(),
+                    source,
+                })?;
+        }
+        let (events, first, last) = crate::retention::contents_summary(&dir, &self.schema)?;
+        std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io {
+            path: dir.clone(),
             source,
         })?;
-        let mut dropped = Vec::new();
-        for key in keys
-            .into_iter()
-            .filter(|k| applies(k.kind) && k.end() <= horizon)
-        {
+        tracing::info!(
+            partition = %dir.display(),
+            events,
+            why,
+            "partition deleted"
+        );
+        Ok(Deletion {
+            key,
+            dir,
+            events,
+            first,
+            last,
+            why: why.to_owned(),
+        })
+    }
+
+    /// Commits and closes the open writers of `kind`'s partitions, releasing their locks (the
+    /// audit trail's partitions are shared with the query API's own writer).
+    pub(crate) fn close_kind(
+        &mut self,
+        kind: crate::partition::PartitionKind,
+    ) -> Result<(), IndexError> {
+        let keys: Vec<PartitionKey> = self
+            .partitions
+            .keys()
+            .filter(|k| k.kind == kind)
+            .copied()
+            .collect();
+        for key in keys {
             if let Some(mut partition) = self.partitions.remove(&key) {
                 partition.commit(self.payload.as_deref(), false)?;
             }
-            let dir = key.dir(&self.root);
-            std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io { path: dir, source })?;
-            tracing::info!(partition = %key.dir(&self.root).display(), "partition past retention deleted");
-            dropped.push(key);
         }
-        Ok(dropped)
+        Ok(())
     }
 
     fn partition(&mut self, key: PartitionKey) -> Result<&mut PartitionWriter, IndexError> {
@@ -396,6 +419,8 @@ pub fn commit_payloads(root: &Path) -> Result<Vec<(PartitionKey, Option<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::partition::{PartitionKind, RetentionClass};
+    use crate::retention::{NoHooks, RetentionPolicy};
     use kestrel_event::{parse_timestamp, EventKind};
 
     fn event(id: &str, ts: &str) -> Event {
@@ -450,6 +475,13 @@ mod tests {
         assert_eq!(count(dir.path(), key), 2);
     }
 
+    fn policy(default_secs: u64, audit_secs: u64) -> RetentionPolicy {
+        RetentionPolicy {
+            default: Some(std::time::Duration::from_secs(default_secs)),
+            audit: Some(std::time::Duration::from_secs(audit_secs)),
+        }
+    }
+
     #[test]
     fn retention_deletes_only_days_entirely_past_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -465,11 +497,23 @@ mod tests {
         indexer.commit().unwrap();
         let now = parse_timestamp("2024-01-04T06:00:00Z").unwrap();
         // 30 hours back is 2024-01-03T00:00: days 1 and 2 are entirely older.
-        let dropped = indexer
-            .apply_retention(std::time::Duration::from_secs(30 * 3600), now)
+        let outcome = indexer
+            .apply_retention(&policy(30 * 3600, 400 * 86_400), &NoHooks, now)
             .unwrap();
-        let days: Vec<String> = dropped.iter().map(|k| k.day.to_string()).collect();
+        let days: Vec<String> = outcome
+            .deleted
+            .iter()
+            .map(|d| d.key.day.to_string())
+            .collect();
         assert_eq!(days, ["2024-01-01", "2024-01-02"]);
+        let first = &outcome.deleted[0];
+        assert_eq!(first.events, 1);
+        assert_eq!(
+            first.first,
+            Some(parse_timestamp("2024-01-01T12:00:00Z").unwrap())
+        );
+        assert_eq!(first.last, first.first);
+        assert_eq!(first.why, "retention.default 1d");
         let left: Vec<String> = list_partitions(dir.path())
             .unwrap()
             .iter()
@@ -492,7 +536,7 @@ mod tests {
         }
         indexer.commit().unwrap();
         let now = parse_timestamp("2024-01-10T00:00:00Z").unwrap();
-        let day = std::time::Duration::from_secs(86_400);
+        let day = 86_400;
         let kinds = |dir: &Path| -> Vec<PartitionKind> {
             list_partitions(dir)
                 .unwrap()
@@ -500,15 +544,116 @@ mod tests {
                 .map(|k| k.kind)
                 .collect()
         };
-        let dropped = indexer.apply_retention(day, now).unwrap();
-        assert_eq!(dropped.len(), 1);
+        let outcome = indexer
+            .apply_retention(&policy(day, 30 * day), &NoHooks, now)
+            .unwrap();
+        assert_eq!(outcome.deleted.len(), 1);
         assert_eq!(kinds(dir.path()), [PartitionKind::KestrelAudit]);
-        assert!(indexer
-            .apply_audit_retention(30 * day, now)
-            .unwrap()
-            .is_empty());
-        assert_eq!(indexer.apply_audit_retention(day, now).unwrap().len(), 1);
+        let outcome = indexer
+            .apply_retention(&policy(day, day), &NoHooks, now)
+            .unwrap();
+        assert_eq!(outcome.deleted.len(), 1);
         assert!(kinds(dir.path()).is_empty());
+    }
+
+    struct Recording;
+
+    impl crate::retention::RetentionHooks for Recording {
+        fn hold_on(&self, _: &PartitionKey, _: &Path) -> Result<Option<String>, IndexError> {
+            Ok(None)
+        }
+
+        fn record(
+            &self,
+            deletion: &crate::retention::Deletion,
+            now: kestrel_event::Timestamp,
+        ) -> Option<Event> {
+            let id = format!("deleted {}", deletion.key.name());
+            Some(Event::new(EventKind::KestrelAudit, id, now, now))
+        }
+    }
+
+    #[test]
+    fn records_of_deletions_are_committed_and_their_writer_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        indexer.add(&event("a", "2024-01-01T12:00:00Z")).unwrap();
+        indexer.commit().unwrap();
+        let now = parse_timestamp("2024-03-01T00:00:00Z").unwrap();
+        let outcome = indexer
+            .apply_retention(&policy(86_400, 400 * 86_400), &Recording, now)
+            .unwrap();
+        assert_eq!(outcome.deleted.len(), 1);
+        let audit = PartitionKey::of(EventKind::KestrelAudit, &now);
+        assert_eq!(count(dir.path(), audit), 1);
+        // Another writer (the query API's audit trail) can take the partition at once.
+        let mut other = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        other
+            .add(&Event::new(EventKind::KestrelAudit, "api".into(), now, now))
+            .unwrap();
+        other.commit().unwrap();
+        assert_eq!(count(dir.path(), audit), 2);
+    }
+
+    struct ByNamespace;
+
+    impl crate::retention::Classify for ByNamespace {
+        fn class_of(&self, event: &serde_json::Value) -> Option<RetentionClass> {
+            let ns = event.pointer("/kubernetes/namespace")?.as_str()?;
+            (ns == "payments").then_some(RetentionClass { keep_days: 365 })
+        }
+    }
+
+    #[test]
+    fn events_are_routed_to_the_partition_of_their_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexerOptions {
+            classifier: Some(Classifier::new(ByNamespace)),
+            ..IndexerOptions::default()
+        };
+        let mut indexer = Indexer::open(dir.path(), options).unwrap();
+        let mut paid = event("p", "2024-01-01T10:00:00Z");
+        paid.kubernetes = Some(kestrel_event::KubernetesMeta {
+            namespace: Some("payments".into()),
+            ..Default::default()
+        });
+        let plain = event("o", "2024-01-01T11:00:00Z");
+        let ts = parse_timestamp("2024-01-01T12:00:00Z").unwrap();
+        let mut audit = Event::new(EventKind::KestrelAudit, "k".into(), ts, ts);
+        audit.kubernetes = paid.kubernetes.clone();
+        for e in [&paid, &plain, &audit] {
+            assert_eq!(indexer.add(e).unwrap(), AddOutcome::Added);
+        }
+        assert_eq!(indexer.add(&paid).unwrap(), AddOutcome::Duplicate);
+        indexer.commit().unwrap();
+        let names: Vec<String> = list_partitions(dir.path())
+            .unwrap()
+            .iter()
+            .map(PartitionKey::name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "container/2024-01-01",
+                "container/2024-01-01.keep-365d",
+                "kestrel_audit/2024-01-01"
+            ]
+        );
+        let classed = list_partitions(dir.path()).unwrap()[1];
+        assert_eq!(count(dir.path(), classed), 1);
+        // The class, not today's default, sets the lifetime.
+        let now = parse_timestamp("2024-12-31T00:00:00Z").unwrap();
+        let outcome = indexer
+            .apply_retention(&policy(86_400, 400 * 86_400), &NoHooks, now)
+            .unwrap();
+        assert_eq!(outcome.deleted.len(), 1);
+        assert_eq!(outcome.deleted[0].key.name(), "container/2024-01-01");
+        let later = parse_timestamp("2025-01-01T00:00:00Z").unwrap();
+        let outcome = indexer
+            .apply_retention(&policy(86_400, 400 * 86_400), &NoHooks, later)
+            .unwrap();
+        assert_eq!(outcome.deleted[0].key, classed);
+        assert_eq!(outcome.deleted[0].why, "class keep-365d");
     }
 
     #[test]
@@ -518,6 +663,7 @@ mod tests {
             writer_memory_bytes: 15_000_000,
             max_open_partitions: 2,
             writer_threads: 1,
+            classifier: None,
         };
         let mut indexer = Indexer::open(dir.path(), options).unwrap();
         let days: Vec<Event> = (1..=5)

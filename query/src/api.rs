@@ -50,6 +50,8 @@ pub struct ApiSettings {
     pub filters: Vec<kestrel_detect::SigmaFilter>,
     /// Limits of one request (`[query.limits]`).
     pub limits: QueryLimits,
+    /// The legal holds served by `/api/v1/holds` (answered 404 when `None`).
+    pub holds: Option<crate::holds::HoldStore>,
 }
 
 /// Renders Prometheus metrics in the text exposition format.
@@ -91,6 +93,12 @@ impl FromRef<ApiState> for Engines {
 impl FromRef<ApiState> for crate::token_api::TokenApiState {
     fn from_ref(state: &ApiState) -> Self {
         crate::token_api::TokenApiState(state.settings.auth.store().cloned())
+    }
+}
+
+impl FromRef<ApiState> for crate::hold_api::HoldApiState {
+    fn from_ref(state: &ApiState) -> Self {
+        crate::hold_api::HoldApiState(state.settings.holds.clone())
     }
 }
 
@@ -152,6 +160,7 @@ fn api_routes(state: &ApiState) -> Router<ApiState> {
         .route(METRICS, get(metrics_text))
         .merge(crate::elastic::routes())
         .merge(crate::token_api::routes())
+        .merge(crate::hold_api::routes())
         .route_layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
         .route_layer(DefaultBodyLimit::max(max_body_bytes))
 }
@@ -186,7 +195,7 @@ const ELASTIC: [&str; 7] = crate::elastic::ROUTES;
 
 /// Every route pattern: the `route` label values of the request latency histogram. Each is
 /// in [`crate::authorize::ROUTE_TABLE`] (a unit test checks).
-pub const ROUTES: [&str; 19] = [
+pub const ROUTES: [&str; 21] = [
     SEARCH,
     CONTEXT,
     EXPORT,
@@ -206,6 +215,8 @@ pub const ROUTES: [&str; 19] = [
     ELASTIC[6],
     crate::authorize::TOKENS,
     crate::authorize::TOKEN,
+    crate::authorize::HOLDS,
+    crate::authorize::HOLD,
 ];
 
 /// Parameters of a search, from the query string (GET) or a JSON body (POST).

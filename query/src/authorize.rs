@@ -38,6 +38,10 @@ const fn roles(roles: &'static [Role], scoped: bool) -> RouteAccess {
 pub const TOKENS: &str = "/api/v1/tokens";
 /// Route pattern of the token API's revoke.
 pub const TOKEN: &str = "/api/v1/tokens/{name}";
+/// Route pattern of the legal hold API's list and create.
+pub const HOLDS: &str = "/api/v1/holds";
+/// Route pattern of the legal hold API's release.
+pub const HOLD: &str = "/api/v1/holds/{name}";
 /// Route pattern of Kestrel's own audit trail.
 pub const AUDIT: &str = "/api/v1/audit";
 
@@ -63,6 +67,8 @@ pub const ROUTE_TABLE: &[(&str, RouteAccess)] = &[
     (TOKENS, roles(ADMIN, false)),
     (TOKEN, roles(ADMIN, false)),
     (AUDIT, roles(ADMIN, false)),
+    (HOLDS, roles(ADMIN, false)),
+    (HOLD, roles(ADMIN, false)),
 ];
 
 /// Who may use the route `pattern`; `None` when it is not listed (refused to everyone).

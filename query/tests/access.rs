@@ -38,6 +38,7 @@ fn api(static_tokens: Vec<String>, rate_limit: Option<RateLimit>) -> Api {
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
         limits: Default::default(),
+        holds: None,
     };
     let app = router(SearchEngine::new(dir.path().join("index")), settings);
     Api {

@@ -48,6 +48,7 @@ fn options() -> IndexerOptions {
         writer_memory_bytes: 15_000_000,
         max_open_partitions: 4,
         writer_threads: 1,
+        classifier: None,
     }
 }
 
@@ -778,6 +779,7 @@ fn settings() -> ApiSettings {
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
         limits: kestrel_query::limits::QueryLimits::default(),
+        holds: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn index(root: &Path, scratch: &Path) -> u64 {
         writer_memory_bytes: 15_000_000,
         max_open_partitions: 4,
         writer_threads: 1,
+        classifier: None,
     };
     let mut indexer = Indexer::open(root, options).unwrap();
     for file in &summary.files {
@@ -76,6 +77,7 @@ fn settings(tokens: Vec<String>) -> ApiSettings {
         placeholders: Default::default(),
         filters: Vec::new(),
         limits: Default::default(),
+        holds: None,
     }
 }
 

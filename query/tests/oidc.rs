@@ -177,6 +177,7 @@ async fn jwts_are_checked_against_the_issuers_keys_and_mapped_to_roles() {
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
         limits: Default::default(),
+        holds: None,
     };
     let app = router(SearchEngine::new(dir.path().join("index")), settings);
 

@@ -57,6 +57,7 @@ fn build() -> Data {
             writer_memory_bytes: 15_000_000,
             max_open_partitions: 8,
             writer_threads: 1,
+            classifier: None,
         },
     )
     .unwrap();
@@ -465,6 +466,7 @@ fn settings(alerts: Option<kestrel_detect::AlertStore>) -> ApiSettings {
         placeholders: Default::default(),
         filters: Vec::new(),
         limits: Default::default(),
+        holds: None,
     }
 }
 

@@ -5,8 +5,10 @@ mod alerts;
 mod bench;
 mod config_check;
 mod generate;
+mod hold;
 mod hunt;
 mod ingest;
+mod retention;
 mod rules_measure;
 mod rules_test;
 mod run;
@@ -70,6 +72,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
+    for warning in config.deprecations() {
+        tracing::warn!("{warning}");
+    }
     match cli.command {
         Command::Run => run::run(config, run::Roles::ALL),
         Command::Collector => run::run(config, run::Roles::COLLECTOR),
@@ -80,6 +85,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Aggregate(args) => aggregate::aggregate(config, args),
         Command::Hunt(args) => hunt::hunt(config, args),
         Command::Token { command } => token::token(&config, command),
+        Command::Hold { command } => hold::hold(&config, command),
+        Command::Retention { command } => retention::retention(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(config, args),

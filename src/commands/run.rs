@@ -124,6 +124,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+        if roles.indexer && config.indexer.enabled {
+            crate::store_retention::spawn(&config, shutdown_rx.clone());
+        }
         readiness.set_ready();
         let lifecycle = pipeline_roles(&config, roles);
         record_lifecycle(&config, "start", &lifecycle).await;
@@ -786,6 +789,7 @@ async fn serve_api(
         placeholders: crate::detection::placeholders(&config)?,
         filters: crate::detection::configured_filters(&config)?,
         limits: QueryLimits::from(&config.query.limits),
+        holds: Some(kestrel_query::holds::HoldStore::new(&config.data_dir)),
     };
     // Without a bus of its own, the query process writes the kestrel_audit partitions itself.
     let trail = AuditTrail::start(IndexSink::new(config.index_dir()), AUDIT_QUEUE);

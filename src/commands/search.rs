@@ -31,6 +31,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         placeholders: kestrel_detect::Placeholders::new(),
         filters: Vec::new(),
         limits: kestrel_query::limits::QueryLimits::from(&config.query.limits),
+        holds: None,
     };
     let request = match build_request(&params, &settings) {
         Ok(request) => request,

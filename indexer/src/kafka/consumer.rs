@@ -18,7 +18,7 @@ use kestrel_event::Event;
 
 use super::shard::{shard_root, Absorbed, Shard};
 use crate::error::IndexError;
-use crate::service::{with_observer, CommitPolicy, IndexingStats, SharedObserver};
+use crate::service::{with_observer, CommitPolicy, IndexingStats, Retention, SharedObserver};
 use crate::writer::IndexerOptions;
 
 /// How long one poll of the consumer waits for a message.
@@ -89,11 +89,11 @@ pub fn run_kafka_indexer(
             &committed,
             CommitMode::Async,
         );
-        let policy = settings.policy;
-        let retains = policy.retention.is_some() || policy.audit_retention.is_some();
-        if retains && retention_checked.elapsed() >= Duration::from_secs(60) {
-            retention_checked = Instant::now();
-            lock(&shards).apply_retention(policy.retention, policy.audit_retention)?;
+        if let Some(retention) = settings.policy.retention.as_ref() {
+            if retention_checked.elapsed() >= Duration::from_secs(60) {
+                retention_checked = Instant::now();
+                lock(&shards).apply_retention(retention)?;
+            }
         }
     }
     let committed = lock(&shards).commit_all(&stats)?;
@@ -242,10 +242,11 @@ impl Shards {
     }
 
     fn commit_due(&mut self, stats: &IndexingStats) -> Result<Vec<(i32, i64)>, IndexError> {
-        let policy = self.settings.policy;
-        self.commit_where(stats, |shard| {
-            shard.commit_due(policy.max_events, policy.interval)
-        })
+        let (max_events, interval) = (
+            self.settings.policy.max_events,
+            self.settings.policy.interval,
+        );
+        self.commit_where(stats, |shard| shard.commit_due(max_events, interval))
     }
 
     fn commit_all(&mut self, stats: &IndexingStats) -> Result<Vec<(i32, i64)>, IndexError> {
@@ -279,14 +280,10 @@ impl Shards {
         Ok(committed)
     }
 
-    fn apply_retention(
-        &mut self,
-        retention: Option<Duration>,
-        audit_retention: Option<Duration>,
-    ) -> Result<(), IndexError> {
+    fn apply_retention(&mut self, retention: &Retention) -> Result<(), IndexError> {
         self.open
             .values_mut()
-            .try_for_each(|shard| shard.apply_retention(retention, audit_retention))
+            .try_for_each(|shard| shard.apply_retention(retention))
     }
 }
 

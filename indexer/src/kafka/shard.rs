@@ -8,6 +8,7 @@ use kestrel_event::Event;
 use super::checkpoint::{member_name, resume_point, ShardCheckpoint};
 use crate::error::IndexError;
 use crate::partition::SHARDS_DIR;
+use crate::service::Retention;
 use crate::writer::{commit_payloads, AddOutcome, CommitStats, Indexer, IndexerOptions};
 
 /// The index root of a Kafka partition's shard.
@@ -165,20 +166,8 @@ impl Shard {
         Ok(Some((end, stats)))
     }
 
-    /// Deletes the shard's partitions of collected events past `retention`, and those of
-    /// Kestrel's own audit trail past `audit_retention`.
-    pub fn apply_retention(
-        &mut self,
-        retention: Option<Duration>,
-        audit_retention: Option<Duration>,
-    ) -> Result<(), IndexError> {
-        let now = chrono::Utc::now();
-        if let Some(retention) = retention {
-            self.indexer.apply_retention(retention, now)?;
-        }
-        if let Some(retention) = audit_retention {
-            self.indexer.apply_audit_retention(retention, now)?;
-        }
-        Ok(())
+    /// Applies retention to the shard's partitions.
+    pub fn apply_retention(&mut self, retention: &Retention) -> Result<(), IndexError> {
+        retention.apply(&mut self.indexer).map(|_| ())
     }
 }

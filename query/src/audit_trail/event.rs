@@ -13,7 +13,8 @@ use crate::access::{AccessOutcome, Identity};
 /// are left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AuditEvent {
-    /// What happened: `request`, `start`, `stop`, `token_create`, `token_revoke`, `cli_query`.
+    /// What happened: `request`, `start`, `stop`, `token_create`, `token_revoke`, `cli_query`,
+    /// `hold_create`, `hold_release`, `retention_delete`.
     pub action: String,
     /// Token name or OIDC subject.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +74,18 @@ pub struct AuditEvent {
     /// SHA-256 of the loaded configuration (starts).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,
+    /// The partition deleted by retention (`k8s_audit/2024-01-31.keep-400d`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// Events the deleted partition held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// What expired a deleted partition: its class and the rules routing to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The legal hold created or released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
 }
 
 impl AuditEvent {
@@ -127,6 +140,8 @@ impl AuditEvent {
         parts.extend(self.method.clone());
         parts.extend(self.route.clone());
         parts.extend(self.status.map(|s| s.to_string()));
+        parts.extend(self.hold.clone());
+        parts.extend(self.partition.clone());
         if let Some(who) = &self.who {
             parts.push(format!("by {who}"));
         }

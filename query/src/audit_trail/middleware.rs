@@ -25,6 +25,11 @@ pub struct AuditDetails {
     pub total: Option<u64>,
 }
 
+/// A change a handler made (a hold placed or released), recorded in the audit trail as an
+/// entry of its own next to the request's, with the caller's identity.
+#[derive(Debug, Clone)]
+pub struct RecordedChange(pub AuditEvent);
+
 /// `router` with every request recorded in `trail` (add it last: outside authentication).
 /// The source address is recorded when the router is served with
 /// `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -39,6 +44,15 @@ async fn record(State(trail): State<AuditTrail>, request: Request, next: Next) -
     event.status = Some(response.status().as_u16());
     if let Some(outcome) = response.extensions().get::<AccessOutcome>() {
         event = event.with_outcome(outcome);
+    }
+    if let Some(RecordedChange(change)) = response.extensions().get::<RecordedChange>() {
+        let mut change = change.clone();
+        if let Some(outcome) = response.extensions().get::<AccessOutcome>() {
+            change = change.with_outcome(outcome);
+        }
+        change.route = event.route.clone();
+        change.method = event.method.clone();
+        trail.record(change);
     }
     if let Some(details) = response.extensions().get::<AuditDetails>() {
         event.hits = details.hits;

@@ -11,5 +11,5 @@ mod middleware;
 mod trail;
 
 pub use event::AuditEvent;
-pub use middleware::{with_audit_trail, AuditDetails};
+pub use middleware::{with_audit_trail, AuditDetails, RecordedChange};
 pub use trail::{AuditSink, AuditTrail, IndexSink};

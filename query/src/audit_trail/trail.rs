@@ -50,6 +50,7 @@ impl IndexSink {
             writer_memory_bytes: 15_000_000,
             max_open_partitions: 2,
             writer_threads: 1,
+            classifier: None,
         };
         let mut indexer = Indexer::open(&self.root, options)?;
         for event in events {
