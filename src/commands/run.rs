@@ -83,6 +83,9 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         crate::limits::raise_open_files_limit();
     }
     runtime()?.block_on(async move {
+        // Listening from the start: a signal during start-up stops the process cleanly.
+        let signalled = termination_signal();
+        tokio::pin!(signalled);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let readiness = crate::telemetry::Readiness::default();
         let tokens = live_tokens(&config);
@@ -135,11 +138,11 @@ pub fn run(config: Config, roles: Roles) -> anyhow::Result<ExitCode> {
         // the process instead of leaving it running half-deaf.
         let webhook_failure = match pipeline.as_mut().and_then(|p| p.webhook.as_mut()) {
             Some(webhook) => tokio::select! {
-                () = wait_for_signal() => None,
+                () = &mut signalled => None,
                 ended = webhook => Some(ended),
             },
             None => {
-                wait_for_signal().await;
+                signalled.await;
                 None
             }
         };
@@ -823,20 +826,26 @@ fn config_digest(config: &Config) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Listens for SIGINT and SIGTERM from now on; the future completes at the first of them.
+fn termination_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    async fn first(signal: std::io::Result<Signal>, name: &'static str) {
+        match signal {
             Ok(mut signal) => {
                 signal.recv().await;
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
+                tracing::warn!(%error, signal = name, "cannot listen for the signal");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+    }
+    let interrupt = first(signal(SignalKind::interrupt()), "SIGINT");
+    let terminate = first(signal(SignalKind::terminate()), "SIGTERM");
+    async move {
+        tokio::select! {
+            () = interrupt => {}
+            () = terminate => {}
+        }
     }
 }
