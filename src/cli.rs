@@ -65,6 +65,15 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Signing keys of sealed partitions.
+    Seal {
+        #[command(subcommand)]
+        command: SealCommand,
+    },
+    /// Verify the sealed partitions: every hash chain, every partition's files, the alert
+    /// files; names each modified, missing or added file, broken link, unknown key, bad
+    /// signature and partition deleted other than by retention. Exits 1 on any.
+    Verify(VerifyArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -216,6 +225,34 @@ pub enum TokenCommand {
         /// The token's name.
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SealCommand {
+    /// Make an Ed25519 key pair: the private key (PKCS#8 PEM, mode 0600) to FILE, the public
+    /// key printed (and written to --public-out).
+    Keygen {
+        /// Where to write the private key (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the public key too.
+        #[arg(long)]
+        public_out: Option<PathBuf>,
+    },
+}
+
+/// `kestrel verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only partitions of days after this: RFC 3339 or relative (now-30d).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only partitions of days up to this.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Public keys (PEM) to verify with; default: [seal] public_keys and the configured key.
+    #[arg(long = "public-key", value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,8 @@
 //! - [`partition`]: one index per event kind and UTC day.
 //! - [`writer`]: the [`Indexer`], which adds each event at most once and commits.
 //! - [`service`]: the indexing loop that drains the bus and acknowledges what it committed.
+//! - [`sealing`]: the manifests of sealed and open partitions in the tree's hash chain.
+//! - [`verify`]: checks index trees against their chains.
 //! - [`kafka`]: the Kafka consumer, exactly once through offsets kept in the index commits.
 
 pub mod document;
@@ -13,6 +15,8 @@ pub mod kafka;
 pub mod partition;
 mod reader_directory;
 pub mod schema;
+pub mod sealing;
+pub mod verify;
 pub mod service;
 mod storage;
 pub mod writer;
@@ -23,4 +27,5 @@ pub use partition::{
 };
 pub use schema::{EventSchema, FieldKind, ResolvedField};
 pub use storage::open_index;
+pub use sealing::SealSettings;
 pub use writer::{AddOutcome, CommitStats, Indexer, IndexerOptions};

@@ -3,6 +3,10 @@
 //! Layout: `<index root>/<event kind>/<YYYY-MM-DD>/`. Retention drops whole directories, and a
 //! search opens only the partitions whose day overlaps its time range.
 //!
+//! Events that arrive for a day whose partition is already sealed (never written again) go to
+//! a late partition next to it, `<YYYY-MM-DD>.1` (then `.2`, ... once that one is sealed in
+//! turn): the same day, searched with it.
+//!
 //! An indexer fed by Kafka writes one such tree per Kafka partition, a shard, under
 //! `<index root>/shards/<topic>-<partition>/`, so that whoever owns the Kafka partition owns
 //! its indexes (and the offsets recorded in their commits). Searches cover the root and every
@@ -20,6 +24,9 @@ pub struct PartitionKey {
     pub day: NaiveDate,
     /// The events' kind.
     pub kind: PartitionKind,
+    /// 0 for the day's partition, n for its n-th late partition (`<YYYY-MM-DD>.n`), which
+    /// takes the events that arrive once the ones before are sealed.
+    pub part: u16,
 }
 
 /// The event kind of a partition, ordered for stable listings.
@@ -75,13 +82,31 @@ impl PartitionKey {
         PartitionKey {
             day: ts.date_naive(),
             kind: kind.into(),
+            part: 0,
         }
+    }
+
+    /// The same day's partition number `part`.
+    pub fn with_part(self, part: u16) -> PartitionKey {
+        PartitionKey { part, ..self }
+    }
+
+    /// The partition's directory name: `YYYY-MM-DD`, or `YYYY-MM-DD.n` for a late one.
+    pub fn dir_name(&self) -> String {
+        match self.part {
+            0 => self.day.format("%Y-%m-%d").to_string(),
+            n => format!("{}.{n}", self.day.format("%Y-%m-%d")),
+        }
+    }
+
+    /// The partition's directory relative to its index tree: `<kind>/<dir name>`.
+    pub fn relative(&self) -> String {
+        format!("{}/{}", self.kind.as_str(), self.dir_name())
     }
 
     /// The partition's directory under `root`.
     pub fn dir(&self, root: &Path) -> PathBuf {
-        root.join(self.kind.as_str())
-            .join(self.day.format("%Y-%m-%d").to_string())
+        root.join(self.kind.as_str()).join(self.dir_name())
     }
 
     /// First instant of the partition's day.
@@ -123,19 +148,26 @@ pub fn list_partitions(root: &Path) -> std::io::Result<Vec<PartitionKey>> {
         for day_entry in std::fs::read_dir(kind_entry.path())? {
             let day_entry = day_entry?;
             let name = day_entry.file_name();
-            let Some(day) = name
-                .to_str()
-                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
-            else {
+            let Some((day, part)) = name.to_str().and_then(parse_dir_name) else {
                 continue;
             };
             if day_entry.path().join("meta.json").exists() {
-                keys.push(PartitionKey { day, kind });
+                keys.push(PartitionKey { day, kind, part });
             }
         }
     }
     keys.sort();
     Ok(keys)
+}
+
+/// The day and part of a partition directory's name (`2024-01-01`, `2024-01-01.2`).
+pub(crate) fn parse_dir_name(name: &str) -> Option<(NaiveDate, u16)> {
+    let (day, part) = match name.split_once('.') {
+        Some((day, part)) if !part.starts_with('0') => (day, part.parse().ok()?),
+        Some(_) => return None,
+        None => (name, 0),
+    };
+    Some((NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?, part))
 }
 
 /// Directory under the index root that holds the shards of Kafka-fed indexers.
@@ -192,6 +224,28 @@ mod tests {
             key.dir(Path::new("/d")),
             PathBuf::from("/d/k8s_audit/2024-02-29")
         );
+    }
+
+    #[test]
+    fn late_partitions_are_named_after_their_day() {
+        let ts = parse_timestamp("2024-03-01T10:00:00Z").unwrap();
+        let key = PartitionKey::of(EventKind::Container, &ts).with_part(2);
+        assert_eq!(key.relative(), "container/2024-03-01.2");
+        assert_eq!(parse_dir_name("2024-03-01.2"), Some((key.day, 2)));
+        assert_eq!(parse_dir_name("2024-03-01"), Some((key.day, 0)));
+        assert_eq!(parse_dir_name("2024-03-01.0"), None);
+        assert_eq!(parse_dir_name("2024-03-01.x"), None);
+        let dir = tempfile::tempdir().unwrap();
+        for key in [key, key.with_part(0)] {
+            std::fs::create_dir_all(key.dir(dir.path())).unwrap();
+            std::fs::write(key.dir(dir.path()).join("meta.json"), "{}").unwrap();
+        }
+        let parts: Vec<u16> = list_partitions(dir.path())
+            .unwrap()
+            .iter()
+            .map(|k| k.part)
+            .collect();
+        assert_eq!(parts, [0, 2]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::document::value_to_document;
 use crate::error::IndexError;
 use crate::partition::{list_partitions, PartitionKey, PartitionKind};
 use crate::schema::EventSchema;
+use crate::sealing::{is_sealed, SealSettings, Sealer};
 use crate::storage::open_index;
 
 /// Tuning of the writer.
@@ -130,6 +131,15 @@ impl PartitionWriter {
         self.pending_ids.clear();
         Ok(events)
     }
+
+    /// Commits what was added and closes the writer once its merges are done.
+    fn finish(mut self, payload: Option<&str>) -> Result<(), IndexError> {
+        self.commit(payload, false)?;
+        let PartitionWriter { dir, writer, .. } = self;
+        writer
+            .wait_merging_threads()
+            .map_err(|source| IndexError::Tantivy { path: dir, source })
+    }
 }
 
 /// Writes events into the partition indexes under one root directory.
@@ -138,6 +148,10 @@ impl PartitionWriter {
 /// partition's committed segments and in the ids added since the last commit, so replaying the
 /// same records (after a crash, or ingesting a file twice) never adds a second copy. One
 /// `Indexer` must own a root directory at a time.
+///
+/// Sealed partitions are never written again: an event for a sealed day goes to the day's
+/// next late partition (`<YYYY-MM-DD>.n`), after its id is looked up in the sealed ones.
+/// With [`Indexer::with_seal`] the indexer seals its tree ([`Indexer::seal_due`]).
 pub struct Indexer {
     root: PathBuf,
     schema: Arc<EventSchema>,
@@ -145,6 +159,11 @@ pub struct Indexer {
     partitions: HashMap<PartitionKey, PartitionWriter>,
     clock: u64,
     payload: Option<String>,
+    sealer: Option<Sealer>,
+    /// Where events of a day go (its partition, or a late one when it is sealed).
+    routes: HashMap<PartitionKey, PartitionKey>,
+    /// Readers of sealed partitions, for the de-duplication of late events.
+    sealed_readers: HashMap<PartitionKey, IndexReader>,
 }
 
 impl Indexer {
@@ -162,7 +181,138 @@ impl Indexer {
             partitions: HashMap::new(),
             clock: 0,
             payload: None,
+            sealer: None,
+            routes: HashMap::new(),
+            sealed_readers: HashMap::new(),
         })
+    }
+
+    /// Makes this indexer the sealer of its tree: it appends to the chain
+    /// `settings.chain` under the root, seals partitions past their day and grace, and
+    /// records its retention deletions.
+    pub fn with_seal(mut self, settings: SealSettings) -> Result<Indexer, IndexError> {
+        self.sealer = Some(Sealer::open(&self.root, settings)?);
+        Ok(self)
+    }
+
+    /// Whether this indexer seals its tree.
+    pub fn seals(&self) -> bool {
+        self.sealer.is_some()
+    }
+
+    /// Seals every partition of the tree whose day ended a grace before `now` (committing and
+    /// closing its writer first), then, when a checkpoint is due, appends the manifests of the
+    /// open partitions and alert files that changed. Returns the partitions sealed; without
+    /// a seal, does nothing.
+    pub fn seal_due(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PartitionKey>, IndexError> {
+        let Some(grace) = self.sealer.as_ref().map(Sealer::grace) else {
+            return Ok(Vec::new());
+        };
+        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        let keys = list_partitions(&self.root).map_err(|source| IndexError::Io {
+            path: self.root.clone(),
+            source,
+        })?;
+        let mut sealed = Vec::new();
+        let mut open = Vec::new();
+        for key in keys {
+            if is_sealed(&self.root, &key) {
+                continue;
+            }
+            let due = key.end().checked_add_signed(grace).is_some_and(|t| t <= now);
+            if !due {
+                open.push(key);
+                continue;
+            }
+            if let Some(partition) = self.partitions.remove(&key) {
+                partition.finish(self.payload.as_deref())?;
+            }
+            let Some(sealer) = self.sealer.as_mut() else {
+                break;
+            };
+            match sealer.seal(&key, &self.schema, now)? {
+                true => sealed.push(key),
+                false => open.push(key),
+            }
+        }
+        if !sealed.is_empty() {
+            self.routes.clear();
+        }
+        if let Some(sealer) = self.sealer.as_mut() {
+            if sealer.checkpoint_due(now) {
+                sealer.checkpoint(&open, &self.schema, now)?;
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// The partition that takes the events of `base`'s day: `base`, or its first late
+    /// partition not sealed.
+    fn route(&mut self, base: PartitionKey) -> PartitionKey {
+        if self.partitions.contains_key(&base) {
+            return base;
+        }
+        if let Some(key) = self.routes.get(&base) {
+            return *key;
+        }
+        let mut key = base;
+        while key.part < u16::MAX && is_sealed(&self.root, &key) {
+            key = key.with_part(key.part + 1);
+        }
+        self.routes.insert(base, key);
+        key
+    }
+
+    /// Whether a sealed partition before `key` of its day holds `id_term`.
+    fn sealed_parts_hold(&mut self, key: PartitionKey, id_term: &Term) -> Result<bool, IndexError> {
+        for part in 0..key.part {
+            let sealed = key.with_part(part);
+            let dir = sealed.dir(&self.root);
+            if !self.sealed_readers.contains_key(&sealed) {
+                if !dir.join("meta.json").exists() {
+                    continue;
+                }
+                let tantivy_err = |source| IndexError::Tantivy {
+                    path: dir.clone(),
+                    source,
+                };
+                let reader = open_index(&dir, &self.schema, false)?
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .try_into()
+                    .map_err(tantivy_err)?;
+                self.sealed_readers.insert(sealed, reader);
+            }
+            // Inserted just above when missing.
+            let reader = &self.sealed_readers[&sealed];
+            let found = reader
+                .searcher()
+                .doc_freq(id_term)
+                .map_err(|source| IndexError::Tantivy { path: dir, source })?;
+            if found > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Records in the chain, if this indexer seals, that `key` is about to be deleted by
+    /// `rule`.
+    fn record_deletion(
+        &mut self,
+        key: &PartitionKey,
+        rule: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), IndexError> {
+        self.sealed_readers.remove(key);
+        self.routes.clear();
+        match self.sealer.as_mut() {
+            Some(sealer) => sealer.record_deletion(key, rule, now),
+            None => Ok(()),
+        }
     }
 
     /// The index root directory.
@@ -193,7 +343,7 @@ impl Indexer {
         source: Option<&str>,
         added: impl FnOnce(&serde_json::Value),
     ) -> Result<AddOutcome, IndexError> {
-        let key = PartitionKey::of(event.kind(), &event.timestamp);
+        let key = self.route(PartitionKey::of(event.kind(), &event.timestamp));
         let id_field = self
             .schema
             .typed("event.id")
@@ -201,6 +351,9 @@ impl Indexer {
             // The schema always maps event.id (see schema::FIELD_SPECS).
             .expect("event.id is a typed field");
         let id_term = Term::from_field_text(id_field, event.id());
+        if key.part > 0 && self.sealed_parts_hold(key, &id_term)? {
+            return Ok(AddOutcome::Duplicate);
+        }
         let schema = Arc::clone(&self.schema);
         let partition = self.partition(key)?;
         if partition.contains(&id_term, event.id())? {
@@ -297,7 +450,9 @@ impl Indexer {
         retention: std::time::Duration,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<PartitionKey>, IndexError> {
-        self.drop_older(retention, now, |kind| kind != PartitionKind::KestrelAudit)
+        self.drop_older(retention, now, "indexer.retention", |kind| {
+            kind != PartitionKind::KestrelAudit
+        })
     }
 
     /// Deletes every partition of Kestrel's own audit trail (`kestrel_audit`) whose whole day
@@ -307,13 +462,16 @@ impl Indexer {
         retention: std::time::Duration,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<PartitionKey>, IndexError> {
-        self.drop_older(retention, now, |kind| kind == PartitionKind::KestrelAudit)
+        self.drop_older(retention, now, "indexer.audit_retention", |kind| {
+            kind == PartitionKind::KestrelAudit
+        })
     }
 
     fn drop_older(
         &mut self,
         retention: std::time::Duration,
         now: chrono::DateTime<chrono::Utc>,
+        rule: &str,
         applies: impl Fn(PartitionKind) -> bool,
     ) -> Result<Vec<PartitionKey>, IndexError> {
         let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
@@ -332,6 +490,7 @@ impl Indexer {
             if let Some(mut partition) = self.partitions.remove(&key) {
                 partition.commit(self.payload.as_deref(), false)?;
             }
+            self.record_deletion(&key, rule, now)?;
             let dir = key.dir(&self.root);
             std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io { path: dir, source })?;
             tracing::info!(partition = %key.dir(&self.root).display(), "partition past retention deleted");

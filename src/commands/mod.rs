@@ -11,7 +11,9 @@ mod rules_measure;
 mod rules_test;
 mod run;
 mod search;
+mod seal;
 mod token;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -82,6 +84,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token { command } => token::token(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
+        Command::Seal { command } => seal::seal(command),
+        Command::Verify(args) => verify::verify(config, args),
         Command::Bench(args) => bench::bench(config, args),
         Command::Config { .. } | Command::Rules { .. } => unreachable!("handled above"),
     }

@@ -45,7 +45,7 @@ impl ShardCheckpoint {
 
 /// The name of a partition in [`ShardCheckpoint::members`].
 pub fn member_name(key: &PartitionKey) -> String {
-    format!("{}/{}", key.kind.as_str(), key.day.format("%Y-%m-%d"))
+    key.relative()
 }
 
 /// Where a shard resumes.
@@ -100,6 +100,7 @@ mod tests {
         PartitionKey {
             day: NaiveDate::from_ymd_opt(2024, 1, day).unwrap(),
             kind,
+            part: 0,
         }
     }
 
