@@ -198,8 +198,8 @@ fn verify_tree(
         }
         entries.extend(read.entries);
     }
-    // The latest entry of each partition, and the manifests a deletion may name.
-    entries.sort_by(|a, b| a.entry.at.cmp(&b.entry.at));
+    // The latest entry of each partition (in chain order: a tree's partition is written by
+    // one chain), and the manifests a deletion may name.
     let mut manifests: HashMap<&str, &str> = HashMap::new();
     let mut latest: BTreeMap<&str, &VerifiedEntry> = BTreeMap::new();
     for entry in &entries {
