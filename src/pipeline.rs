@@ -43,9 +43,9 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
     let mut indexer = Indexer::open(config.index_dir(), options)
         .with_context(|| format!("opening index {}", config.index_dir().display()))?;
     if let Some(seal) = seal_settings(config)? {
-        indexer = indexer
-            .with_seal(seal)
-            .with_context(|| format!("opening the seal chain of {}", config.index_dir().display()))?;
+        indexer = indexer.with_seal(seal).with_context(|| {
+            format!("opening the seal chain of {}", config.index_dir().display())
+        })?;
     }
     let batch = config.collector.batch_max_events.max(1);
     let (publisher, subscriber) = kestrel_bus::embedded((config.bus.capacity / batch).max(2));

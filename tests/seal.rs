@@ -110,7 +110,10 @@ impl Store {
             .filter(|p| p.extension().is_some_and(|e| e == ext))
             .collect();
         files.sort();
-        files.into_iter().next().expect("the partition has a segment")
+        files
+            .into_iter()
+            .next()
+            .expect("the partition has a segment")
     }
 
     fn entry(&self, seq: u64) -> PathBuf {
@@ -140,7 +143,10 @@ impl Store {
             output.lines().any(|l| l.starts_with(&line)),
             "no line starting with {line:?} in:\n{output}"
         );
-        assert!(output.lines().last().unwrap().starts_with("FAILED: "), "{output}");
+        assert!(
+            output.lines().last().unwrap().starts_with("FAILED: "),
+            "{output}"
+        );
     }
 }
 
@@ -153,14 +159,22 @@ fn an_untouched_store_verifies_clean_with_every_partition_sealed() {
     assert!(ok, "{output}");
     // Three days of container logs and of audit events: six sealed partitions.
     let summary = output.lines().last().unwrap();
-    assert!(summary.starts_with("verified: 1 chains (6 entries), 6 partitions, "), "{output}");
+    assert!(
+        summary.starts_with("verified: 1 chains (6 entries), 6 partitions, "),
+        "{output}"
+    );
     assert!(summary.ends_with(", 0 uncovered"), "{output}");
     // The public key alone (an auditor's machine) verifies the same.
     let public = template().dir.path().join("seal.pub.pem");
     let (ok, output) = store.verify(&["--public-key", public.to_str().unwrap()]);
     assert!(ok, "{output}");
     // --from/--to restrict the partitions checked.
-    let (ok, output) = store.verify(&["--from", "2024-01-02T00:00:00Z", "--to", "2024-01-02T12:00:00Z"]);
+    let (ok, output) = store.verify(&[
+        "--from",
+        "2024-01-02T00:00:00Z",
+        "--to",
+        "2024-01-02T12:00:00Z",
+    ]);
     assert!(ok, "{output}");
     assert!(output.contains(", 2 partitions, "), "{output}");
 }
@@ -200,7 +214,9 @@ fn a_deleted_segment_file_is_missing() {
 #[test]
 fn an_added_file_is_named() {
     let store = Store::copy();
-    let file = store.partition(DAY2).join("0123456789abcdef0123456789abcdef.store");
+    let file = store
+        .partition(DAY2)
+        .join("0123456789abcdef0123456789abcdef.store");
     std::fs::write(&file, b"not sealed").unwrap();
     store.assert_detected(&file, "added file");
 }
@@ -331,12 +347,18 @@ fn late_events_for_a_sealed_day_go_to_a_late_partition_sealed_in_turn_and_search
             .arg("ingest")
             .args(log_files(&generated)),
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("(50 new"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("(50 new"),
+        "{output:?}"
+    );
     // The sealed partition is untouched; the late one holds the 50 events and is sealed.
     for (path, bytes) in sealed_files {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", path.display());
     }
-    assert!(store.partition("container/2024-01-02.1").join("meta.json").exists());
+    assert!(store
+        .partition("container/2024-01-02.1")
+        .join("meta.json")
+        .exists());
     assert_eq!(count(&store.data), before + 50);
     let (ok, output) = store.verify(&[]);
     assert!(ok, "{output}");
@@ -353,6 +375,9 @@ fn late_events_for_a_sealed_day_go_to_a_late_partition_sealed_in_turn_and_search
             .arg("ingest")
             .args(log_files(&generated)),
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("(0 new, 50 already indexed)"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("(0 new, 50 already indexed)"),
+        "{output:?}"
+    );
     assert_eq!(count(&store.data), before + 50);
 }

@@ -16,9 +16,9 @@ pub mod partition;
 mod reader_directory;
 pub mod schema;
 pub mod sealing;
-pub mod verify;
 pub mod service;
 mod storage;
+pub mod verify;
 pub mod writer;
 
 pub use error::IndexError;
@@ -26,6 +26,6 @@ pub use partition::{
     list_partition_dirs, list_partitions, PartitionDir, PartitionKey, PartitionKind,
 };
 pub use schema::{EventSchema, FieldKind, ResolvedField};
-pub use storage::open_index;
 pub use sealing::SealSettings;
+pub use storage::open_index;
 pub use writer::{AddOutcome, CommitStats, Indexer, IndexerOptions};

@@ -129,8 +129,11 @@ impl Sealer {
     /// Opens the chain of `settings.chain` under `root`, and restores the markers of the
     /// partitions it sealed.
     pub fn open(root: &Path, settings: SealSettings) -> Result<Sealer, IndexError> {
-        let chain = ChainWriter::open(chain_dir(root, &settings.chain), Arc::clone(&settings.signer))
-            .map_err(chain_error)?;
+        let chain = ChainWriter::open(
+            chain_dir(root, &settings.chain),
+            Arc::clone(&settings.signer),
+        )
+        .map_err(chain_error)?;
         for partition in chain.sealed() {
             let path = root.join(SEAL_DIR).join("sealed").join(partition);
             if !path.exists() {

@@ -188,10 +188,15 @@ fn verify_tree(
         for p in read.problems {
             report.problem(p.path, p.what);
         }
-        if let Some(files) = read.entries.iter().rev().find_map(|e| match &e.entry.record {
-            Record::Files(f) if f.dir == "alerts" => Some(f.files.clone()),
-            _ => None,
-        }) {
+        if let Some(files) = read
+            .entries
+            .iter()
+            .rev()
+            .find_map(|e| match &e.entry.record {
+                Record::Files(f) if f.dir == "alerts" => Some(f.files.clone()),
+                _ => None,
+            })
+        {
             if let Some(alerts) = &options.alerts_dir {
                 check_alerts(alerts, &files, report)?;
             }
@@ -264,7 +269,10 @@ fn verify_tree(
             .iter()
             .any(|s| s.kind == key.kind && s.day > key.day);
         if later_sealed {
-            report.problem(&dir, "added partition: no manifest, and a later day is sealed");
+            report.problem(
+                &dir,
+                "added partition: no manifest, and a later day is sealed",
+            );
         } else {
             report.uncovered.push(dir);
         }
@@ -286,7 +294,11 @@ fn listing(dir: &Path) -> Result<BTreeMap<String, PathBuf>, IndexError> {
 }
 
 /// Compares one file with its digest; `None` when it matches.
-fn compare(path: &Path, digest: &FileDigest, report: &mut Report) -> Result<Option<String>, IndexError> {
+fn compare(
+    path: &Path,
+    digest: &FileDigest,
+    report: &mut Report,
+) -> Result<Option<String>, IndexError> {
     let (bytes, sha256) = kestrel_seal::hash_file(path).map_err(io(path))?;
     report.files += 1;
     report.bytes += bytes;
@@ -302,7 +314,11 @@ fn compare(path: &Path, digest: &FileDigest, report: &mut Report) -> Result<Opti
     })
 }
 
-fn check_sealed(dir: &Path, manifest: &PartitionManifest, report: &mut Report) -> Result<(), IndexError> {
+fn check_sealed(
+    dir: &Path,
+    manifest: &PartitionManifest,
+    report: &mut Report,
+) -> Result<(), IndexError> {
     let mut present = listing(dir)?;
     for digest in &manifest.files {
         let path = dir.join(&digest.name);
@@ -364,12 +380,113 @@ fn check_alerts(dir: &Path, files: &[FileDigest], report: &mut Report) -> Result
         report.files += 1;
         report.bytes += digest.bytes;
         match prefix {
-            None => report.problem(path, format!("truncated below the {} bytes covered", digest.bytes)),
-            Some(sha256) if sha256 != digest.sha256 => {
-                report.problem(path, "modified file: covered bytes differ from their manifest")
-            }
+            None => report.problem(
+                path,
+                format!("truncated below the {} bytes covered", digest.bytes),
+            ),
+            Some(sha256) if sha256 != digest.sha256 => report.problem(
+                path,
+                "modified file: covered bytes differ from their manifest",
+            ),
             Some(_) => {}
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kestrel_event::{parse_timestamp, Event, EventKind};
+
+    use super::*;
+    use crate::sealing::SealSettings;
+    use crate::writer::{Indexer, IndexerOptions};
+
+    fn event(id: &str, ts: &str) -> Event {
+        let ts = parse_timestamp(ts).unwrap();
+        Event::new(EventKind::Container, id.into(), ts, ts)
+    }
+
+    #[test]
+    fn an_open_partition_whose_segments_merged_since_its_manifest_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, _) = kestrel_seal::generate_key_pem().unwrap();
+        let signer = Arc::new(kestrel_seal::Signer::from_pem(&private, "test").unwrap());
+        let keys = PublicKeys::from(&*signer);
+        let settings = SealSettings {
+            signer,
+            chain: "indexer".into(),
+            grace: Duration::from_secs(3600),
+            checkpoint_every: Duration::from_secs(3600),
+            alerts_dir: None,
+        };
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default())
+            .unwrap()
+            .with_seal(settings)
+            .unwrap();
+        for (i, hour) in ["10", "11", "12"].iter().enumerate() {
+            indexer
+                .add(&event(
+                    &format!("e{i}"),
+                    &format!("2024-01-01T{hour}:00:00Z"),
+                ))
+                .unwrap();
+            indexer.commit().unwrap();
+        }
+        let now = parse_timestamp("2024-01-01T13:00:00Z").unwrap();
+        assert!(indexer.seal_due(now).unwrap().is_empty());
+        drop(indexer);
+        let clean = verify_index(dir.path(), &keys, &VerifyOptions::default()).unwrap();
+        assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+        assert_eq!(clean.partitions, 1);
+        assert!(clean.files >= 3 * 4, "{clean:?}");
+
+        // The three segments merged into one: the files listed are gone, and unreferenced.
+        let key = PartitionKey::of(
+            EventKind::Container,
+            &parse_timestamp("2024-01-01T10:00:00Z").unwrap(),
+        );
+        let index =
+            crate::storage::open_index(&key.dir(dir.path()), &EventSchema::new(), true).unwrap();
+        let ids = index.searchable_segment_ids().unwrap();
+        assert_eq!(ids.len(), 3);
+        let mut writer = index
+            .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+            .unwrap();
+        writer.merge(&ids).wait().unwrap();
+        writer.garbage_collect_files().wait().unwrap();
+        writer.wait_merging_threads().unwrap();
+        let merged = verify_index(dir.path(), &keys, &VerifyOptions::default()).unwrap();
+        assert!(merged.problems.is_empty(), "{:?}", merged.problems);
+        assert_eq!(merged.files, 0);
+
+        // A segment file that is still referenced must be the one listed: a fresh checkpoint
+        // lists the merged segment, then one of its files is changed.
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default())
+            .unwrap()
+            .with_seal(SealSettings {
+                signer: Arc::new(kestrel_seal::Signer::from_pem(&private, "test").unwrap()),
+                chain: "indexer".into(),
+                grace: Duration::from_secs(3600),
+                checkpoint_every: Duration::from_secs(3600),
+                alerts_dir: None,
+            })
+            .unwrap();
+        indexer.seal_due(now).unwrap();
+        drop(indexer);
+        let store = std::fs::read_dir(key.dir(dir.path()))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "store"))
+            .unwrap();
+        let mut bytes = std::fs::read(&store).unwrap();
+        bytes[0] ^= 1;
+        std::fs::write(&store, bytes).unwrap();
+        let tampered = verify_index(dir.path(), &keys, &VerifyOptions::default()).unwrap();
+        assert_eq!(tampered.problems.len(), 1, "{:?}", tampered.problems);
+        assert_eq!(tampered.problems[0].path, store);
+    }
 }

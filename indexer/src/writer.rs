@@ -222,7 +222,10 @@ impl Indexer {
             if is_sealed(&self.root, &key) {
                 continue;
             }
-            let due = key.end().checked_add_signed(grace).is_some_and(|t| t <= now);
+            let due = key
+                .end()
+                .checked_add_signed(grace)
+                .is_some_and(|t| t <= now);
             if !due {
                 open.push(key);
                 continue;
@@ -693,5 +696,68 @@ mod tests {
                 1
             );
         }
+    }
+
+    fn seal_settings() -> SealSettings {
+        let (private, _) = kestrel_seal::generate_key_pem().unwrap();
+        SealSettings {
+            signer: Arc::new(kestrel_seal::Signer::from_pem(&private, "test").unwrap()),
+            chain: "indexer".into(),
+            grace: std::time::Duration::from_secs(3600),
+            checkpoint_every: std::time::Duration::from_secs(3600),
+            alerts_dir: None,
+        }
+    }
+
+    #[test]
+    fn a_day_is_sealed_after_its_grace_and_late_events_go_next_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default())
+            .unwrap()
+            .with_seal(seal_settings())
+            .unwrap();
+        let a = event("a", "2024-01-01T10:00:00Z");
+        let day = PartitionKey::of(a.kind(), &a.timestamp);
+        indexer.add(&a).unwrap();
+        indexer.commit().unwrap();
+        // Within the grace: still open.
+        let t = |s: &str| parse_timestamp(s).unwrap();
+        assert!(indexer
+            .seal_due(t("2024-01-02T00:30:00Z"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            indexer.add(&event("b", "2024-01-01T11:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        assert_eq!(indexer.seal_due(t("2024-01-02T01:00:00Z")).unwrap(), [day]);
+        assert_eq!(count(dir.path(), day), 2);
+        // A replayed event is recognized in the sealed partition; a new one goes to `.1`.
+        assert_eq!(indexer.add(&a).unwrap(), AddOutcome::Duplicate);
+        assert_eq!(
+            indexer.add(&event("c", "2024-01-01T12:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        indexer.commit().unwrap();
+        assert_eq!(count(dir.path(), day), 2);
+        assert_eq!(count(dir.path(), day.with_part(1)), 1);
+        // Another writer of the tree (without the key) respects the seal too.
+        drop(indexer);
+        let mut other = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        assert_eq!(
+            other.add(&event("b", "2024-01-01T11:00:00Z")).unwrap(),
+            AddOutcome::Duplicate
+        );
+        assert_eq!(
+            other.add(&event("c", "2024-01-01T12:00:00Z")).unwrap(),
+            AddOutcome::Duplicate
+        );
+        assert_eq!(
+            other.add(&event("d", "2024-01-01T13:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        other.commit().unwrap();
+        assert_eq!(count(dir.path(), day), 2);
+        assert_eq!(count(dir.path(), day.with_part(1)), 2);
     }
 }

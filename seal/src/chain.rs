@@ -227,10 +227,12 @@ impl ChainWriter {
 
     /// The partitions whose latest entry is a sealed manifest.
     pub fn sealed(&self) -> impl Iterator<Item = &str> {
-        self.latest.iter().filter_map(|(name, latest)| match &latest.record {
-            Record::Partition(m) if m.sealed => Some(name.as_str()),
-            _ => None,
-        })
+        self.latest
+            .iter()
+            .filter_map(|(name, latest)| match &latest.record {
+                Record::Partition(m) if m.sealed => Some(name.as_str()),
+                _ => None,
+            })
     }
 
     /// Signs and writes the next entry (durably: written aside, synced, renamed); returns
@@ -247,7 +249,9 @@ impl ChainWriter {
             reason: e.to_string(),
         })?;
         let path = self.dir.join(entry_file_name(entry.seq));
-        let aside = self.dir.join(format!(".{}.tmp", entry_file_name(entry.seq)));
+        let aside = self
+            .dir
+            .join(format!(".{}.tmp", entry_file_name(entry.seq)));
         let mut file = fs::File::create(&aside).map_err(io_error(&aside))?;
         file.write_all(&document).map_err(io_error(&aside))?;
         file.sync_all().map_err(io_error(&aside))?;
@@ -448,7 +452,10 @@ mod tests {
         let read = read_chain(dir.path(), &keys).unwrap();
         assert!(read.problems.is_empty(), "{:?}", read.problems);
         assert_eq!(read.entries.len(), 3);
-        assert_eq!(read.entries[2].entry.prev.as_ref(), Some(&read.entries[1].hash));
+        assert_eq!(
+            read.entries[2].entry.prev.as_ref(),
+            Some(&read.entries[1].hash)
+        );
         let mut chain = ChainWriter::open(dir.path(), Arc::clone(&signer)).unwrap();
         assert_eq!(chain.sealed().collect::<Vec<_>>(), ["p0", "p1", "p2"]);
         let hash = chain.latest("p1").unwrap().hash.clone();
@@ -493,9 +500,20 @@ mod tests {
         fs::rename(&three, &two).unwrap();
         fs::rename(&aside, &three).unwrap();
         let found = problems(dir.path(), &PublicKeys::from(&*signer));
-        assert!(found.contains(&"0000000002.json: moved entry: holds entry 3 of the chain".to_owned()), "{found:?}");
-        assert!(found.contains(&"0000000003.json: moved entry: holds entry 2 of the chain".to_owned()), "{found:?}");
-        assert!(found.iter().any(|p| p.starts_with("0000000004.json: broken link")), "{found:?}");
+        assert!(
+            found.contains(&"0000000002.json: moved entry: holds entry 3 of the chain".to_owned()),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&"0000000003.json: moved entry: holds entry 2 of the chain".to_owned()),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("0000000004.json: broken link")),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -508,7 +526,10 @@ mod tests {
         let body: Entry = parse_unverified(&bytes).unwrap();
         fs::write(&path, sign(&signer_other(), &body).unwrap()).unwrap();
         let found = problems(dir.path(), &keys);
-        assert!(found[0].starts_with("0000000002.json: signed by unknown key"), "{found:?}");
+        assert!(
+            found[0].starts_with("0000000002.json: signed by unknown key"),
+            "{found:?}"
+        );
         // Entry 1 edited.
         let first = dir.path().join(entry_file_name(1));
         let edited = String::from_utf8(fs::read(&first).unwrap())
@@ -516,9 +537,17 @@ mod tests {
             .replace("\"events\":3", "\"events\":4");
         fs::write(&first, edited).unwrap();
         let found = problems(dir.path(), &keys);
-        assert!(found[0].starts_with("0000000001.json: bad signature"), "{found:?}");
+        assert!(
+            found[0].starts_with("0000000001.json: bad signature"),
+            "{found:?}"
+        );
         // Entry 3 links to entry 2 as first written, whose file changed with the re-signing.
-        assert!(found.iter().any(|p| p.starts_with("0000000003.json: broken link")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("0000000003.json: broken link")),
+            "{found:?}"
+        );
     }
 
     fn signer_other() -> Signer {

@@ -10,8 +10,8 @@ mod ingest;
 mod rules_measure;
 mod rules_test;
 mod run;
-mod search;
 mod seal;
+mod search;
 mod token;
 mod verify;
 

@@ -21,7 +21,7 @@ pub fn verify(config: Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|v| kestrel_query::language::parse_time(v, now))
             .transpose()
-            .with_context(|| format!("{flag}"))
+            .with_context(|| flag.to_owned())
     };
     let options = VerifyOptions {
         from: time("--from", &args.from)?,

@@ -18,8 +18,8 @@ use kestrel_event::Event;
 
 use super::shard::{shard_root, Absorbed, Shard};
 use crate::error::IndexError;
-use crate::service::{with_observer, CommitPolicy, IndexingStats, SharedObserver};
 use crate::sealing::SealSettings;
+use crate::service::{with_observer, CommitPolicy, IndexingStats, SharedObserver};
 use crate::writer::IndexerOptions;
 
 /// How long one poll of the consumer waits for a message.
