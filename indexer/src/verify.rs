@@ -15,7 +15,9 @@
 //!   names the partition's last manifest;
 //! - a partition with no entry: reported as uncovered; it is a problem (an added partition)
 //!   when a later day of the same kind is already sealed in the tree, since sealing goes in
-//!   day order;
+//!   day order. A tree without any chain (the root's `kestrel_audit` partitions when only
+//!   Kafka shards are sealed) is uncovered as a whole; an index without any chain at all is a
+//!   problem;
 //! - alert files: each file's first bytes, as far as the latest manifest covered them, are
 //!   unchanged (they only grow).
 
@@ -116,6 +118,9 @@ pub fn verify_index(
     for tree in &trees {
         verify_tree(tree, keys, options, &mut report)?;
     }
+    if report.chains == 0 && !report.uncovered.is_empty() {
+        report.problem(root, "nothing is sealed: no chain under the index");
+    }
     Ok(report)
 }
 
@@ -172,9 +177,9 @@ fn verify_tree(
     let on_disk = partition_dirs(tree)?;
     let chains = chain_dirs(tree).map_err(io(tree))?;
     if chains.is_empty() {
-        if !on_disk.is_empty() {
-            report.problem(tree, "index tree not sealed: no chain");
-        }
+        report
+            .uncovered
+            .extend(on_disk.values().map(|key| key.dir(tree)));
         return Ok(());
     }
     let mut entries: Vec<VerifiedEntry> = Vec::new();
