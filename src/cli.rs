@@ -239,6 +239,10 @@ pub enum SealCommand {
         #[arg(long)]
         public_out: Option<PathBuf>,
     },
+    /// Seal now every partition past its day and grace, and checkpoint the open ones, as the
+    /// indexer does every minute (for a store written without a key, or offline). Refused
+    /// while an indexer appends to the same chain.
+    Now,
 }
 
 /// `kestrel verify`.

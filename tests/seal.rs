@@ -381,3 +381,40 @@ fn late_events_for_a_sealed_day_go_to_a_late_partition_sealed_in_turn_and_search
     );
     assert_eq!(count(&store.data), before + 50);
 }
+
+#[test]
+fn a_store_written_without_a_key_fails_verify_until_sealed_by_seal_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = run_ok(
+        kestrel(&data)
+            .arg("ingest")
+            .args(log_files(&template().dir.path().join("generated"))),
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("6000 events"));
+    let verify = || {
+        kestrel(&data)
+            .arg("--config")
+            .arg(&template().config)
+            .arg("verify")
+            .output()
+            .unwrap()
+    };
+    let unsealed = verify();
+    let text = String::from_utf8_lossy(&unsealed.stdout);
+    assert!(!unsealed.status.success());
+    assert!(
+        text.contains("nothing is sealed: no chain under the index"),
+        "{text}"
+    );
+    let sealed = run_ok(
+        kestrel(&data)
+            .arg("--config")
+            .arg(&template().config)
+            .args(["seal", "now"]),
+    );
+    let text = String::from_utf8_lossy(&sealed.stdout);
+    assert!(text.starts_with("sealed 6 partitions, "), "{text}");
+    let verified = verify();
+    assert!(verified.status.success(), "{:?}", verified);
+}

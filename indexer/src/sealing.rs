@@ -123,12 +123,15 @@ pub struct Sealer {
     settings: SealSettings,
     chain: ChainWriter,
     last_checkpoint: Option<DateTime<Utc>>,
+    /// The chain's lock, held while this sealer lives: one writer per chain.
+    _lock: std::fs::File,
 }
 
 impl Sealer {
     /// Opens the chain of `settings.chain` under `root`, and restores the markers of the
     /// partitions it sealed.
     pub fn open(root: &Path, settings: SealSettings) -> Result<Sealer, IndexError> {
+        let lock = lock_chain(root, &settings.chain)?;
         let chain = ChainWriter::open(
             chain_dir(root, &settings.chain),
             Arc::clone(&settings.signer),
@@ -145,6 +148,7 @@ impl Sealer {
             settings,
             chain,
             last_checkpoint: None,
+            _lock: lock,
         })
     }
 
@@ -261,6 +265,31 @@ impl Sealer {
             .map_err(chain_error)?;
         Ok(())
     }
+}
+
+/// Takes the exclusive lock of chain `name` (`seal/chains/<name>.lock`), refusing a second
+/// writer.
+fn lock_chain(root: &Path, name: &str) -> Result<std::fs::File, IndexError> {
+    let dir = root.join(SEAL_DIR).join("chains");
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let path = dir.join(format!("{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    let locked = fs4::fs_std::FileExt::try_lock_exclusive(&file).map_err(io(&path))?;
+    if !locked {
+        return Err(IndexError::Io {
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "another process appends to this chain",
+            ),
+        });
+    }
+    Ok(file)
 }
 
 fn write_marker(path: &Path) -> Result<(), IndexError> {

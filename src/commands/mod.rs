@@ -84,7 +84,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token { command } => token::token(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
-        Command::Seal { command } => seal::seal(command),
+        Command::Seal { command } => seal::seal(&config, command),
         Command::Verify(args) => verify::verify(config, args),
         Command::Bench(args) => bench::bench(config, args),
         Command::Config { .. } | Command::Rules { .. } => unreachable!("handled above"),
