@@ -414,3 +414,36 @@ fn partition_manifest(
         files: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_has_one_writer_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, _) = kestrel_seal::generate_key_pem().unwrap();
+        let settings = SealSettings {
+            signer: Arc::new(Signer::from_pem(&private, "test").unwrap()),
+            chain: "indexer".into(),
+            grace: Duration::from_secs(3600),
+            checkpoint_every: Duration::from_secs(3600),
+            alerts_dir: None,
+        };
+        let first = Sealer::open(dir.path(), settings.clone()).unwrap();
+        let second = Sealer::open(dir.path(), settings.clone()).unwrap_err();
+        assert!(
+            second
+                .to_string()
+                .contains("another process appends to this chain"),
+            "{second}"
+        );
+        let other_chain = SealSettings {
+            chain: "audit".into(),
+            ..settings.clone()
+        };
+        Sealer::open(dir.path(), other_chain).unwrap();
+        drop(first);
+        Sealer::open(dir.path(), settings).unwrap();
+    }
+}

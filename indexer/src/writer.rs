@@ -346,7 +346,19 @@ impl Indexer {
         source: Option<&str>,
         added: impl FnOnce(&serde_json::Value),
     ) -> Result<AddOutcome, IndexError> {
-        let key = self.route(PartitionKey::of(event.kind(), &event.timestamp));
+        let base = PartitionKey::of(event.kind(), &event.timestamp);
+        let mut key = self.route(base);
+        // A partition sealed by another process between the routing and the taking of its
+        // writer lock is let go, and the day routed again.
+        while !self.partitions.contains_key(&key) {
+            self.partition(key)?;
+            if !is_sealed(&self.root, &key) {
+                break;
+            }
+            self.partitions.remove(&key);
+            self.routes.remove(&base);
+            key = self.route(base);
+        }
         let id_field = self
             .schema
             .typed("event.id")
