@@ -105,13 +105,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
     }
 }
 
-fn chain_error(e: kestrel_seal::ChainError) -> IndexError {
-    IndexError::Io {
-        path: PathBuf::from(SEAL_DIR),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
@@ -135,8 +128,7 @@ impl Sealer {
         let chain = ChainWriter::open(
             chain_dir(root, &settings.chain),
             Arc::clone(&settings.signer),
-        )
-        .map_err(chain_error)?;
+        )?;
         for partition in chain.sealed() {
             let path = root.join(SEAL_DIR).join("sealed").join(partition);
             if !path.exists() {
@@ -173,8 +165,7 @@ impl Sealer {
         manifest.files = hash_dir(&dir, |_| true)?;
         let events = manifest.events;
         self.chain
-            .append(rfc3339(now), Record::Partition(manifest))
-            .map_err(chain_error)?;
+            .append(rfc3339(now), Record::Partition(manifest))?;
         write_marker(&marker(&self.root, key))?;
         tracing::info!(partition = %dir.display(), events, "partition sealed");
         Ok(true)
@@ -212,8 +203,7 @@ impl Sealer {
             );
             if !unchanged {
                 self.chain
-                    .append(rfc3339(now), Record::Partition(manifest))
-                    .map_err(chain_error)?;
+                    .append(rfc3339(now), Record::Partition(manifest))?;
             }
         }
         if let Some(alerts) = self.settings.alerts_dir.clone() {
@@ -230,9 +220,7 @@ impl Sealer {
                     dir: "alerts".to_owned(),
                     files,
                 });
-                self.chain
-                    .append(rfc3339(now), record)
-                    .map_err(chain_error)?;
+                self.chain.append(rfc3339(now), record)?;
             }
         }
         Ok(())
@@ -260,9 +248,7 @@ impl Sealer {
             events,
             rule: rule.to_owned(),
         });
-        self.chain
-            .append(rfc3339(now), record)
-            .map_err(chain_error)?;
+        self.chain.append(rfc3339(now), record)?;
         Ok(())
     }
 }

@@ -184,10 +184,7 @@ fn verify_tree(
     }
     let mut entries: Vec<VerifiedEntry> = Vec::new();
     for dir in &chains {
-        let read = read_chain(dir, keys).map_err(|e| IndexError::Io {
-            path: dir.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let read = read_chain(dir, keys)?;
         report.chains += 1;
         report.entries += read.entries.len();
         for p in read.problems {
