@@ -491,4 +491,60 @@ mod tests {
         assert_eq!(tampered.problems.len(), 1, "{:?}", tampered.problems);
         assert_eq!(tampered.problems[0].path, store);
     }
+
+    #[test]
+    fn alert_files_may_grow_but_their_covered_bytes_may_not_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = dir.path().join("alerts");
+        std::fs::create_dir_all(&alerts).unwrap();
+        let file = alerts.join("alerts.ndjson");
+        std::fs::write(&file, "{\"rule\":\"a\"}\n{\"rule\":\"b\"}\n").unwrap();
+        let (private, _) = kestrel_seal::generate_key_pem().unwrap();
+        let signer = Arc::new(kestrel_seal::Signer::from_pem(&private, "test").unwrap());
+        let keys = PublicKeys::from(&*signer);
+        let index = dir.path().join("index");
+        let mut indexer = Indexer::open(&index, IndexerOptions::default())
+            .unwrap()
+            .with_seal(SealSettings {
+                signer,
+                chain: "indexer".into(),
+                grace: Duration::from_secs(3600),
+                checkpoint_every: Duration::from_secs(3600),
+                alerts_dir: Some(alerts.clone()),
+            })
+            .unwrap();
+        indexer.add(&event("e", "2024-01-01T10:00:00Z")).unwrap();
+        indexer.commit().unwrap();
+        indexer
+            .seal_due(parse_timestamp("2024-01-05T00:00:00Z").unwrap())
+            .unwrap();
+        drop(indexer);
+        let options = VerifyOptions {
+            alerts_dir: Some(alerts.clone()),
+            ..VerifyOptions::default()
+        };
+        let problems = |options: &VerifyOptions| -> Vec<String> {
+            verify_index(&index, &keys, options)
+                .unwrap()
+                .problems
+                .iter()
+                .map(|p| p.what.clone())
+                .collect()
+        };
+        assert!(problems(&options).is_empty());
+        let mut grown = std::fs::read(&file).unwrap();
+        grown.extend_from_slice(b"{\"rule\":\"c\"}\n");
+        std::fs::write(&file, &grown).unwrap();
+        assert!(problems(&options).is_empty());
+        grown[10] = b'z';
+        std::fs::write(&file, &grown).unwrap();
+        assert_eq!(
+            problems(&options),
+            ["modified file: covered bytes differ from their manifest"]
+        );
+        std::fs::write(&file, b"{}").unwrap();
+        assert_eq!(problems(&options), ["truncated below the 26 bytes covered"]);
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(problems(&options), ["missing file"]);
+    }
 }
