@@ -399,13 +399,13 @@ pub struct BenchArgs {
     /// Keep the indexes built by the run.
     #[arg(long)]
     pub keep: bool,
-    /// Phases to run, comma-separated, among normalize, collector, raw, ingest, kafka, detect, alerts, search (search
-    /// needs ingest's index, kept from an earlier `--keep` run when ingest is not run; kafka
-    /// runs only when a broker is given).
+    /// Phases to run, comma-separated, among normalize, collector, raw, ingest, kafka, detect, alerts, seal, search
+    /// (seal and search need ingest's index, kept from an earlier `--keep` run when ingest is
+    /// not run; kafka runs only when a broker is given).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "normalize,collector,raw,ingest,kafka,detect,alerts,search"
+        default_value = "normalize,collector,raw,ingest,kafka,detect,alerts,seal,search"
     )]
     pub phases: Vec<String>,
     /// Internal: run only the collector phase's tailer on this file (`FORMAT:LINES:FILE`) in this
