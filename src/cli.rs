@@ -76,6 +76,15 @@ pub enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Signing keys of sealed partitions.
+    Seal {
+        #[command(subcommand)]
+        command: SealCommand,
+    },
+    /// Verify the sealed partitions: every hash chain, every partition's files, the alert
+    /// files; names each modified, missing or added file, broken link, unknown key, bad
+    /// signature and partition deleted other than by retention. Exits 1 on any.
+    Verify(VerifyArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -290,6 +299,38 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SealCommand {
+    /// Make an Ed25519 key pair: the private key (PKCS#8 PEM, mode 0600) to FILE, the public
+    /// key printed (and written to --public-out).
+    Keygen {
+        /// Where to write the private key (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the public key too.
+        #[arg(long)]
+        public_out: Option<PathBuf>,
+    },
+    /// Seal now every partition past its day and grace, and checkpoint the open ones, as the
+    /// indexer does every minute (for a store written without a key, or offline). Refused
+    /// while an indexer appends to the same chain.
+    Now,
+}
+
+/// `kestrel verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only partitions of days after this: RFC 3339 or relative (now-30d).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only partitions of days up to this.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Public keys (PEM) to verify with; default: [seal] public_keys and the configured key.
+    #[arg(long = "public-key", value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Load and validate a configuration file (and the environment); print the problems.
     Check {
@@ -429,13 +470,13 @@ pub struct BenchArgs {
     /// Keep the indexes built by the run.
     #[arg(long)]
     pub keep: bool,
-    /// Phases to run, comma-separated, among normalize, collector, raw, ingest, kafka, detect, alerts, search (search
-    /// needs ingest's index, kept from an earlier `--keep` run when ingest is not run; kafka
-    /// runs only when a broker is given).
+    /// Phases to run, comma-separated, among normalize, collector, raw, ingest, kafka, detect, alerts, seal, search
+    /// (seal and search need ingest's index, kept from an earlier `--keep` run when ingest is
+    /// not run; kafka runs only when a broker is given).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "normalize,collector,raw,ingest,kafka,detect,alerts,search"
+        default_value = "normalize,collector,raw,ingest,kafka,detect,alerts,seal,search"
     )]
     pub phases: Vec<String>,
     /// Internal: run only the collector phase's tailer on this file (`FORMAT:LINES:FILE`) in this

@@ -201,6 +201,8 @@ pub const CATALOG: &[Metric] = &[
         "Index commits."),
     metric(INDEXER_COMMIT_DURATION, Histogram, Unit::Seconds, &[], C::Indexer,
         "Duration of index commits."),
+    metric("kestrel_indexer_partitions_sealed_total", Counter, Unit::Count, &[], C::Indexer,
+        "Partitions sealed: hashed into a signed manifest of the hash chain, never written again."),
     metric("kestrel_indexer_consumer_lag", Gauge, Unit::Count, &["topic", "partition"], C::Kafka,
         "Messages of a Kafka partition not consumed yet."),
     metric("kestrel_indexer_segments", Gauge, Unit::Count, &["shard", "index"], C::Kafka,

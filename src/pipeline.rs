@@ -15,7 +15,7 @@ use kestrel_collector::redact::{
 use kestrel_config::{BusKind, Config, SourceFormat};
 use kestrel_indexer::kafka::{run_kafka_indexer, KafkaIndexerSettings};
 use kestrel_indexer::service::{run_indexer, CommitPolicy, IndexingStats};
-use kestrel_indexer::{Classifier, Indexer, IndexerOptions};
+use kestrel_indexer::{Classifier, Indexer, IndexerOptions, SealSettings};
 use kestrel_query::retention::RuleClassifier;
 use tokio::task::JoinHandle;
 
@@ -37,8 +37,13 @@ pub fn start_indexer(config: &Config) -> anyhow::Result<EmbeddedIndexer> {
         );
     }
     let options = indexer_options(config)?;
-    let indexer = Indexer::open(config.index_dir(), options)
+    let mut indexer = Indexer::open(config.index_dir(), options)
         .with_context(|| format!("opening index {}", config.index_dir().display()))?;
+    if let Some(seal) = seal_settings(config)? {
+        indexer = indexer.with_seal(seal).with_context(|| {
+            format!("opening the seal chain of {}", config.index_dir().display())
+        })?;
+    }
     let batch = config.collector.batch_max_events.max(1);
     let (publisher, subscriber) = kestrel_bus::embedded((config.bus.capacity / batch).max(2));
     let stats = Arc::new(IndexingStats::default());
@@ -72,6 +77,7 @@ pub fn start_kafka_indexer(
         index_root: config.index_dir(),
         options: indexer_options(config)?,
         policy: commit_policy(config),
+        seal: seal_settings(config)?,
     };
     let runtime = tokio::runtime::Handle::current();
     Ok(tokio::task::spawn_blocking(move || {
@@ -99,6 +105,33 @@ pub fn commit_policy(config: &Config) -> CommitPolicy {
         max_events: config.indexer.commit_max_events,
         retention: Some(kestrel_query::retention::enforcement(config)),
     }
+}
+
+/// How the indexer seals its partitions (`[seal]`): `None`, with a warning, when no signing
+/// key is configured.
+pub fn seal_settings(config: &Config) -> anyhow::Result<Option<SealSettings>> {
+    let seal = &config.seal;
+    if !seal.enabled() {
+        tracing::warn!(
+            "partitions are not sealed: no signing key (seal.key_file or seal.key_env) is configured"
+        );
+        return Ok(None);
+    }
+    let source = kestrel_seal::KeySource {
+        file: seal.key_file.clone(),
+        env: seal.key_env.clone(),
+    };
+    let signer = source
+        .load("seal.key_file", "seal.key_env")
+        .context("seal: the signing key")?;
+    tracing::info!(key_id = %signer.id(), grace = ?seal.grace, "partitions sealed in a signed hash chain");
+    Ok(Some(SealSettings {
+        signer: Arc::new(signer),
+        chain: "indexer".to_owned(),
+        grace: seal.grace,
+        checkpoint_every: seal.checkpoint_interval,
+        alerts_dir: Some(config.alerts_dir()),
+    }))
 }
 
 /// Indexing threads per writer: the configured number, or the cores (at most 4) when 0.

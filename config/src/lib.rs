@@ -198,7 +198,7 @@ impl Config {
 /// The Ed25519 key that signs the manifests of sealed partitions and of exports
 /// (`[seal]`). Keep it where the indexer's data volume cannot reach it: validation refuses a
 /// key file inside `data_dir`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SealConfig {
     /// A PKCS#8 PEM private key file (`openssl genpkey -algorithm ed25519`). Default: unset.
@@ -209,6 +209,33 @@ pub struct SealConfig {
     /// Public keys (PEM) of earlier signing keys, so that what they signed still verifies
     /// after a rotation. Default: none.
     pub public_keys: Vec<PathBuf>,
+    /// How long after its UTC day ends a partition stays open for late events before it is
+    /// sealed. Default: `1h`.
+    #[serde(with = "serde_helpers::duration")]
+    pub grace: Duration,
+    /// How often the open partitions and the alert files get a manifest (what was
+    /// committed since the last one is not covered yet). Default: `1h`.
+    #[serde(with = "serde_helpers::duration")]
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for SealConfig {
+    fn default() -> Self {
+        SealConfig {
+            key_file: None,
+            key_env: None,
+            public_keys: Vec::new(),
+            grace: Duration::from_secs(3600),
+            checkpoint_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl SealConfig {
+    /// Whether a signing key is configured (partitions are sealed).
+    pub fn enabled(&self) -> bool {
+        self.key_file.is_some() || self.key_env.is_some()
+    }
 }
 
 impl Config {

@@ -103,6 +103,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
 /// `seal`: names that are not blank, a key file outside the data directory.
 fn validate_seal(config: &Config, errors: &mut Errors) {
     let seal = &config.seal;
+    errors.positive_duration("seal.checkpoint_interval", seal.checkpoint_interval);
     if let Some(name) = &seal.key_env {
         errors.not_blank("seal.key_env", name);
     }

@@ -23,4 +23,7 @@ pub enum IndexError {
         #[source]
         source: std::io::Error,
     },
+    /// The hash chain of sealed partitions could not be read or appended to.
+    #[error("seal chain: {0}")]
+    Chain(#[from] kestrel_seal::ChainError),
 }

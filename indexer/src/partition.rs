@@ -7,6 +7,10 @@
 //! when it is created. Retention drops whole directories, and a search opens only the
 //! partitions whose day overlaps its time range, whatever their class.
 //!
+//! Events that arrive for a day whose partition is already sealed (never written again) go to
+//! a late partition next to it, `<YYYY-MM-DD>.1` (then `.2`, ... once that one is sealed in
+//! turn; `<YYYY-MM-DD>.keep-<N>d.1` in a class): the same day, searched with it.
+//!
 //! An indexer fed by Kafka writes one such tree per Kafka partition, a shard, under
 //! `<index root>/shards/<topic>-<partition>/`, so that whoever owns the Kafka partition owns
 //! its indexes (and the offsets recorded in their commits). Searches cover the root and every
@@ -27,6 +31,9 @@ pub struct PartitionKey {
     /// The retention class its events were routed to at ingestion; `None` for the default
     /// class.
     pub class: Option<RetentionClass>,
+    /// 0 for the day's partition, n for its n-th late partition (`<YYYY-MM-DD>.n`), which
+    /// takes the events that arrive once the ones before are sealed.
+    pub part: u16,
 }
 
 /// A retention class: events kept this many whole days after their day ends, whatever the
@@ -127,7 +134,13 @@ impl PartitionKey {
             day: ts.date_naive(),
             kind: kind.into(),
             class: None,
+            part: 0,
         }
+    }
+
+    /// The same day's partition number `part`.
+    pub fn with_part(self, part: u16) -> PartitionKey {
+        PartitionKey { part, ..self }
     }
 
     /// The same partition in `class`.
@@ -135,13 +148,18 @@ impl PartitionKey {
         PartitionKey { class, ..self }
     }
 
-    /// The partition's directory name under its kind: `2024-01-31` or `2024-01-31.keep-400d`.
+    /// The partition's directory name under its kind: `2024-01-31`, `2024-01-31.keep-400d`,
+    /// and `.n` after either for the n-th late partition.
     pub fn dir_name(&self) -> String {
-        let day = self.day.format("%Y-%m-%d");
-        match self.class {
-            None => day.to_string(),
-            Some(class) => format!("{day}.{}", class.label()),
+        let mut name = self.day.format("%Y-%m-%d").to_string();
+        if let Some(class) = self.class {
+            name.push('.');
+            name.push_str(&class.label());
         }
+        if self.part != 0 {
+            name.push_str(&format!(".{}", self.part));
+        }
+        name
     }
 
     /// The partition's directory under `root`.
@@ -149,19 +167,34 @@ impl PartitionKey {
         root.join(self.kind.as_str()).join(self.dir_name())
     }
 
-    /// `kind/dir_name`, how logs and records name the partition.
-    pub fn name(&self) -> String {
+    /// The partition's directory relative to its index tree, `<kind>/<dir name>`: how logs,
+    /// records and manifests name the partition.
+    pub fn relative(&self) -> String {
         format!("{}/{}", self.kind.as_str(), self.dir_name())
     }
 
     /// Reads a directory name made by [`PartitionKey::dir_name`].
-    fn parse_dir_name(kind: PartitionKind, name: &str) -> Option<PartitionKey> {
-        let (day, class) = match name.split_once('.') {
-            Some((day, label)) => (day, Some(RetentionClass::parse(label)?)),
-            None => (name, None),
+    pub fn parse_dir_name(kind: PartitionKind, name: &str) -> Option<PartitionKey> {
+        let mut pieces = name.split('.');
+        let day = NaiveDate::parse_from_str(pieces.next()?, "%Y-%m-%d").ok()?;
+        let mut key = PartitionKey {
+            day,
+            kind,
+            class: None,
+            part: 0,
         };
-        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
-        Some(PartitionKey { day, kind, class })
+        let mut next = pieces.next();
+        if let Some(label) = next.filter(|l| l.starts_with("keep-")) {
+            key.class = Some(RetentionClass::parse(label)?);
+            next = pieces.next();
+        }
+        if let Some(part) = next {
+            if part.starts_with('0') || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            key.part = part.parse().ok()?;
+        }
+        pieces.next().is_none().then_some(key)
     }
 
     /// First instant of the partition's day.
@@ -299,6 +332,37 @@ mod tests {
             std::fs::write(path.join("meta.json"), "{}").unwrap();
         }
         assert_eq!(list_partitions(dir.path()).unwrap(), [plain, key]);
+    }
+
+    #[test]
+    fn late_partitions_are_named_after_their_day_and_class() {
+        let ts = parse_timestamp("2024-03-01T10:00:00Z").unwrap();
+        let key = PartitionKey::of(EventKind::Container, &ts).with_part(2);
+        assert_eq!(key.relative(), "container/2024-03-01.2");
+        let class = RetentionClass::of_keep(std::time::Duration::from_secs(30 * 86_400));
+        let classed = key.with_class(Some(class));
+        assert_eq!(classed.relative(), "container/2024-03-01.keep-30d.2");
+        let parse = |name| PartitionKey::parse_dir_name(PartitionKind::Container, name);
+        assert_eq!(parse("2024-03-01.2"), Some(key));
+        assert_eq!(parse("2024-03-01.keep-30d.2"), Some(classed));
+        assert_eq!(parse("2024-03-01"), Some(key.with_part(0)));
+        for junk in [
+            "2024-03-01.0",
+            "2024-03-01.x",
+            "2024-03-01.2.keep-30d",
+            "2024-03-01.2.3",
+        ] {
+            assert_eq!(parse(junk), None, "{junk}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for key in [key, key.with_part(0), classed] {
+            std::fs::create_dir_all(key.dir(dir.path())).unwrap();
+            std::fs::write(key.dir(dir.path()).join("meta.json"), "{}").unwrap();
+        }
+        assert_eq!(
+            list_partitions(dir.path()).unwrap(),
+            [key.with_part(0), key, classed]
+        );
     }
 
     #[test]

@@ -168,11 +168,11 @@ impl Indexer {
         let mut outcome = RetentionOutcome::default();
         for key in keys.into_iter().filter(|k| policy.is_due(k, now)) {
             if let Some(hold) = hooks.hold_on(&key, &key.dir(&root))? {
-                tracing::info!(partition = %key.name(), hold, "partition past retention kept by a hold");
+                tracing::info!(partition = %key.relative(), hold, "partition past retention kept by a hold");
                 outcome.held.push((key, hold));
                 continue;
             }
-            let deletion = self.delete_partition(key, &policy.source(&key))?;
+            let deletion = self.delete_partition(key, &policy.source(&key), now)?;
             if let Some(record) = hooks.record(&deletion, now) {
                 self.add(&record)?;
             }

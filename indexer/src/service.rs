@@ -155,7 +155,12 @@ pub async fn run_indexer(
     let mut waiting: Vec<Acker> = Vec::new();
     let mut deadline: Option<Instant> = None;
     let mut retention_checked: Option<Instant> = None;
+    let mut seal_checked: Option<Instant> = None;
     loop {
+        if indexer.seals() && seal_checked.is_none_or(|at| at.elapsed() >= SEAL_CHECK) {
+            seal_checked = Some(Instant::now());
+            indexer = seal(indexer).await?;
+        }
         if let Some(retention) = policy.retention.as_ref() {
             if retention_checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
                 retention_checked = Some(Instant::now());
@@ -180,7 +185,8 @@ pub async fn run_indexer(
             },
         };
         let Some(batch) = next else {
-            return commit(indexer, &mut waiting, &stats, &observer).await;
+            let indexer = commit(indexer, &mut waiting, &stats, &observer).await?;
+            return seal(indexer).await;
         };
         let (events, acker) = batch.into_parts();
         indexer = add_events(indexer, events, &stats, &observer).await?;
@@ -268,6 +274,28 @@ async fn commit(
     }
     for acker in waiting.drain(..) {
         acker.ack();
+    }
+    Ok(indexer)
+}
+
+/// How often the loop looks for partitions to seal and checkpoints due.
+const SEAL_CHECK: Duration = Duration::from_secs(60);
+
+/// Seals the partitions due and writes the checkpoint when due (see [`Indexer::seal_due`]).
+async fn seal(indexer: Indexer) -> Result<Indexer, IndexError> {
+    if !indexer.seals() {
+        return Ok(indexer);
+    }
+    let (indexer, result) = tokio::task::spawn_blocking(move || {
+        let mut indexer = indexer;
+        let result = indexer.seal_due(chrono::Utc::now());
+        (indexer, result)
+    })
+    .await
+    .map_err(join_error)?;
+    let sealed = result?;
+    if !sealed.is_empty() {
+        metrics::counter!("kestrel_indexer_partitions_sealed_total").increment(sealed.len() as u64);
     }
     Ok(indexer)
 }

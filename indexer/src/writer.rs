@@ -13,6 +13,7 @@ use crate::error::IndexError;
 use crate::partition::{list_partitions, PartitionKey};
 use crate::retention::{Classifier, Deletion};
 use crate::schema::EventSchema;
+use crate::sealing::{is_sealed, SealSettings, Sealer};
 use crate::storage::open_index;
 
 /// Tuning of the writer.
@@ -136,6 +137,15 @@ impl PartitionWriter {
         self.pending_ids.clear();
         Ok(events)
     }
+
+    /// Commits what was added and closes the writer once its merges are done.
+    fn finish(mut self, payload: Option<&str>) -> Result<(), IndexError> {
+        self.commit(payload, false)?;
+        let PartitionWriter { dir, writer, .. } = self;
+        writer
+            .wait_merging_threads()
+            .map_err(|source| IndexError::Tantivy { path: dir, source })
+    }
 }
 
 /// Writes events into the partition indexes under one root directory.
@@ -144,6 +154,10 @@ impl PartitionWriter {
 /// partition's committed segments and in the ids added since the last commit, so replaying the
 /// same records (after a crash, or ingesting a file twice) never adds a second copy. One
 /// `Indexer` must own a root directory at a time.
+///
+/// Sealed partitions are never written again: an event for a sealed day goes to the day's
+/// next late partition (`<YYYY-MM-DD>.n`), after its id is looked up in the sealed ones.
+/// With [`Indexer::with_seal`] the indexer seals its tree ([`Indexer::seal_due`]).
 pub struct Indexer {
     root: PathBuf,
     schema: Arc<EventSchema>,
@@ -151,6 +165,11 @@ pub struct Indexer {
     partitions: HashMap<PartitionKey, PartitionWriter>,
     clock: u64,
     payload: Option<String>,
+    sealer: Option<Sealer>,
+    /// Where events of a day go (its partition, or a late one when it is sealed).
+    routes: HashMap<PartitionKey, PartitionKey>,
+    /// Readers of sealed partitions, for the de-duplication of late events.
+    sealed_readers: HashMap<PartitionKey, IndexReader>,
 }
 
 impl Indexer {
@@ -168,7 +187,141 @@ impl Indexer {
             partitions: HashMap::new(),
             clock: 0,
             payload: None,
+            sealer: None,
+            routes: HashMap::new(),
+            sealed_readers: HashMap::new(),
         })
+    }
+
+    /// Makes this indexer the sealer of its tree: it appends to the chain
+    /// `settings.chain` under the root, seals partitions past their day and grace, and
+    /// records its retention deletions.
+    pub fn with_seal(mut self, settings: SealSettings) -> Result<Indexer, IndexError> {
+        self.sealer = Some(Sealer::open(&self.root, settings)?);
+        Ok(self)
+    }
+
+    /// Whether this indexer seals its tree.
+    pub fn seals(&self) -> bool {
+        self.sealer.is_some()
+    }
+
+    /// Seals every partition of the tree whose day ended a grace before `now` (committing and
+    /// closing its writer first), then, when a checkpoint is due, appends the manifests of the
+    /// open partitions and alert files that changed. Returns the partitions sealed; without
+    /// a seal, does nothing.
+    pub fn seal_due(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PartitionKey>, IndexError> {
+        let Some(grace) = self.sealer.as_ref().map(Sealer::grace) else {
+            return Ok(Vec::new());
+        };
+        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        let keys = list_partitions(&self.root).map_err(|source| IndexError::Io {
+            path: self.root.clone(),
+            source,
+        })?;
+        let mut sealed = Vec::new();
+        let mut open = Vec::new();
+        for key in keys {
+            if is_sealed(&self.root, &key) {
+                continue;
+            }
+            let due = key
+                .end()
+                .checked_add_signed(grace)
+                .is_some_and(|t| t <= now);
+            if !due {
+                open.push(key);
+                continue;
+            }
+            if let Some(partition) = self.partitions.remove(&key) {
+                partition.finish(self.payload.as_deref())?;
+            }
+            let Some(sealer) = self.sealer.as_mut() else {
+                break;
+            };
+            match sealer.seal(&key, &self.schema, now)? {
+                true => sealed.push(key),
+                false => open.push(key),
+            }
+        }
+        if !sealed.is_empty() {
+            self.routes.clear();
+        }
+        if let Some(sealer) = self.sealer.as_mut() {
+            if sealer.checkpoint_due(now) {
+                sealer.checkpoint(&open, &self.schema, now)?;
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// The partition that takes the events of `base`'s day: `base`, or its first late
+    /// partition not sealed.
+    fn route(&mut self, base: PartitionKey) -> PartitionKey {
+        if self.partitions.contains_key(&base) {
+            return base;
+        }
+        if let Some(key) = self.routes.get(&base) {
+            return *key;
+        }
+        let mut key = base;
+        while key.part < u16::MAX && is_sealed(&self.root, &key) {
+            key = key.with_part(key.part + 1);
+        }
+        self.routes.insert(base, key);
+        key
+    }
+
+    /// Whether a sealed partition before `key` of its day holds `id_term`.
+    fn sealed_parts_hold(&mut self, key: PartitionKey, id_term: &Term) -> Result<bool, IndexError> {
+        for part in 0..key.part {
+            let sealed = key.with_part(part);
+            let dir = sealed.dir(&self.root);
+            if !self.sealed_readers.contains_key(&sealed) {
+                if !dir.join("meta.json").exists() {
+                    continue;
+                }
+                let tantivy_err = |source| IndexError::Tantivy {
+                    path: dir.clone(),
+                    source,
+                };
+                let reader = open_index(&dir, &self.schema, false)?
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .try_into()
+                    .map_err(tantivy_err)?;
+                self.sealed_readers.insert(sealed, reader);
+            }
+            // Inserted just above when missing.
+            let reader = &self.sealed_readers[&sealed];
+            let found = reader
+                .searcher()
+                .doc_freq(id_term)
+                .map_err(|source| IndexError::Tantivy { path: dir, source })?;
+            if found > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Records in the chain, if this indexer seals, that `key` is about to be deleted by
+    /// `rule`.
+    fn record_deletion(
+        &mut self,
+        key: &PartitionKey,
+        rule: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), IndexError> {
+        self.sealed_readers.remove(key);
+        self.routes.clear();
+        match self.sealer.as_mut() {
+            Some(sealer) => sealer.record_deletion(key, rule, now),
+            None => Ok(()),
+        }
     }
 
     /// The index root directory.
@@ -205,7 +358,19 @@ impl Indexer {
             (_, kestrel_event::EventKind::KestrelAudit) | (None, _) => None,
             (Some(classifier), _) => classifier.class_of(&value),
         };
-        let key = PartitionKey::of(event.kind(), &event.timestamp).with_class(class);
+        let base = PartitionKey::of(event.kind(), &event.timestamp).with_class(class);
+        let mut key = self.route(base);
+        // A partition sealed by another process between the routing and the taking of its
+        // writer lock is let go, and the day routed again.
+        while !self.partitions.contains_key(&key) {
+            self.partition(key)?;
+            if !is_sealed(&self.root, &key) {
+                break;
+            }
+            self.partitions.remove(&key);
+            self.routes.remove(&base);
+            key = self.route(base);
+        }
         let id_field = self
             .schema
             .typed("event.id")
@@ -213,6 +378,9 @@ impl Indexer {
             // The schema always maps event.id (see schema::FIELD_SPECS).
             .expect("event.id is a typed field");
         let id_term = Term::from_field_text(id_field, event.id());
+        if key.part > 0 && self.sealed_parts_hold(key, &id_term)? {
+            return Ok(AddOutcome::Duplicate);
+        }
         let schema = Arc::clone(&self.schema);
         let partition = self.partition(key)?;
         if partition.contains(&id_term, event.id())? {
@@ -309,6 +477,7 @@ impl Indexer {
         &mut self,
         key: PartitionKey,
         why: &str,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Deletion, IndexError> {
         let dir = key.dir(&self.root);
         if let Some(mut partition) = self.partitions.remove(&key) {
@@ -323,6 +492,9 @@ impl Indexer {
                 })?;
         }
         let (events, first, last) = crate::retention::contents_summary(&dir, &self.schema)?;
+        // Signed into the seal chain first: a deletion by retention verifies, one by hand
+        // does not.
+        self.record_deletion(&key, why, now)?;
         std::fs::remove_dir_all(&dir).map_err(|source| IndexError::Io {
             path: dir.clone(),
             source,
@@ -568,7 +740,7 @@ mod tests {
             deletion: &crate::retention::Deletion,
             now: kestrel_event::Timestamp,
         ) -> Option<Event> {
-            let id = format!("deleted {}", deletion.key.name());
+            let id = format!("deleted {}", deletion.key.relative());
             Some(Event::new(EventKind::KestrelAudit, id, now, now))
         }
     }
@@ -629,7 +801,7 @@ mod tests {
         let names: Vec<String> = list_partitions(dir.path())
             .unwrap()
             .iter()
-            .map(PartitionKey::name)
+            .map(PartitionKey::relative)
             .collect();
         assert_eq!(
             names,
@@ -647,7 +819,7 @@ mod tests {
             .apply_retention(&policy(86_400, 400 * 86_400), &NoHooks, now)
             .unwrap();
         assert_eq!(outcome.deleted.len(), 1);
-        assert_eq!(outcome.deleted[0].key.name(), "container/2024-01-01");
+        assert_eq!(outcome.deleted[0].key.relative(), "container/2024-01-01");
         let later = parse_timestamp("2025-01-01T00:00:00Z").unwrap();
         let outcome = indexer
             .apply_retention(&policy(86_400, 400 * 86_400), &NoHooks, later)
@@ -680,5 +852,68 @@ mod tests {
                 1
             );
         }
+    }
+
+    fn seal_settings() -> SealSettings {
+        let (private, _) = kestrel_seal::generate_key_pem().unwrap();
+        SealSettings {
+            signer: Arc::new(kestrel_seal::Signer::from_pem(&private, "test").unwrap()),
+            chain: "indexer".into(),
+            grace: std::time::Duration::from_secs(3600),
+            checkpoint_every: std::time::Duration::from_secs(3600),
+            alerts_dir: None,
+        }
+    }
+
+    #[test]
+    fn a_day_is_sealed_after_its_grace_and_late_events_go_next_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = Indexer::open(dir.path(), IndexerOptions::default())
+            .unwrap()
+            .with_seal(seal_settings())
+            .unwrap();
+        let a = event("a", "2024-01-01T10:00:00Z");
+        let day = PartitionKey::of(a.kind(), &a.timestamp);
+        indexer.add(&a).unwrap();
+        indexer.commit().unwrap();
+        // Within the grace: still open.
+        let t = |s: &str| parse_timestamp(s).unwrap();
+        assert!(indexer
+            .seal_due(t("2024-01-02T00:30:00Z"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            indexer.add(&event("b", "2024-01-01T11:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        assert_eq!(indexer.seal_due(t("2024-01-02T01:00:00Z")).unwrap(), [day]);
+        assert_eq!(count(dir.path(), day), 2);
+        // A replayed event is recognized in the sealed partition; a new one goes to `.1`.
+        assert_eq!(indexer.add(&a).unwrap(), AddOutcome::Duplicate);
+        assert_eq!(
+            indexer.add(&event("c", "2024-01-01T12:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        indexer.commit().unwrap();
+        assert_eq!(count(dir.path(), day), 2);
+        assert_eq!(count(dir.path(), day.with_part(1)), 1);
+        // Another writer of the tree (without the key) respects the seal too.
+        drop(indexer);
+        let mut other = Indexer::open(dir.path(), IndexerOptions::default()).unwrap();
+        assert_eq!(
+            other.add(&event("b", "2024-01-01T11:00:00Z")).unwrap(),
+            AddOutcome::Duplicate
+        );
+        assert_eq!(
+            other.add(&event("c", "2024-01-01T12:00:00Z")).unwrap(),
+            AddOutcome::Duplicate
+        );
+        assert_eq!(
+            other.add(&event("d", "2024-01-01T13:00:00Z")).unwrap(),
+            AddOutcome::Added
+        );
+        other.commit().unwrap();
+        assert_eq!(count(dir.path(), day), 2);
+        assert_eq!(count(dir.path(), day.with_part(1)), 2);
     }
 }

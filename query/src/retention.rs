@@ -178,7 +178,7 @@ pub fn deletion_event(deletion: &Deletion, rule: &str) -> AuditEvent {
     event.who = Some("retention".into());
     event.identity_source = Some("indexer".into());
     event.allowed = Some(true);
-    event.partition = Some(deletion.key.name());
+    event.partition = Some(deletion.key.relative());
     event.events = Some(deletion.events);
     event.from = deletion.first.map(|t| t.to_rfc3339());
     event.to = deletion.last.map(|t| t.to_rfc3339());

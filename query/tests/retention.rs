@@ -112,7 +112,7 @@ fn on_disk(root: &Path) -> BTreeSet<String> {
     list_partitions(root)
         .unwrap()
         .iter()
-        .map(|k| k.name())
+        .map(|k| k.relative())
         .collect()
 }
 
@@ -257,7 +257,7 @@ fn a_simulated_clock_across_sixteen_months_deletes_exactly_what_the_rules_say() 
 
         // Held partitions are reported with their hold.
         for (key, hold) in &outcome.held {
-            let name = key.name();
+            let name = key.relative();
             match hold.as_str() {
                 "case-7" => assert_eq!(name, "container/2024-06-10.keep-30d"),
                 "audit-review" => assert!(name.starts_with("k8s_audit/2024-01-"), "{name}"),
@@ -269,7 +269,7 @@ fn a_simulated_clock_across_sixteen_months_deletes_exactly_what_the_rules_say() 
         let records = deletion_records(&root, now.date_naive());
         assert_eq!(records.len(), outcome.deleted.len(), "at {now}");
         for deletion in &outcome.deleted {
-            let name = deletion.key.name();
+            let name = deletion.key.relative();
             let record = records
                 .iter()
                 .find(|r| r["kestrel"]["partition"] == name.as_str())
@@ -360,7 +360,7 @@ fn the_plan_names_the_rule_the_expiry_and_the_hold() {
         .iter()
         .map(|p| {
             (
-                p.partition.key.name(),
+                p.partition.key.relative(),
                 p.rule.clone(),
                 p.expires_at,
                 p.due,

@@ -12,8 +12,10 @@ mod retention;
 mod rules_measure;
 mod rules_test;
 mod run;
+mod seal;
 mod search;
 mod token;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -89,6 +91,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention { command } => retention::retention(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
+        Command::Seal { command } => seal::seal(&config, command),
+        Command::Verify(args) => verify::verify(config, args),
         Command::Bench(args) => bench::bench(config, args),
         Command::Config { .. } | Command::Rules { .. } => unreachable!("handled above"),
     }

@@ -117,7 +117,7 @@ fn apply(config: &Config, now: DateTime<Utc>) -> anyhow::Result<()> {
             );
         }
         for (key, hold) in &outcome.held {
-            println!("kept {} (hold {hold})", key.name());
+            println!("kept {} (hold {hold})", key.relative());
         }
     }
     let pruned = crate::store_retention::prune(config, now)?;

@@ -45,7 +45,7 @@ impl ShardCheckpoint {
 
 /// The name of a partition in [`ShardCheckpoint::members`].
 pub fn member_name(key: &PartitionKey) -> String {
-    key.name()
+    key.relative()
 }
 
 /// Where a shard resumes.
@@ -101,6 +101,7 @@ mod tests {
             day: NaiveDate::from_ymd_opt(2024, 1, day).unwrap(),
             kind,
             class: None,
+            part: 0,
         }
     }
 

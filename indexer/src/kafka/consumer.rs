@@ -18,6 +18,7 @@ use kestrel_event::Event;
 
 use super::shard::{shard_root, Absorbed, Shard};
 use crate::error::IndexError;
+use crate::sealing::SealSettings;
 use crate::service::{with_observer, CommitPolicy, IndexingStats, Retention, SharedObserver};
 use crate::writer::IndexerOptions;
 
@@ -35,6 +36,8 @@ pub struct KafkaIndexerSettings {
     pub options: IndexerOptions,
     /// When shards commit, and retention.
     pub policy: CommitPolicy,
+    /// How each shard seals its tree (its own chain); `None` without a signing key.
+    pub seal: Option<SealSettings>,
 }
 
 /// Consumes the events topic until `stop` is set, then commits every shard and leaves the
@@ -73,6 +76,7 @@ pub fn run_kafka_indexer(
         topic: settings.kafka.dead_letter_topic.clone(),
     };
     let mut retention_checked = Instant::now() - Duration::from_secs(3600);
+    let mut seal_checked = Instant::now() - Duration::from_secs(3600);
     while !stop.load(Ordering::Relaxed) {
         if let Some(failure) = lock(&shards).failure.take() {
             return Err(failure);
@@ -95,8 +99,15 @@ pub fn run_kafka_indexer(
                 lock(&shards).apply_retention(retention)?;
             }
         }
+        if settings.seal.is_some() && seal_checked.elapsed() >= Duration::from_secs(60) {
+            seal_checked = Instant::now();
+            lock(&shards).seal_due()?;
+        }
     }
     let committed = lock(&shards).commit_all(&stats)?;
+    if settings.seal.is_some() {
+        lock(&shards).seal_due()?;
+    }
     commit_offsets(
         &consumer,
         &settings.kafka.topic,
@@ -214,7 +225,12 @@ impl Shards {
             &self.settings.kafka.topic,
             partition,
         );
-        let shard = Shard::open(root, partition, self.settings.options.clone())?;
+        let shard = Shard::open(
+            root,
+            partition,
+            self.settings.options.clone(),
+            self.settings.seal.clone(),
+        )?;
         let offset = shard.resume_offset();
         tracing::info!(partition, resume_offset = ?offset, "kafka partition assigned");
         self.open.insert(partition, shard);
@@ -278,6 +294,13 @@ impl Shards {
             with_observer(observer.as_ref(), |o| o.committed());
         }
         Ok(committed)
+    }
+
+    fn seal_due(&mut self) -> Result<(), IndexError> {
+        let now = chrono::Utc::now();
+        self.open
+            .values_mut()
+            .try_for_each(|shard| shard.seal_due(now))
     }
 
     fn apply_retention(&mut self, retention: &Retention) -> Result<(), IndexError> {

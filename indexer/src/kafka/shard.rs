@@ -8,6 +8,7 @@ use kestrel_event::Event;
 use super::checkpoint::{member_name, resume_point, ShardCheckpoint};
 use crate::error::IndexError;
 use crate::partition::SHARDS_DIR;
+use crate::sealing::SealSettings;
 use crate::service::Retention;
 use crate::writer::{commit_payloads, AddOutcome, CommitStats, Indexer, IndexerOptions};
 
@@ -50,9 +51,13 @@ impl Shard {
         root: PathBuf,
         partition: i32,
         options: IndexerOptions,
+        seal: Option<SealSettings>,
     ) -> Result<Shard, IndexError> {
         let resume = resume_point(&commit_payloads(&root)?);
-        let indexer = Indexer::open(root, options)?;
+        let mut indexer = Indexer::open(root, options)?;
+        if let Some(seal) = seal {
+            indexer = indexer.with_seal(seal)?;
+        }
         let offset = resume.map(|r| r.offset);
         Ok(Shard {
             partition,
@@ -164,6 +169,11 @@ impl Shard {
         self.absorbed = 0;
         self.dirty_since = None;
         Ok(Some((end, stats)))
+    }
+
+    /// Seals the shard's partitions due (see [`Indexer::seal_due`]).
+    pub fn seal_due(&mut self, now: chrono::DateTime<chrono::Utc>) -> Result<(), IndexError> {
+        self.indexer.seal_due(now).map(|_| ())
     }
 
     /// Applies retention to the shard's partitions.

@@ -26,6 +26,7 @@ mod kafka;
 mod measure;
 mod phases;
 mod report;
+mod seal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,12 +61,13 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
             "kafka",
             "detect",
             "alerts",
+            "seal",
             "search",
         ]
         .contains(&p.as_str())
     }) {
         anyhow::bail!(
-            "--phases: unknown phase {unknown:?} (normalize, collector, raw, ingest, kafka, detect, alerts, search)"
+            "--phases: unknown phase {unknown:?} (normalize, collector, raw, ingest, kafka, detect, alerts, seal, search)"
         );
     }
     if wants("normalize") {
@@ -122,6 +124,9 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         } else {
             eprintln!("alerts: skipped, no rules at {} (--rules)", rules.display());
         }
+    }
+    if wants("seal") {
+        report.seal = Some(seal::seal(&index.join("index"))?);
     }
     if wants("search") {
         report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);

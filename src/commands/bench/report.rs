@@ -7,6 +7,7 @@ use super::collector::CollectorThroughput;
 use super::detect::Detection;
 use super::kafka::KafkaIngest;
 use super::phases::{Ingest, RawTantivy, SearchCase, Throughput};
+use super::seal::SealCost;
 use super::DataSet;
 use crate::cli::BenchArgs;
 
@@ -39,6 +40,8 @@ pub struct Report {
     pub detect: Option<Detection>,
     /// Line written → webhook received.
     pub alert_latency: Option<AlertLatency>,
+    /// Sealing and verifying the ingest phase's index.
+    pub seal: Option<SealCost>,
     /// Search and aggregation suite.
     pub search: Option<Vec<SearchCase>>,
 }
@@ -60,6 +63,7 @@ impl Report {
             kafka: None,
             detect: None,
             alert_latency: None,
+            seal: None,
             search: None,
         }
     }
@@ -171,6 +175,17 @@ impl Report {
                 a.alerting_lines,
                 a.poll_interval_ms,
                 a.commit_interval_ms
+            );
+        }
+        if let Some(s) = &self.seal {
+            println!(
+                "seal: {} partitions, {:.1} MiB in {:.2} s ({:.2} s per GB); verify {:.2} s ({:.0} MiB/s)",
+                s.partitions,
+                s.bytes as f64 / (1024.0 * 1024.0),
+                s.seal_seconds,
+                s.seal_seconds_per_gb,
+                s.verify_seconds,
+                s.verify_mib_per_second
             );
         }
         if let Some(cases) = &self.search {
