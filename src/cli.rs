@@ -45,6 +45,11 @@ pub enum Command {
     Aggregate(AggregateArgs),
     /// Run Sigma rules (correlations included) over indexed history; prints alerts as NDJSON.
     Hunt(HuntArgs),
+    /// Export the matching events, oldest first, for an auditor: zstd NDJSON chunks and a
+    /// manifest signed with the [seal] key.
+    Export(ExportArgs),
+    /// Verify an export (--export DIR) against the public keys.
+    Verify(VerifyArgs),
     /// Write seeded, realistic container and audit logs (for benchmarks and large tests).
     Generate(GenerateArgs),
     /// Benchmark the pipeline on generated data, each figure next to its baseline.
@@ -102,6 +107,35 @@ pub struct HuntArgs {
     /// Latest @timestamp.
     #[arg(long)]
     pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The query (Lucene-style; empty or "*" exports every event).
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub query: String,
+    /// Earliest @timestamp: RFC 3339 or relative (now-30d).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Latest @timestamp (inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Output directory: created if missing; refused unless empty.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Events per chunk file.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_events: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An export directory written by `kestrel export`.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Public keys (PEM) the signature may be made with; repeat for several.
+    #[arg(long = "public-key", num_args = 1..)]
+    pub public_key: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

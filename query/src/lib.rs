@@ -21,6 +21,7 @@ pub mod request_metrics;
 pub mod scope;
 pub mod scoped;
 pub mod search;
+pub mod stream;
 pub mod token_api;
 pub mod translate;
 

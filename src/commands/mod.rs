@@ -4,6 +4,7 @@ mod aggregate;
 mod alerts;
 mod bench;
 mod config_check;
+mod export;
 mod generate;
 mod hunt;
 mod ingest;
@@ -68,6 +69,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             &detection.filters,
         );
     }
+    if let Command::Verify(args) = &cli.command {
+        // An export is verified with nothing but its directory and the public keys: no
+        // configuration is read.
+        if let Some(dir) = &args.export {
+            return export::verify(dir, &args.public_key);
+        }
+    }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
     match cli.command {
@@ -79,6 +87,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::search(config, args),
         Command::Aggregate(args) => aggregate::aggregate(config, args),
         Command::Hunt(args) => hunt::hunt(config, args),
+        Command::Export(args) => export::export(config, args),
+        Command::Verify(_) => Ok(export::store_verify_unavailable()),
         Command::Token { command } => token::token(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
