@@ -13,7 +13,8 @@ pub(crate) fn windows(histogram: &[u64], max_keys: usize) -> Vec<Range<usize>> {
         return Vec::new();
     }
     if total <= max_keys {
-        return vec![0..histogram.len()];
+        let whole_day = 0..histogram.len();
+        return vec![whole_day];
     }
     let mut windows = Vec::new();
     let mut start = 0;
@@ -41,7 +42,8 @@ mod tests {
         let mut histogram = vec![0; 10];
         histogram[3] = 4;
         histogram[7] = 5;
-        assert_eq!(windows(&histogram, 9), vec![0..10]);
+        let whole = 0..10;
+        assert_eq!(windows(&histogram, 9), vec![whole]);
         assert_eq!(windows(&[0; 10], 9), Vec::<Range<usize>>::new());
     }
 
