@@ -1,5 +1,5 @@
 //! Every event matching a query, oldest first (`(@timestamp, event.id)`, the order of a
-//! search), as the stored JSON text, read in one pass: the fast for exports.
+//! search), as the stored JSON text, read in one pass: the reader of exports.
 //!
 //! A paged search re-runs the query for each page and keeps only its top hits; here each UTC
 //! day's partitions are matched once, the sort keys of the matching documents read from the
