@@ -163,6 +163,11 @@ impl PartitionSearcher {
         self.searcher.doc(address)
     }
 
+    /// Documents in the partition (an upper bound of what any query matches in it).
+    pub(crate) fn num_docs(&self) -> u64 {
+        self.searcher.num_docs()
+    }
+
     /// The tokenizers of the partition's index.
     pub fn tokenizers(&self) -> tantivy::tokenizer::TokenizerManager {
         self.searcher.index().tokenizers().clone()

@@ -7,9 +7,10 @@
 //! from the document store once, in order, and handed over as the text it was stored as (no
 //! JSON parsing nor re-serialization).
 //!
-//! Memory stays bounded: a day whose matches exceed [`StreamOptions::max_keys`] is cut into
-//! windows of seconds that each hold at most that many ([`windows`]), from a first pass that
-//! counts the matches per second; only one window's keys (16 bytes each) are held at a time.
+//! Memory stays bounded: a day whose partitions hold more documents than
+//! [`StreamOptions::max_keys`] is cut into windows of seconds that each hold at most that many
+//! matches ([`windows`]), from a first pass that counts the matches per second; only one
+//! window's keys (16 bytes each) are held at a time.
 
 mod keys;
 mod merge;
@@ -96,7 +97,7 @@ pub fn stream_events<E: From<SearchError>>(
     'days: for (day, slots) in days(&searchers) {
         let day_searchers: Vec<&PartitionSearcher> = slots.iter().map(|&s| &searchers[s]).collect();
         let day = Day::new(engine, request, options, day, &day_searchers);
-        for window in windows::windows(&day.histogram()?, options.max_keys) {
+        for window in day.windows()? {
             let runs = day.keys(window)?;
             let all = merge(&runs, |run, key| {
                 let partition = day_searchers[run.partition];
@@ -168,6 +169,18 @@ impl<'a> Day<'a> {
             start,
             searchers,
         }
+    }
+
+    /// The windows the day is read in: the whole day when its partitions hold no more
+    /// documents than the keys allowed at once (no counting pass), else windows cut from the
+    /// counts of matches per second.
+    fn windows(&self) -> Result<Vec<Range<usize>>, SearchError> {
+        let documents: u64 = self.searchers.iter().map(|s| s.num_docs()).sum();
+        if documents <= self.options.max_keys as u64 {
+            let whole_day = 0..BUCKETS;
+            return Ok(vec![whole_day]);
+        }
+        Ok(windows::windows(&self.histogram()?, self.options.max_keys))
     }
 
     /// Matching events per second of the day.
