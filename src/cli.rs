@@ -45,6 +45,9 @@ pub enum Command {
     Aggregate(AggregateArgs),
     /// Run Sigma rules (correlations included) over indexed history; prints alerts as NDJSON.
     Hunt(HuntArgs),
+    /// Export the matching events, oldest first, for an auditor: zstd NDJSON chunks and a
+    /// manifest signed with the [seal] key.
+    Export(ExportArgs),
     /// Write seeded, realistic container and audit logs (for benchmarks and large tests).
     Generate(GenerateArgs),
     /// Benchmark the pipeline on generated data, each figure next to its baseline.
@@ -81,9 +84,10 @@ pub enum Command {
         #[command(subcommand)]
         command: SealCommand,
     },
-    /// Verify the sealed partitions: every hash chain, every partition's files, the alert
-    /// files; names each modified, missing or added file, broken link, unknown key, bad
-    /// signature and partition deleted other than by retention. Exits 1 on any.
+    /// Verify the sealed partitions (every hash chain, every partition's files, the alert
+    /// files: each modified, missing or added file, broken link, unknown key, bad signature
+    /// and partition deleted other than by retention is named), or an export (--export DIR).
+    /// Exits 1 on any problem.
     Verify(VerifyArgs),
     /// Configuration tools.
     Config {
@@ -182,6 +186,25 @@ pub struct HuntArgs {
     /// Latest @timestamp.
     #[arg(long)]
     pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The query (Lucene-style; empty or "*" exports every event).
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub query: String,
+    /// Earliest @timestamp: RFC 3339 or relative (now-30d).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Latest @timestamp (inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Output directory: created if missing; refused unless empty.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Events per chunk file.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_events: u64,
 }
 
 #[derive(Debug, Args)]
@@ -325,9 +348,14 @@ pub struct VerifyArgs {
     /// Only partitions of days up to this.
     #[arg(long)]
     pub to: Option<String>,
-    /// Public keys (PEM) to verify with; default: [seal] public_keys and the configured key.
+    /// Public keys (PEM) to verify with, repeated for several; default: [seal] public_keys
+    /// and the configured key. With --export, required.
     #[arg(long = "public-key", value_name = "FILE")]
     pub public_keys: Vec<PathBuf>,
+    /// Verify an export directory written by `kestrel export` instead of the store, with
+    /// nothing but the directory and the public keys (no configuration is read).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,15 @@
-//! Exporting every event that matches a query, oldest first, as NDJSON, in bounded memory: the
-//! result is read page by page with a `search_after` cursor, so only one page is held at a time.
+//! Exporting every event that matches a query, oldest first, as NDJSON, in bounded memory:
+//! the events come from [`stream_events`] (one matching pass per day, each event read once
+//! and written as it was stored), handed to the sink in chunks of about [`CHUNK_BYTES`].
 
 use crate::error::SearchError;
-use crate::limits::{within, QueryLimits};
-use crate::search::{Cursor, SearchEngine, SearchRequest, SearchResponse, SortOrder};
+use crate::limits::QueryLimits;
+use crate::projection::project;
+use crate::search::{SearchEngine, SearchRequest};
+use crate::stream::{stream_events, StreamOptions};
 
-/// Events read per page.
-pub const EXPORT_PAGE: usize = 10_000;
+/// Bytes of NDJSON gathered before they are handed to the sink.
+pub const CHUNK_BYTES: usize = 1 << 20;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,57 +20,61 @@ pub struct ExportSummary {
     pub bytes: u64,
 }
 
-/// Writes every event matching `request` (its `limit`, order and cursor are ignored) to `sink`
-/// as NDJSON chunks, one chunk per page, oldest first. Stops early when `sink` returns `false`
-/// (the reader went away). Blocking.
+/// Writes every event matching `request` (its `limit`, order and cursor are ignored; its
+/// `fields` are kept) to `sink` as NDJSON chunks, oldest first. Stops early when `sink`
+/// returns `false` (the reader went away). Blocking.
 pub fn export(
     engine: &SearchEngine,
     request: &SearchRequest,
     sink: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<ExportSummary, SearchError> {
-    export_pages(request, |page| engine.search(page), sink)
+    export_with(engine, request, StreamOptions::default(), sink)
 }
 
-/// [`export`] with each page searched within `limits`: the time budget
-/// (`query.limits.request_timeout`) is per page, so an export of any size can finish while no
-/// single page may run past it.
+/// [`export`] with its matching within `limits`: the time budget
+/// (`query.limits.request_timeout`) covers each matching pass (a day, or a window of a day of
+/// at most [`crate::stream::MAX_KEYS`] events), so an export of any size can finish while no
+/// single pass may run past it.
 pub fn export_within(
     engine: &SearchEngine,
     request: &SearchRequest,
     limits: &QueryLimits,
     sink: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<ExportSummary, SearchError> {
-    export_pages(request, |page| within(limits, || engine.search(page)), sink)
+    let options = StreamOptions {
+        limits: Some(limits.clone()),
+        ..StreamOptions::default()
+    };
+    export_with(engine, request, options, sink)
 }
 
-fn export_pages(
+fn export_with(
+    engine: &SearchEngine,
     request: &SearchRequest,
-    mut search: impl FnMut(&SearchRequest) -> Result<SearchResponse, SearchError>,
+    options: StreamOptions,
     mut sink: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<ExportSummary, SearchError> {
-    let mut page = SearchRequest {
-        limit: EXPORT_PAGE,
-        order: SortOrder::Asc,
-        search_after: None,
-        count_total: false,
-        ..request.clone()
-    };
     let mut summary = ExportSummary::default();
-    loop {
-        let response = search(&page)?;
-        let mut chunk = Vec::with_capacity(response.hits.len() * 512);
-        for hit in &response.hits {
-            serde_json::to_writer(&mut chunk, hit)?;
-            chunk.push(b'\n');
+    let mut chunk = Vec::with_capacity(CHUNK_BYTES + (64 << 10));
+    let streamed = stream_events(engine, request, &options, |event| {
+        if request.fields.is_empty() {
+            chunk.extend_from_slice(event.source.as_bytes());
+        } else {
+            let value: serde_json::Value = serde_json::from_str(event.source)?;
+            serde_json::to_writer(&mut chunk, &project(&value, &request.fields))?;
         }
-        summary.events += response.hits.len() as u64;
+        chunk.push(b'\n');
+        summary.events += 1;
+        if chunk.len() < CHUNK_BYTES {
+            return Ok::<_, SearchError>(true);
+        }
         summary.bytes += chunk.len() as u64;
-        if !chunk.is_empty() && !sink(chunk) {
-            return Ok(summary);
-        }
-        match response.next {
-            Some(next) => page.search_after = Some(Cursor::decode(&next)?),
-            None => return Ok(summary),
-        }
+        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES + (64 << 10)));
+        Ok(sink(full))
+    })?;
+    if streamed.complete && !chunk.is_empty() {
+        summary.bytes += chunk.len() as u64;
+        sink(chunk);
     }
+    Ok(summary)
 }

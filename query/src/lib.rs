@@ -24,6 +24,7 @@ pub mod retention;
 pub mod scope;
 pub mod scoped;
 pub mod search;
+pub mod stream;
 pub mod token_api;
 pub mod translate;
 

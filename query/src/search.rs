@@ -133,6 +133,8 @@ pub struct SearchResponse {
 pub struct PartitionSearcher {
     /// Which partition.
     pub key: PartitionKey,
+    /// Its index directory.
+    pub dir: PathBuf,
     searcher: Searcher,
     filter: Option<Box<dyn TantivyQuery>>,
 }
@@ -154,6 +156,16 @@ impl PartitionSearcher {
                 self.searcher.search(&restricted, collector)
             }
         }
+    }
+
+    /// The stored fields of a document, found by a search of this partition.
+    pub(crate) fn stored(&self, address: DocAddress) -> tantivy::Result<TantivyDocument> {
+        self.searcher.doc(address)
+    }
+
+    /// Documents in the partition (an upper bound of what any query matches in it).
+    pub(crate) fn num_docs(&self) -> u64 {
+        self.searcher.num_docs()
     }
 
     /// The tokenizers of the partition's index.
@@ -442,12 +454,13 @@ impl SearchEngine {
                         .reader_builder()
                         .reload_policy(ReloadPolicy::Manual)
                         .try_into()?;
-                    readers.insert(dir, reader.clone());
+                    readers.insert(dir.clone(), reader.clone());
                     reader
                 }
             };
             selected.push(PartitionSearcher {
                 key,
+                dir,
                 searcher: reader.searcher(),
                 filter: self.filter.as_ref().map(|f| f.box_clone()),
             });

@@ -4,6 +4,7 @@ mod aggregate;
 mod alerts;
 mod bench;
 mod config_check;
+mod export;
 mod generate;
 mod hold;
 mod hunt;
@@ -72,6 +73,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             &detection.filters,
         );
     }
+    if let Command::Verify(args) = &cli.command {
+        // An export is verified with nothing but its directory and the public keys: no
+        // configuration is read.
+        if let Some(dir) = &args.export {
+            return export::verify(dir, &args.public_keys);
+        }
+    }
     let config = load_config(&cli.global)?;
     crate::telemetry::init(&config.log);
     for warning in config.deprecations() {
@@ -86,6 +94,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::search(config, args),
         Command::Aggregate(args) => aggregate::aggregate(config, args),
         Command::Hunt(args) => hunt::hunt(config, args),
+        Command::Export(args) => export::export(config, args),
         Command::Token { command } => token::token(&config, command),
         Command::Hold { command } => hold::hold(&config, command),
         Command::Retention { command } => retention::retention(&config, command),

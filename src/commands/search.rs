@@ -22,17 +22,7 @@ pub fn search(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
         search_after: args.search_after,
         fields: args.fields,
     };
-    let settings = ApiSettings {
-        default_limit: config.query.default_limit,
-        max_limit: config.query.max_limit,
-        auth: std::sync::Arc::new(kestrel_query::authenticate::Authenticator::open()),
-        metrics: None,
-        alerts: None,
-        placeholders: kestrel_detect::Placeholders::new(),
-        filters: Vec::new(),
-        limits: kestrel_query::limits::QueryLimits::from(&config.query.limits),
-        holds: None,
-    };
+    let settings = cli_settings(&config);
     let request = match build_request(&params, &settings) {
         Ok(request) => request,
         Err(error) => {
@@ -141,4 +131,20 @@ fn truncate(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width - 1).collect();
     cut.push('…');
     cut
+}
+
+/// The request settings of a command-line query: the configured limits, no authentication
+/// (the caller reads the data directory itself), no alerts or holds.
+pub(crate) fn cli_settings(config: &Config) -> ApiSettings {
+    ApiSettings {
+        default_limit: config.query.default_limit,
+        max_limit: config.query.max_limit,
+        auth: std::sync::Arc::new(kestrel_query::authenticate::Authenticator::open()),
+        metrics: None,
+        alerts: None,
+        placeholders: kestrel_detect::Placeholders::new(),
+        filters: Vec::new(),
+        limits: kestrel_query::limits::QueryLimits::from(&config.query.limits),
+        holds: None,
+    }
 }
