@@ -245,16 +245,21 @@ fn an_export_holds_what_a_search_returns_verifies_offline_and_refuses_tampering(
         .map(|p| p["events"].as_u64().unwrap())
         .sum();
     assert_eq!(per_partition, hits.len() as u64);
+    // Ingested with a signing key, the past days' partitions were sealed: each is identified
+    // by the chain entry holding its signed final manifest.
     for partition in partitions {
-        let meta = setup
-            .path("data/index")
-            .join(partition["dir"].as_str().unwrap())
-            .join("meta.json");
-        let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
-            std::fs::read(meta).unwrap(),
-        ));
-        assert_eq!(partition["hash"]["of"], "meta.json");
+        let entry = partition["hash"]["of"].as_str().unwrap();
+        assert!(entry.starts_with("seal/chains/"), "{partition}");
+        let bytes = std::fs::read(setup.path("data/index").join(entry)).unwrap();
+        let digest =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes));
         assert_eq!(partition["hash"]["sha256"], hex(&digest));
+        let text = String::from_utf8(bytes).unwrap();
+        let dir = partition["dir"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("\"partition\":\"{dir}\",\"sealed\":true")),
+            "{text}"
+        );
     }
 
     // It verifies with Kestrel...

@@ -70,11 +70,14 @@ pub struct SourcePartition {
     pub hash: PartitionHash,
 }
 
-/// The hash of the file that identifies a partition's content: its `meta.json` (the list of
-/// its segments) for a partition that is not sealed, its sealed manifest otherwise.
+/// The hash of the file that identifies a partition's content: for a sealed partition, the
+/// entry of the hash chain holding its signed final manifest (which lists the SHA-256 of every
+/// file of the partition); else its `meta.json` (the list of its segments).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionHash {
-    /// The file hashed, relative to the partition's directory (`meta.json`).
+    /// The file hashed: the chain entry, relative to the index root
+    /// (`seal/chains/indexer/0000000004.json`), or `meta.json`, relative to the partition's
+    /// directory.
     pub of: String,
     /// Its SHA-256, lowercase hex.
     pub sha256: String,

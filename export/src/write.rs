@@ -2,12 +2,15 @@
 //! signed manifest, last, so that a directory without a manifest is an export that did not
 //! finish.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use kestrel_indexer::partition::SHARDS_DIR;
+use kestrel_indexer::sealing::chain_dirs;
 use kestrel_query::stream::{stream_events, PartitionEvents, StreamOptions};
 use kestrel_query::{SearchEngine, SearchRequest};
-use kestrel_seal::Signer;
+use kestrel_seal::{read_chain, PublicKeys, Record, Signer};
 use sha2::{Digest, Sha256};
 
 use crate::chunk::ChunkSet;
@@ -47,10 +50,11 @@ pub fn write_export(
     let chunks = chunks
         .finish()
         .map_err(|(path, source)| ExportError::Io { path, source })?;
+    let sealed = sealed_manifests(engine.root(), &PublicKeys::from(signer));
     let partitions = streamed
         .partitions
         .iter()
-        .map(|p| source_partition(engine.root(), p))
+        .map(|p| source_partition(engine.root(), p, &sealed))
         .collect::<Result<_, _>>()?;
     let manifest = Manifest {
         format: FORMAT.to_owned(),
@@ -83,22 +87,68 @@ fn prepare(out: &Path) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// A partition's directory relative to the index root and the hash of its `meta.json`.
+/// A partition's directory relative to the index root and what identifies its content: the
+/// chain entry of its sealed manifest when it is sealed (by the key that signs the export),
+/// else the hash of its `meta.json`.
 fn source_partition(
     root: &Path,
     partition: &PartitionEvents,
+    sealed: &HashMap<PathBuf, PartitionHash>,
 ) -> Result<SourcePartition, ExportError> {
-    let meta = partition.dir.join("meta.json");
-    let bytes = std::fs::read(&meta).map_err(ExportError::io(&meta))?;
     let relative = partition.dir.strip_prefix(root).unwrap_or(&partition.dir);
+    let hash = match sealed.get(relative) {
+        Some(hash) => hash.clone(),
+        None => {
+            let meta = partition.dir.join("meta.json");
+            let bytes = std::fs::read(&meta).map_err(ExportError::io(&meta))?;
+            PartitionHash {
+                of: "meta.json".to_owned(),
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            }
+        }
+    };
     Ok(SourcePartition {
         dir: relative.to_string_lossy().into_owned(),
         events: partition.events,
-        hash: PartitionHash {
-            of: "meta.json".to_owned(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
-        },
+        hash,
     })
+}
+
+/// The sealed partitions of every index tree under `root` (the root and its Kafka shards),
+/// by directory relative to `root`: the chain entry holding each one's final manifest (its
+/// path relative to `root` and its SHA-256), among the entries `keys` verify. A chain that
+/// cannot be read leaves its partitions to be identified by their `meta.json`.
+fn sealed_manifests(root: &Path, keys: &PublicKeys) -> HashMap<PathBuf, PartitionHash> {
+    let mut trees = vec![root.to_path_buf()];
+    if let Ok(shards) = std::fs::read_dir(root.join(SHARDS_DIR)) {
+        trees.extend(shards.flatten().map(|entry| entry.path()));
+    }
+    let mut sealed = HashMap::new();
+    for tree in trees {
+        let relative_tree = tree.strip_prefix(root).unwrap_or(&tree).to_path_buf();
+        for chain in chain_dirs(&tree).unwrap_or_default() {
+            let Ok(read) = read_chain(&chain, keys) else {
+                continue;
+            };
+            for verified in read.entries {
+                let Record::Partition(manifest) = &verified.entry.record else {
+                    continue;
+                };
+                if !manifest.sealed {
+                    continue;
+                }
+                let entry = verified.path.strip_prefix(root).unwrap_or(&verified.path);
+                sealed.insert(
+                    relative_tree.join(&manifest.partition),
+                    PartitionHash {
+                        of: entry.to_string_lossy().into_owned(),
+                        sha256: verified.hash.clone(),
+                    },
+                );
+            }
+        }
+    }
+    sealed
 }
 
 /// Writes the manifest under a temporary name, flushed, then renames it into place.
