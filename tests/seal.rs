@@ -312,6 +312,64 @@ fn a_deletion_by_retention_verifies_and_one_by_hand_after_it_does_not() {
 }
 
 #[test]
+fn kestrel_retention_apply_records_its_deletions_in_the_chain_and_waits_for_no_running_indexer() {
+    let store = Store::copy();
+    let config = write_kestrel_config(
+        store._dir.path(),
+        &format!(
+            "[seal]\nkey_file = \"{}\"\n[retention]\ndefault = \"1d\"\n",
+            template().dir.path().join("seal.pem").display()
+        ),
+    );
+    let apply = || {
+        kestrel(&store.data)
+            .arg("--config")
+            .arg(&config)
+            .args(["retention", "apply"])
+            .output()
+            .unwrap()
+    };
+
+    // While another writer holds the chain (an indexer running on the store), the pass is
+    // refused and nothing is deleted.
+    let key = std::fs::read_to_string(template().dir.path().join("seal.pem")).unwrap();
+    let running =
+        kestrel_indexer::Indexer::open(store.index(), kestrel_indexer::IndexerOptions::default())
+            .unwrap()
+            .with_seal(kestrel_indexer::SealSettings {
+                signer: Arc::new(kestrel_seal::Signer::from_pem(&key, "seal.pem").unwrap()),
+                chain: "indexer".into(),
+                grace: std::time::Duration::from_secs(3600),
+                checkpoint_every: std::time::Duration::from_secs(3600),
+                alerts_dir: None,
+            })
+            .unwrap();
+    let refused = apply();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("another process appends to this chain"),
+        "{why}"
+    );
+    assert!(store.partition(DAY2).exists());
+    drop(running);
+
+    // Then every 2024 partition is past a day's retention: deleted, each deletion signed into
+    // the chain, so the store still verifies.
+    let output = apply();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches("deleted ").count(), 6, "{stdout}");
+    assert!(!store.partition(DAY2).exists());
+    let (ok, text) = store.verify(&[]);
+    assert!(ok, "{text}");
+}
+
+#[test]
 fn late_events_for_a_sealed_day_go_to_a_late_partition_sealed_in_turn_and_searched() {
     let store = Store::copy();
     let late = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use kestrel_indexer::partition::SHARDS_DIR;
+use kestrel_indexer::partition::index_trees;
 use kestrel_indexer::sealing::chain_dirs;
 use kestrel_query::stream::{stream_events, PartitionEvents, StreamOptions};
 use kestrel_query::{SearchEngine, SearchRequest};
@@ -119,12 +119,8 @@ fn source_partition(
 /// path relative to `root` and its SHA-256), among the entries `keys` verify. A chain that
 /// cannot be read leaves its partitions to be identified by their `meta.json`.
 fn sealed_manifests(root: &Path, keys: &PublicKeys) -> HashMap<PathBuf, PartitionHash> {
-    let mut trees = vec![root.to_path_buf()];
-    if let Ok(shards) = std::fs::read_dir(root.join(SHARDS_DIR)) {
-        trees.extend(shards.flatten().map(|entry| entry.path()));
-    }
     let mut sealed = HashMap::new();
-    for tree in trees {
+    for tree in index_trees(root).unwrap_or_default() {
         let relative_tree = tree.strip_prefix(root).unwrap_or(&tree).to_path_buf();
         for chain in chain_dirs(&tree).unwrap_or_default() {
             let Ok(read) = read_chain(&chain, keys) else {

@@ -263,23 +263,32 @@ pub struct PartitionDir {
     pub dir: PathBuf,
 }
 
-/// Lists the partitions under `root` and under every shard of `root/shards/`, oldest first.
-pub fn list_partition_dirs(root: &Path) -> std::io::Result<Vec<PartitionDir>> {
-    let mut roots = vec![root.to_path_buf()];
+/// The index trees under the index root `root`: the root itself, then each shard of
+/// `root/shards/` (one per Kafka partition), sorted.
+pub fn index_trees(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut shards = Vec::new();
     match std::fs::read_dir(root.join(SHARDS_DIR)) {
         Ok(entries) => {
             for entry in entries {
                 let entry = entry?;
                 if entry.file_type()?.is_dir() {
-                    roots.push(entry.path());
+                    shards.push(entry.path());
                 }
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
+    shards.sort();
+    let mut trees = vec![root.to_path_buf()];
+    trees.extend(shards);
+    Ok(trees)
+}
+
+/// Lists the partitions under `root` and under every shard of `root/shards/`, oldest first.
+pub fn list_partition_dirs(root: &Path) -> std::io::Result<Vec<PartitionDir>> {
     let mut dirs = Vec::new();
-    for shard_root in roots {
+    for shard_root in index_trees(root)? {
         for key in list_partitions(&shard_root)? {
             dirs.push(PartitionDir {
                 key,

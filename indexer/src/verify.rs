@@ -29,7 +29,7 @@ use kestrel_seal::chain::{PartitionManifest, VerifiedEntry};
 use kestrel_seal::{read_chain, FileDigest, PublicKeys, Record};
 
 use crate::error::IndexError;
-use crate::partition::{PartitionKey, PartitionKind, SHARDS_DIR};
+use crate::partition::{PartitionKey, PartitionKind};
 use crate::schema::EventSchema;
 use crate::sealing::{chain_dirs, committed_segments, LOCK_FILES};
 
@@ -101,20 +101,7 @@ pub fn verify_index(
     options: &VerifyOptions,
 ) -> Result<Report, IndexError> {
     let mut report = Report::default();
-    let mut trees = vec![root.to_owned()];
-    match std::fs::read_dir(root.join(SHARDS_DIR)) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(io(root))?;
-                if entry.file_type().map_err(io(root))?.is_dir() {
-                    trees.push(entry.path());
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(root)(e)),
-    }
-    trees.sort();
+    let trees = crate::partition::index_trees(root).map_err(io(root))?;
     for tree in &trees {
         verify_tree(tree, keys, options, &mut report)?;
     }

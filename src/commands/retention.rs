@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use kestrel_config::Config;
-use kestrel_indexer::partition::SHARDS_DIR;
 use kestrel_indexer::{Indexer, PartitionDir};
 use kestrel_query::language::parse_time;
 use kestrel_query::retention::{enforcement, plan, PlannedPartition};
@@ -100,12 +99,17 @@ fn print_plan(
 fn apply(config: &Config, now: DateTime<Utc>) -> anyhow::Result<()> {
     let retention = enforcement(config);
     let root = config.index_dir();
-    let mut roots = vec![root.clone()];
-    if let Ok(entries) = std::fs::read_dir(root.join(SHARDS_DIR)) {
-        roots.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
-    }
+    // Deletions are recorded in the seal chains, whose locks refuse a second writer: a
+    // running indexer makes this pass fail instead of racing it.
+    let seal = crate::pipeline::seal_settings(config)?;
+    let roots = kestrel_indexer::partition::index_trees(&root)
+        .with_context(|| format!("listing {}", root.display()))?;
     for shard_root in roots {
         let mut indexer = Indexer::open(&shard_root, Default::default())
+            .and_then(|indexer| match &seal {
+                Some(seal) => indexer.with_seal(seal.clone()),
+                None => Ok(indexer),
+            })
             .with_context(|| format!("opening {}", shard_root.display()))?;
         let outcome = indexer.apply_retention(&retention.policy, retention.hooks.as_ref(), now)?;
         for deletion in &outcome.deleted {

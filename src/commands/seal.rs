@@ -49,10 +49,8 @@ fn seal_now(config: &Config) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no signing key: set seal.key_file or seal.key_env");
     };
     let root = config.index_dir();
-    let mut trees = vec![root.clone()];
-    if let Ok(entries) = std::fs::read_dir(root.join(kestrel_indexer::partition::SHARDS_DIR)) {
-        trees.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
-    }
+    let trees = kestrel_indexer::partition::index_trees(&root)
+        .with_context(|| format!("listing {}", root.display()))?;
     let started = Instant::now();
     let (mut partitions, mut bytes) = (0usize, 0u64);
     for tree in trees {
