@@ -16,11 +16,23 @@ use kestrel_bus::rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use kestrel_config::KafkaConfig;
 use kestrel_event::Event;
 
+use super::root_seal::RootSealer;
 use super::shard::{shard_root, Absorbed, Shard};
 use crate::error::IndexError;
 use crate::sealing::SealSettings;
 use crate::service::{with_observer, CommitPolicy, IndexingStats, Retention, SharedObserver};
 use crate::writer::IndexerOptions;
+
+/// Seals the index root's partitions when this indexer holds the root's chain. A failure
+/// there (the root is shared with the query processes) is logged, not fatal to indexing.
+fn seal_root(sealer: Option<&mut RootSealer>) {
+    let Some(sealer) = sealer else {
+        return;
+    };
+    if let Err(error) = sealer.seal_due(chrono::Utc::now()) {
+        tracing::warn!(%error, "cannot seal the index root's partitions, will retry");
+    }
+}
 
 /// How long one poll of the consumer waits for a message.
 const POLL: Duration = Duration::from_millis(100);
@@ -77,6 +89,10 @@ pub fn run_kafka_indexer(
     };
     let mut retention_checked = Instant::now() - Duration::from_secs(3600);
     let mut seal_checked = Instant::now() - Duration::from_secs(3600);
+    let mut root_sealer = settings
+        .seal
+        .clone()
+        .map(|seal| RootSealer::new(settings.index_root.clone(), seal));
     while !stop.load(Ordering::Relaxed) {
         if let Some(failure) = lock(&shards).failure.take() {
             return Err(failure);
@@ -102,11 +118,13 @@ pub fn run_kafka_indexer(
         if settings.seal.is_some() && seal_checked.elapsed() >= Duration::from_secs(60) {
             seal_checked = Instant::now();
             lock(&shards).seal_due()?;
+            seal_root(root_sealer.as_mut());
         }
     }
     let committed = lock(&shards).commit_all(&stats)?;
     if settings.seal.is_some() {
         lock(&shards).seal_due()?;
+        seal_root(root_sealer.as_mut());
     }
     commit_offsets(
         &consumer,

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 mod consumer;
+mod root_seal;
 pub mod shard;
 
 pub use consumer::{run_kafka_indexer, KafkaIndexerSettings};
