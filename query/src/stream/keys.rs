@@ -114,6 +114,8 @@ impl SegmentCollector for SegmentKeyCollector {
             return None;
         }
         self.keys.keys.sort_unstable();
+        // The keys are held until the window is read: give back the growth slack.
+        self.keys.keys.shrink_to_fit();
         self.keys.ids = self.ids;
         Some(self.keys)
     }
