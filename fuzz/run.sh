@@ -2,6 +2,7 @@
 # Runs the fuzz targets (cargo-fuzz: libFuzzer, coverage-guided, on stable Rust with
 # --sanitizer none) from seeds: fuzz/seeds/<target>/ and files of ../shared/corpus.
 # Usage: bash fuzz/run.sh SECONDS_PER_TARGET [TARGET...]   (default: every target)
+#        FUZZ_RUNS=10000000 bash fuzz/run.sh 7200 TARGET   (stops at that many executions)
 # Prints one line per target: executions, corpus size, result. A crash leaves its input in
 # fuzz/artifacts/<target>/ and makes the script fail.
 set -euo pipefail
@@ -65,6 +66,7 @@ json.dump({"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":items}, ope
   log="$fuzz/artifacts/$target/last-run.log"
   if cargo fuzz run --sanitizer none -O "$target" "$work" "$seeds" -- \
     -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
     -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target/" >"$log" 2>&1; then
     result=ok
   else
