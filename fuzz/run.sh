@@ -3,6 +3,8 @@
 # --sanitizer none) from seeds: fuzz/seeds/<target>/ and files of ../shared/corpus.
 # Usage: bash fuzz/run.sh SECONDS_PER_TARGET [TARGET...]   (default: every target)
 #        FUZZ_RUNS=10000000 bash fuzz/run.sh 7200 TARGET   (stops at that many executions)
+#        FUZZ_TIMEOUT=60: seconds (wall clock) one input may take before it counts as a hang;
+#        raise it when the fuzzer runs at a low priority beside other work (default 10)
 # Prints one line per target: executions, corpus size, result. A crash leaves its input in
 # fuzz/artifacts/<target>/ and makes the script fail.
 set -euo pipefail
@@ -65,7 +67,7 @@ json.dump({"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":items}, ope
   fi
   log="$fuzz/artifacts/$target/last-run.log"
   if cargo fuzz run --sanitizer none -O "$target" "$work" "$seeds" -- \
-    -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    -max_total_time="$seconds" -max_len=65536 -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 \
     ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
     -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$target/" >"$log" 2>&1; then
     result=ok

@@ -50,6 +50,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Write seeded, realistic container and audit logs (for benchmarks and large tests).
     Generate(GenerateArgs),
+    /// Where the index's bytes go: per file type (store, term dictionaries, postings,
+    /// positions, columns, norms) and per field, over every partition.
+    Footprint(FootprintArgs),
     /// Benchmark the pipeline on generated data, each figure next to its baseline.
     Bench(BenchArgs),
     /// Alert delivery tools: the dead-letter list and redelivery.
@@ -337,6 +340,17 @@ pub enum SealCommand {
     /// indexer does every minute (for a store written without a key, or offline). Refused
     /// while an indexer appends to the same chain.
     Now,
+}
+
+/// `kestrel footprint`.
+#[derive(Debug, Args)]
+pub struct FootprintArgs {
+    /// Fields listed, largest first.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kestrel verify`.

@@ -23,6 +23,14 @@ pub enum IndexError {
         #[source]
         source: std::io::Error,
     },
+    /// A partition was written with a mapping this version cannot read faithfully.
+    #[error("index {path} has a mapping this version of Kestrel cannot read: {reason}")]
+    IncompatibleSchema {
+        /// The partition directory.
+        path: PathBuf,
+        /// The first difference found.
+        reason: String,
+    },
     /// The hash chain of sealed partitions could not be read or appended to.
     #[error("seal chain: {0}")]
     Chain(#[from] kestrel_seal::ChainError),

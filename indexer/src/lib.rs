@@ -12,6 +12,7 @@
 
 pub mod document;
 mod error;
+pub mod footprint;
 pub mod kafka;
 pub mod partition;
 mod reader_directory;

@@ -53,23 +53,42 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     /// Whether it has a columnar (fast) copy for sorting and aggregations.
     pub fast: bool,
+    /// Whether it has an inverted index. Numbers and instants that are (nearly) unique per
+    /// event are columns only: one term per event would cost more than the event's stored
+    /// text, and their queries (ranges, exact values) are answered from the column.
+    pub indexed: bool,
 }
 
 const fn spec(path: &'static str, kind: FieldKind, fast: bool) -> FieldSpec {
-    FieldSpec { path, kind, fast }
+    FieldSpec {
+        path,
+        kind,
+        fast,
+        indexed: true,
+    }
+}
+
+/// A number or instant kept as a column only (see [`FieldSpec::indexed`]).
+const fn column(path: &'static str, kind: FieldKind) -> FieldSpec {
+    FieldSpec {
+        path,
+        kind,
+        fast: true,
+        indexed: false,
+    }
 }
 
 use FieldKind::{Id, Integer, Json, Keyword, Text, Timestamp};
 
 /// The mapping of every typed field, in schema order. The README's schema table mirrors it.
 pub const FIELD_SPECS: &[FieldSpec] = &[
-    spec("@timestamp", Timestamp, true),
+    column("@timestamp", Timestamp),
     spec("event.id", Id, true),
     spec("event.kind", Keyword, true),
-    spec("event.ingested", Timestamp, true),
+    column("event.ingested", Timestamp),
     spec("message", Text, false),
     spec("log.file.path", Keyword, true),
-    spec("log.offset", Integer, true),
+    column("log.offset", Integer),
     spec("log.flags", Keyword, true),
     spec("host.name", Keyword, true),
     spec("stream", Keyword, true),
@@ -131,6 +150,9 @@ pub struct ResolvedField {
     pub kind: FieldKind,
     /// Whether it has a fast (columnar) copy.
     pub fast: bool,
+    /// Whether it has an inverted index (exact values of a column-only field are matched as
+    /// one-value ranges on the column).
+    pub indexed: bool,
     /// The Tantivy field name (for fast-field access).
     pub name: String,
     /// For JSON fields: the path inside the JSON object (may be empty).
@@ -180,7 +202,10 @@ impl EventSchema {
                 let name = tantivy_name(spec.path);
                 let field = match spec.kind {
                     FieldKind::Timestamp | FieldKind::Integer => {
-                        let mut options = NumericOptions::default().set_indexed();
+                        let mut options = NumericOptions::default();
+                        if spec.indexed {
+                            options = options.set_indexed();
+                        }
                         if spec.fast {
                             options = options.set_fast();
                         }
@@ -259,6 +284,7 @@ impl EventSchema {
                 field: *field,
                 kind: FieldKind::Ip,
                 fast: true,
+                indexed: true,
                 name: format!("{}_ip", tantivy_name(p)),
                 json_path: None,
             })
@@ -277,6 +303,7 @@ impl EventSchema {
                 field,
                 kind: spec.kind,
                 fast: spec.fast,
+                indexed: spec.indexed,
                 name: tantivy_name(spec.path),
                 json_path: (spec.kind == FieldKind::Json).then(String::new),
             };
@@ -293,6 +320,7 @@ impl EventSchema {
                     field: *field,
                     kind: FieldKind::Json,
                     fast: false,
+                    indexed: true,
                     name: tantivy_name(spec.path),
                     json_path: Some(rest.to_owned()),
                 };
@@ -302,6 +330,7 @@ impl EventSchema {
             field: self.other,
             kind: FieldKind::Json,
             fast: false,
+            indexed: true,
             name: OTHER_FIELD.to_owned(),
             json_path: Some(path.to_owned()),
         }

@@ -4,8 +4,8 @@
 
 use std::ops::Bound;
 
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Term};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
+use tantivy::schema::{Field, Term};
 
 /// Documents whose `(timestamp, tie)` key is strictly beyond `(timestamp, ·)` in the order:
 /// a timestamp beyond it, or the same timestamp and a tie-breaker matched by `tie_beyond`.
@@ -27,7 +27,11 @@ pub fn beyond(
             Bound::Included(ts(i64::MAX)),
         )
     };
-    let same_timestamp = TermQuery::new(ts(timestamp), IndexRecordOption::Basic);
+    // `@timestamp` is a column only: its one value is a range of the column.
+    let same_timestamp = RangeQuery::new(
+        Bound::Included(ts(timestamp)),
+        Bound::Included(ts(timestamp)),
+    );
     Box::new(BooleanQuery::new(vec![
         (Occur::Should, Box::new(later_timestamp) as Box<dyn Query>),
         (

@@ -32,10 +32,11 @@ use crate::projection::project;
 use crate::scope::{narrow, scope_filter, View};
 use crate::translate::{time_filter, Translator};
 
-/// Decompressed document-store blocks each open segment keeps (16 KiB each). Readers stay
-/// open between requests, one per partition, so this is paid per segment of the whole index:
-/// a few blocks serve a stream reading a segment in order and the hits of a page, while
-/// Tantivy's default (100 blocks, 1.6 MiB per segment) grew the heap with the index.
+/// Decompressed document-store blocks each open segment keeps (64 KiB each, see
+/// `kestrel_indexer::storage`). Readers stay open between requests, one per partition, so this
+/// is paid per segment of the whole index: a few blocks serve a stream reading a segment in
+/// order and the hits of a page, while Tantivy's default (100 blocks per segment) grew the
+/// heap with the index.
 const DOC_STORE_CACHE_BLOCKS: usize = 8;
 
 /// Sort order of hits by `@timestamp`.

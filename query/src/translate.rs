@@ -172,11 +172,11 @@ impl<'a> Translator<'a> {
             FieldKind::Text | FieldKind::Json => self.phrase(field, value),
             FieldKind::Integer => {
                 let number = parse_integer(&field, value)?;
-                Ok(term_query(Term::from_field_i64(field.field, number)))
+                Ok(exact_number(&field, number))
             }
             FieldKind::Timestamp => {
                 let nanos = self.instant(&field, value)?;
-                Ok(term_query(Term::from_field_i64(field.field, nanos)))
+                Ok(exact_number(&field, nanos))
             }
             FieldKind::Ip => {
                 let address = value.trim().parse::<IpAddr>().map_err(|_| {
@@ -382,6 +382,19 @@ pub fn time_filter(
         Bound::Included(lower),
         Bound::Included(upper),
     )))
+}
+
+/// One value of a number or instant: a term of its inverted index, or a one-value range on
+/// its column when it is a column only.
+fn exact_number(field: &ResolvedField, value: i64) -> Boxed {
+    let term = Term::from_field_i64(field.field, value);
+    if field.indexed {
+        return term_query(term);
+    }
+    Box::new(RangeQuery::new(
+        Bound::Included(term.clone()),
+        Bound::Included(term),
+    ))
 }
 
 fn term_query(term: Term) -> Boxed {

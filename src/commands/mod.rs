@@ -5,6 +5,7 @@ mod alerts;
 mod bench;
 mod config_check;
 mod export;
+mod footprint;
 mod generate;
 mod hold;
 mod hunt;
@@ -100,6 +101,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention { command } => retention::retention(&config, command),
         Command::Alerts { command } => alerts::alerts(config, command),
         Command::Generate(args) => generate::generate(args),
+        Command::Footprint(args) => footprint::footprint(&config, &args),
         Command::Seal { command } => seal::seal(&config, command),
         Command::Verify(args) => verify::verify(config, args),
         Command::Bench(args) => bench::bench(config, args),

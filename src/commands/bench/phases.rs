@@ -216,6 +216,8 @@ pub struct Ingest {
     pub index_bytes_per_raw_byte: f64,
     /// Events dropped as duplicates (0 on a fresh index).
     pub duplicates: u64,
+    /// Index bytes per event, per file type (`kestrel footprint`).
+    pub bytes_per_event: std::collections::BTreeMap<&'static str, f64>,
 }
 
 /// Ingests the data set into a fresh data directory `dir` through the embedded pipeline.
@@ -254,10 +256,17 @@ pub fn ingest(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Result<Ing
         })
     });
     let (summary, added, duplicates) = outcome?;
+    let footprint = kestrel_indexer::footprint::measure(&config.index_dir(), &EventSchema::new())?;
+    let bytes_per_event = footprint
+        .components
+        .iter()
+        .map(|(component, bytes)| (*component, *bytes as f64 / footprint.events.max(1) as f64))
+        .collect();
     Ok(Ingest {
         throughput: Throughput::new(added, summary, cost),
         index_bytes_per_raw_byte: dir_bytes(&config.index_dir()) as f64 / data.bytes.max(1) as f64,
         duplicates,
+        bytes_per_event,
     })
 }
 

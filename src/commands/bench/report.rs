@@ -153,6 +153,18 @@ impl Report {
                 i.index_bytes_per_raw_byte, r.index_bytes_per_raw_byte
             );
         }
+        if let Some(i) = &self.ingest {
+            let parts: Vec<String> = i
+                .bytes_per_event
+                .iter()
+                .filter(|(_, bytes)| **bytes > 0.0)
+                .map(|(component, bytes)| format!("{component} {bytes:.1}"))
+                .collect();
+            println!(
+                "index bytes per event (kestrel footprint): {}",
+                parts.join(", ")
+            );
+        }
         if let Some(k) = &self.kafka {
             println!(
                 "index bytes per raw byte through kafka: {:.3}",
