@@ -37,7 +37,7 @@ use crate::translate::{time_filter, Translator};
 /// is paid per segment of the whole index: a few blocks serve a stream reading a segment in
 /// order and the hits of a page, while Tantivy's default (100 blocks per segment) grew the
 /// heap with the index.
-const DOC_STORE_CACHE_BLOCKS: usize = 8;
+const DOC_STORE_CACHE_BLOCKS: usize = 2;
 
 /// Sort order of hits by `@timestamp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

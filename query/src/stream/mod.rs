@@ -12,6 +12,7 @@
 //! matches ([`windows`]), from a first pass that counts the matches per second; only one
 //! window's keys (16 bytes each) are held at a time.
 
+mod batch;
 mod keys;
 mod merge;
 mod windows;
@@ -22,17 +23,18 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use kestrel_indexer::PartitionKey;
-use tantivy::schema::Value;
 use tantivy::DocAddress;
 
 use crate::error::SearchError;
 use crate::limits::{within, QueryLimits};
 use crate::search::{PartitionSearcher, SearchEngine, SearchRequest};
+use batch::Batch;
 use keys::{HistogramCollector, KeyCollector, BUCKETS};
 use merge::{merge, Run};
 
-/// Sort keys held at once by default: 2 Mi keys, 32 MiB.
-pub const MAX_KEYS: usize = 1 << 21;
+/// Sort keys held at once by default: 512 Ki keys, 8 MiB (a day with more matches costs one
+/// counting pass and one matching pass per window, a few milliseconds per million events).
+pub const MAX_KEYS: usize = 1 << 19;
 
 /// How a stream runs.
 #[derive(Debug, Clone)]
@@ -99,17 +101,27 @@ pub fn stream_events<E: From<SearchError>>(
         let day = Day::new(engine, request, options, day, &day_searchers);
         for window in day.windows()? {
             let runs = day.keys(window)?;
-            let all = merge(&runs, |run, key| {
-                let partition = day_searchers[run.partition];
-                let address = DocAddress::new(run.segment.segment_ord, key.doc);
-                let doc = partition.stored(address).map_err(SearchError::from)?;
-                let source = doc
-                    .get_first(engine.schema().source_field())
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("null");
-                counts[slots[run.partition]] += 1;
-                visit(StreamedEvent { source, partition })
+            let mut batch = Batch::default();
+            let mut deliver = |batch: &mut Batch| {
+                batch.deliver(engine, &day_searchers, |partition, source| {
+                    counts[slots[partition]] += 1;
+                    visit(StreamedEvent {
+                        source,
+                        partition: day_searchers[partition],
+                    })
+                })
+            };
+            let merged = merge(&runs, |run, key| {
+                batch.push(
+                    run.partition,
+                    DocAddress::new(run.segment.segment_ord, key.doc),
+                );
+                if !batch.is_full() {
+                    return Ok(true);
+                }
+                deliver(&mut batch)
             })?;
+            let all = merged && deliver(&mut batch)?;
             if !all {
                 complete = false;
                 break 'days;
