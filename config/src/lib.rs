@@ -1032,7 +1032,8 @@ pub struct QueryLimitsConfig {
     /// (HTTP 422 beyond). Default: `1024`; at least 1.
     pub max_clauses: usize,
     /// Largest compiled program of one regular expression or wildcard, in bytes (HTTP 422
-    /// beyond). Default: `1048576`; at least 1024.
+    /// beyond). Default: `1048576`; at least 1024, at most 1048576 (the query language refuses
+    /// larger programs itself, HTTP 400).
     pub max_regex_bytes: usize,
     /// Most index terms one wildcard or regular expression may match in one index segment
     /// (HTTP 422 beyond). Default: `100000`; at least 1.

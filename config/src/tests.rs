@@ -969,6 +969,14 @@ fn collector_limits() {
         invalid(&c),
         "collector.batch_max_events: must be at least 1, got 0"
     );
+
+    let mut c = Config::default();
+    c.query.limits.max_regex_bytes = 4 << 20;
+    assert_eq!(
+        invalid(&c),
+        "query.limits.max_regex_bytes: must be at most 1048576 (the query language's own \
+         ceiling), got 4194304"
+    );
 }
 
 #[test]

@@ -859,6 +859,17 @@ fn validate_query(config: &Config, errors: &mut Errors) {
     errors.at_least("query.limits.max_query_bytes", limits.max_query_bytes, 64);
     errors.at_least("query.limits.max_clauses", limits.max_clauses, 1);
     errors.at_least("query.limits.max_regex_bytes", limits.max_regex_bytes, 1024);
+    // The query language refuses larger programs itself (`MAX_PATTERN_PROGRAM_BYTES` of the
+    // query crate): a larger limit here would promise what is never reached.
+    if limits.max_regex_bytes > 1 << 20 {
+        errors.add(
+            "query.limits.max_regex_bytes",
+            format!(
+                "must be at most 1048576 (the query language's own ceiling), got {}",
+                limits.max_regex_bytes
+            ),
+        );
+    }
     errors.at_least(
         "query.limits.max_expansion_terms",
         limits.max_expansion_terms,

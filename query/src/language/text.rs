@@ -52,11 +52,19 @@ fn anchor(pattern: &str) -> String {
     format!(r"\A(?:{pattern})\z")
 }
 
+/// Largest compiled program of a pattern of the language (the `regex` crate's `size_limit`).
+/// Compiling costs time in proportion to the program, and a short pattern can ask for a large
+/// one (`/(\w{50}){10}/`, 26 bytes, took 100 ms to be refused under the crate's default of
+/// 10 MiB), so the query language refuses anything larger than the API's default
+/// `query.limits.max_regex_bytes`.
+pub const MAX_PATTERN_PROGRAM_BYTES: usize = 1 << 20;
+
 /// Compiles a [`Regex`](super::Query::Regex) pattern the way it is
 /// evaluated: anchored to the whole value and case-insensitive.
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(&anchor(pattern))
         .case_insensitive(true)
+        .size_limit(MAX_PATTERN_PROGRAM_BYTES)
         .build()
 }
 
@@ -66,5 +74,6 @@ pub(crate) fn compile_wildcard(pattern: &str) -> Result<regex::Regex, regex::Err
     regex::RegexBuilder::new(&anchor(&wildcard_to_regex(pattern)))
         .case_insensitive(true)
         .dot_matches_new_line(true)
+        .size_limit(MAX_PATTERN_PROGRAM_BYTES)
         .build()
 }

@@ -158,6 +158,19 @@ fn invalid_regexes() {
 }
 
 #[test]
+fn patterns_compiling_to_large_programs_are_refused() {
+    // Short patterns asking for large programs: refused once past 1 MiB, not compiled up to
+    // the regex crate's own 10 MiB limit first (`\w{100}` fit in it and parsed, in 29 ms).
+    for query in ["f:/\\w{100}/", "f:/(\\w{50}){10}/", "f:/\\w{300}/"] {
+        let e = err(query);
+        assert_eq!(e.expected, "a valid regular expression", "{query:?}");
+        assert!(e.found.contains("size limit"), "{query:?}: {}", e.found);
+    }
+    // A smaller one still parses.
+    assert!(parse("f:/\\w{20}/").is_ok());
+}
+
+#[test]
 fn bad_ranges() {
     check("code:[400 499]", 10, "\"TO\"", "\"499\"");
     check("code:[400]", 9, "\"TO\"", "\"]\"");
