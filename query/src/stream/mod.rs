@@ -4,8 +4,8 @@
 //! A paged search re-runs the query for each page and keeps only its top hits; here each UTC
 //! day's partitions are matched once, the sort keys of the matching documents read from the
 //! fast columns ([`keys`]), sorted per segment and merged ([`merge`]), and each event read
-//! from the document store once, in order, and handed over as the text it was stored as (no
-//! JSON parsing nor re-serialization).
+//! from the document store once, in batches read in store order ([`batch`]), and handed over
+//! in the order of hits as the text it was stored as (no JSON parsing nor re-serialization).
 //!
 //! Memory stays bounded: a day whose partitions hold more documents than
 //! [`StreamOptions::max_keys`] is cut into windows of seconds that each hold at most that many
