@@ -492,7 +492,7 @@ pub enum GenerateKind {
     Mixed,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Events to generate (mixed container logs and audit events).
     #[arg(long, default_value_t = 1_000_000)]
@@ -532,4 +532,12 @@ pub struct BenchArgs {
     /// Rules for the detect phase (default: ./rules).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Scale series: ingest then search each of these data set sizes (comma-separated event
+    /// counts, for example 1000000,3000000,10000000), and report ingest rate, index size and
+    /// search latency against the event count. Replaces the phases.
+    #[arg(long, value_delimiter = ',')]
+    pub scale: Vec<u64>,
+    /// With --scale: write the growth curves as an SVG chart to this file.
+    #[arg(long, requires = "scale")]
+    pub chart: Option<PathBuf>,
 }

@@ -18,14 +18,19 @@
 //! 8. **search**: needle, phrase, filter + time range, terms aggregation, date histogram,
 //!    cardinality; p50/p99 over repeated runs, next to ripgrep over the raw files when `rg` is
 //!    installed.
+//!
+//! `--scale N1,N2,...` runs ingest and search on data sets of each size instead, and reports
+//! how ingest rate, index size and latency grow with the event count (`--chart` draws it).
 
 mod alert_latency;
+mod chart;
 mod collector;
 mod detect;
 mod kafka;
 mod measure;
 mod phases;
 mod report;
+mod scale;
 mod seal;
 
 use std::path::PathBuf;
@@ -46,6 +51,9 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     if let Some(spec) = &args.tail_only {
         return collector::tail_only(spec).map(|()| ExitCode::SUCCESS);
+    }
+    if !args.scale.is_empty() {
+        return scale::scale(config, &args, &work).map(|()| ExitCode::SUCCESS);
     }
     let raw = work.join(format!("raw-{}-{}", args.events, args.seed));
     let mut report = Report::new(&args);
@@ -83,12 +91,8 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
             &work.join("raw-index"),
         )?);
     }
-    // The pipelines run with detection on when the rules are there (`--rules`, else ./rules).
     let rules = args.rules.clone().unwrap_or_else(|| "rules".into());
-    let mut config = config;
-    if rules.exists() && config.detection.rules.is_none() {
-        config.detection.rules = Some(rules.canonicalize().unwrap_or_else(|_| rules.clone()));
-    }
+    let config = with_detection(config, &rules);
     report.detection_rules = config
         .detection
         .rules
@@ -129,7 +133,7 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         report.seal = Some(seal::seal(&index.join("index"))?);
     }
     if wants("search") {
-        report.search = Some(phases::search(&index.join("index"), &raw, args.runs)?);
+        report.search = Some(phases::search(&index.join("index"), &raw, args.runs, true)?);
     }
     report.print();
     if let Some(out) = &args.out {
@@ -142,6 +146,15 @@ pub fn bench(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&index);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration the pipelines run with: detection on when the rules are there (`--rules`,
+/// else ./rules) and the configuration names none.
+fn with_detection(mut config: Config, rules: &std::path::Path) -> Config {
+    if rules.exists() && config.detection.rules.is_none() {
+        config.detection.rules = Some(rules.canonicalize().unwrap_or_else(|_| rules.to_owned()));
+    }
+    config
 }
 
 /// Files of a generated data set, with their total size.

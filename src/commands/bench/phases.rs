@@ -304,11 +304,17 @@ type SearchSpec = (
 const DAY_FROM: &str = "2024-01-01T00:00:00Z";
 const DAY_TO: &str = "2024-01-01T23:59:59.999999999Z";
 
-/// Runs the search and aggregation suite `runs` times each.
-pub fn search(index_root: &Path, raw: &Path, runs: usize) -> anyhow::Result<Vec<SearchCase>> {
+/// Runs the search and aggregation suite `runs` times each, next to ripgrep over the raw files
+/// when `with_ripgrep` and `rg` is installed.
+pub fn search(
+    index_root: &Path,
+    raw: &Path,
+    runs: usize,
+    with_ripgrep: bool,
+) -> anyhow::Result<Vec<SearchCase>> {
     eprintln!("search: {runs} runs per case");
     let engine = SearchEngine::new(index_root);
-    let rg_available = Command::new("rg").arg("--version").output().is_ok();
+    let rg_available = with_ripgrep && Command::new("rg").arg("--version").output().is_ok();
     let mut cases = Vec::new();
     let searches: [SearchSpec; 3] = [
         (
