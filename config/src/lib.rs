@@ -40,6 +40,19 @@ use serde::Deserialize;
 pub use error::ConfigError;
 pub use load::load;
 
+/// Largest compiled program of a regular expression taken from the configuration
+/// (`multiline_start`, redaction patterns and allow-lists): 1 MiB, like the query language's.
+/// A short pattern with large repetitions (`\d{200000}`) is refused when the configuration is
+/// validated, instead of costing seconds and megabytes to compile.
+pub const MAX_REGEX_PROGRAM_BYTES: usize = 1 << 20;
+
+/// Compiles a regular expression of the configuration under [`MAX_REGEX_PROGRAM_BYTES`].
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(MAX_REGEX_PROGRAM_BYTES)
+        .build()
+}
+
 /// Default port of the query API.
 pub const DEFAULT_QUERY_PORT: u16 = 7700;
 

@@ -1272,6 +1272,27 @@ fn multiline_settings_load_and_bad_patterns_are_named() {
 }
 
 #[test]
+fn configured_patterns_compiling_to_large_programs_are_refused_quickly() {
+    // 11 bytes of pattern, about 200 MiB of program under the regex crate's own limit: refused
+    // by the 1 MiB bound in milliseconds, not compiled for a second.
+    let mut c = Config::default();
+    c.collector.sources[1].multiline_start = Some(r"\d{200000}".into());
+    let started = std::time::Instant::now();
+    let message = invalid(&c);
+    assert!(
+        message.starts_with("collector.sources[1].multiline_start: invalid regular expression"),
+        "{message}"
+    );
+    assert!(message.contains("size limit"), "{message}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(crate::compile_regex(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}").is_ok());
+}
+
+#[test]
 fn tls_paths_must_not_be_empty() {
     let mut c = Config::default();
     c.query.tls = Some(TlsConfig {

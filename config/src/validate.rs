@@ -238,7 +238,7 @@ fn validate_collector(config: &Config, errors: &mut Errors) {
             errors.add(format!("{key}.paths"), "must not be empty");
         }
         if let Some(pattern) = &source.multiline_start {
-            if let Err(e) = regex::Regex::new(pattern) {
+            if let Err(e) = crate::compile_regex(pattern) {
                 errors.add(
                     format!("{key}.multiline_start"),
                     format!("invalid regular expression {pattern:?}: {e}"),
@@ -409,7 +409,7 @@ fn check_pattern_name(name: &str) -> Result<(), String> {
 }
 
 fn check_regex(key: &str, pattern: &str, errors: &mut Errors) {
-    if let Err(e) = regex::Regex::new(pattern) {
+    if let Err(e) = crate::compile_regex(pattern) {
         errors.add(key, format!("invalid regular expression {pattern:?}: {e}"));
     }
 }

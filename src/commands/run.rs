@@ -690,8 +690,8 @@ fn tail_options(config: &Config, docker: Option<&DockerSource>) -> anyhow::Resul
 /// `multiline` preset.
 fn first_line(source: &SourceConfig) -> anyhow::Result<Option<FirstLine>> {
     if let Some(pattern) = &source.multiline_start {
-        let start =
-            regex::Regex::new(pattern).with_context(|| format!("multiline_start {pattern:?}"))?;
+        let start = kestrel_config::compile_regex(pattern)
+            .with_context(|| format!("multiline_start {pattern:?}"))?;
         return Ok(Some(FirstLine::new(move |line: &str| start.is_match(line))));
     }
     Ok(match source.multiline {
