@@ -35,6 +35,19 @@ impl Footprint {
         self.components.values().sum()
     }
 
+    /// `bytes` spread over the events measured (0 events count as 1).
+    pub fn per_event(&self, bytes: u64) -> f64 {
+        bytes as f64 / self.events.max(1) as f64
+    }
+
+    /// Bytes per event of each component.
+    pub fn components_per_event(&self) -> BTreeMap<&'static str, f64> {
+        self.components
+            .iter()
+            .map(|(component, bytes)| (*component, self.per_event(*bytes)))
+            .collect()
+    }
+
     /// Bytes of one field over every component.
     pub fn field_total(&self, field: &str) -> u64 {
         self.fields

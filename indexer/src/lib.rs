@@ -13,6 +13,7 @@
 pub mod document;
 mod error;
 pub mod footprint;
+mod id_filter;
 pub mod kafka;
 pub mod partition;
 mod reader_directory;

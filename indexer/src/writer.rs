@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kestrel_event::Event;
-use tantivy::schema::Term;
+use tantivy::schema::{Field, Term};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::document::value_to_document;
 use crate::error::IndexError;
+use crate::id_filter::SegmentIdFilters;
 use crate::partition::{list_partitions, PartitionKey};
 use crate::retention::{Classifier, Deletion};
 use crate::schema::EventSchema;
@@ -66,6 +67,10 @@ struct PartitionWriter {
     dir: PathBuf,
     writer: IndexWriter<TantivyDocument>,
     reader: IndexReader,
+    /// The `event.id` field.
+    id_field: Field,
+    /// Which committed segments may hold an id (refreshed at each reload of `reader`).
+    id_filters: SegmentIdFilters,
     pending_ids: HashSet<String>,
     last_used: u64,
 }
@@ -93,10 +98,21 @@ impl PartitionWriter {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(tantivy_err)?;
+        let id_field = schema
+            .typed("event.id")
+            .map(|(_, f)| f)
+            // The schema always maps event.id (see schema::FIELD_SPECS).
+            .expect("event.id is a typed field");
+        let mut id_filters = SegmentIdFilters::default();
+        id_filters
+            .refresh(&reader.searcher(), id_field)
+            .map_err(tantivy_err)?;
         Ok(PartitionWriter {
             dir,
             writer,
             reader,
+            id_field,
+            id_filters,
             pending_ids: HashSet::new(),
             last_used: 0,
         })
@@ -106,15 +122,12 @@ impl PartitionWriter {
         if self.pending_ids.contains(id) {
             return Ok(true);
         }
-        let found =
-            self.reader
-                .searcher()
-                .doc_freq(id_term)
-                .map_err(|source| IndexError::Tantivy {
-                    path: self.dir.clone(),
-                    source,
-                })?;
-        Ok(found > 0)
+        self.id_filters
+            .holds(&self.reader.searcher(), id_term)
+            .map_err(|source| IndexError::Tantivy {
+                path: self.dir.clone(),
+                source,
+            })
     }
 
     /// Commits what was added, with `payload` in the commit's metadata. Without pending events
@@ -133,6 +146,9 @@ impl PartitionWriter {
         }
         prepared.commit().map_err(tantivy_err)?;
         self.reader.reload().map_err(tantivy_err)?;
+        self.id_filters
+            .refresh(&self.reader.searcher(), self.id_field)
+            .map_err(tantivy_err)?;
         let events = self.pending_ids.len() as u64;
         self.pending_ids.clear();
         Ok(events)
@@ -547,6 +563,16 @@ impl Indexer {
         let partition = self.partitions.get_mut(&key).expect("partition is open");
         partition.last_used = clock;
         Ok(partition)
+    }
+
+    /// Commits every open partition and waits for its merges, then closes the writers.
+    /// Dropping an `Indexer` instead leaves merges in progress to be abandoned.
+    pub fn close(mut self) -> Result<(), IndexError> {
+        let payload = self.payload.take();
+        for (_, partition) in self.partitions.drain() {
+            partition.finish(payload.as_deref())?;
+        }
+        Ok(())
     }
 
     fn evict_if_full(&mut self) -> Result<(), IndexError> {

@@ -29,10 +29,6 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn per_event(bytes: u64, events: u64) -> f64 {
-    bytes as f64 / events.max(1) as f64
-}
-
 /// The tables: components, then the largest fields with their split per component.
 fn render(footprint: &Footprint, top: usize) -> String {
     let total = footprint.total();
@@ -42,7 +38,7 @@ fn render(footprint: &Footprint, top: usize) -> String {
         footprint.partitions,
         footprint.segments,
         mib(total),
-        per_event(total, footprint.events)
+        footprint.per_event(total)
     );
     out.push_str(&format!(
         "{:<12} {:>10} {:>7} {:>11}\n",
@@ -54,7 +50,7 @@ fn render(footprint: &Footprint, top: usize) -> String {
             "{component:<12} {:>10.1} {:>6.1}% {:>11.1}\n",
             mib(bytes),
             100.0 * bytes as f64 / total.max(1) as f64,
-            per_event(bytes, footprint.events)
+            footprint.per_event(bytes)
         ));
     }
     out.push_str(&format!(

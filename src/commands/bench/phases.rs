@@ -244,7 +244,9 @@ pub fn ingest(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Result<Ing
             };
             let summary =
                 ingest_files(files, ingest_options(), indexer.publisher, dead_letters).await;
-            indexer.task.await??;
+            let finished = indexer.task.await??;
+            // Merges still running count as ingest, as the raw phase waits for its own.
+            tokio::task::spawn_blocking(move || finished.close()).await??;
             ticker.abort();
             bar.finish_and_clear();
             let summary = summary?;
@@ -257,11 +259,7 @@ pub fn ingest(config: &Config, data: &DataSet, dir: &Path) -> anyhow::Result<Ing
     });
     let (summary, added, duplicates) = outcome?;
     let footprint = kestrel_indexer::footprint::measure(&config.index_dir(), &EventSchema::new())?;
-    let bytes_per_event = footprint
-        .components
-        .iter()
-        .map(|(component, bytes)| (*component, *bytes as f64 / footprint.events.max(1) as f64))
-        .collect();
+    let bytes_per_event = footprint.components_per_event();
     Ok(Ingest {
         throughput: Throughput::new(added, summary, cost),
         index_bytes_per_raw_byte: dir_bytes(&config.index_dir()) as f64 / data.bytes.max(1) as f64,
